@@ -1,0 +1,181 @@
+// `crosstune logs ...`: subcommands that read Ansor / TVM auto_scheduler logs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "crosstune/data/log_summary.hpp"
+#include "crosstune/detail/json.hpp"
+#include "crosstune/io/log_reader.hpp"
+
+namespace crosstune::cli {
+
+struct LogsStatsOptions {
+  std::vector<std::string> files;
+  bool json = false;
+  bool skip_bad = false;
+};
+
+/// Reads every file into `summary`; returns the exit code (0 ok, 1 bad input).
+inline int read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary, io::ReadStats& totals) {
+  io::ReadOptions read_options;
+  read_options.on_bad_line = options.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
+  read_options.allow_empty = options.skip_bad;
+  for (const auto& file : options.files) {
+    auto reader = io::LogReader::open(file, read_options);
+    if (!reader) {
+      std::cerr << "crosstune: error: " << reader.error().describe() << '\n';
+      return 1;
+    }
+    Record record;
+    while (true) {
+      auto more = reader->next(record);
+      if (!more) {
+        std::cerr << "crosstune: error: " << more.error().describe() << '\n';
+        return 1;
+      }
+      if (!*more) break;
+      summary.add(record);
+    }
+    if (reader->stats().records == 0) std::cerr << "crosstune: warning: " << file << ": no records\n";
+    for (const auto& diagnostic : reader->stats().diagnostics) {
+      std::cerr << "crosstune: skipped: " << diagnostic.describe() << '\n';
+    }
+    if (reader->stats().skipped_lines > reader->stats().diagnostics.size()) {
+      std::cerr << "crosstune: skipped " << reader->stats().skipped_lines - reader->stats().diagnostics.size()
+                << " more bad lines in " << file << '\n';
+    }
+    totals += reader->stats();
+  }
+  return 0;
+}
+
+inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& totals, std::size_t files) {
+  using detail::append_double;
+  using detail::append_json_string;
+  std::string out = "{";
+  auto field = [&](const char* name) {
+    if (out.size() > 1) out += ", ";
+    append_json_string(out, name);
+    out += ": ";
+  };
+  auto number = [&](const char* name, std::size_t value) {
+    field(name);
+    out += std::to_string(value);
+  };
+  number("records", s.records());
+  number("valid_records", s.valid_records());
+  number("files", files);
+  number("lines", totals.lines);
+  number("skipped_lines", totals.skipped_lines);
+  number("ignored_lines", totals.ignored_lines);
+  number("tasks", s.tasks());
+  field("targets");
+  out += "[";
+  bool first = true;
+  for (const auto& [target, counts] : s.targets()) {
+    out += first ? "" : ", ";
+    first = false;
+    out += "{\"target\": ";
+    append_json_string(out, target);
+    out += ", \"records\": " + std::to_string(counts.first) + ", \"tasks\": " + std::to_string(counts.second) + "}";
+  }
+  out += "]";
+  field("error_codes");
+  out += "{";
+  for (std::size_t i = 0; i < error_code_count; ++i) {
+    out += i ? ", " : "";
+    append_json_string(out, error_code_names[i]);
+    out += ": " + std::to_string(s.error_histogram()[i]);
+  }
+  out += "}";
+  const auto per_task = s.records_per_task();
+  field("records_per_task");
+  out += "{\"min\": " + std::to_string(per_task.min) + ", \"median\": " + std::to_string(per_task.median) +
+         ", \"max\": " + std::to_string(per_task.max) + "}";
+  field("tasks_per_op");
+  out += "{";
+  first = true;
+  for (const auto& [op, count] : s.tasks_per_op()) {
+    out += first ? "" : ", ";
+    first = false;
+    append_json_string(out, op);
+    out += ": " + std::to_string(count);
+  }
+  out += "}";
+  field("flops");
+  out += "{\"tasks_known\": " + std::to_string(s.tasks_with_flops());
+  if (const auto range = s.flops_range()) {
+    out += ", \"min\": ";
+    append_double(out, range->first);
+    out += ", \"max\": ";
+    append_double(out, range->second);
+  }
+  out += "}";
+  field("versions");
+  out += "{";
+  first = true;
+  for (const auto& [version, count] : s.versions()) {
+    out += first ? "" : ", ";
+    first = false;
+    append_json_string(out, version);
+    out += ": " + std::to_string(count);
+  }
+  out += "}}";
+  std::cout << out << '\n';
+}
+
+inline void print_stats_table(const data::LogSummary& s, const io::ReadStats& totals, std::size_t files) {
+  std::printf("files             %zu\n", files);
+  std::printf("records           %zu (%zu valid, error code 0)\n", s.records(), s.valid_records());
+  if (totals.skipped_lines) std::printf("skipped lines     %zu (malformed)\n", totals.skipped_lines);
+  std::printf("tasks             %zu (distinct workload key and target)\n", s.tasks());
+  const auto per_task = s.records_per_task();
+  std::printf("records per task  min %zu, median %zu, max %zu\n", per_task.min, per_task.median, per_task.max);
+  if (const auto range = s.flops_range()) {
+    std::printf("FLOPs per task    %.4g .. %.4g (known for %zu of %zu tasks)\n", range->first, range->second,
+                s.tasks_with_flops(), s.tasks());
+  } else {
+    std::printf("FLOPs per task    unknown for all tasks (hashed workload keys)\n");
+  }
+  std::printf("\ntargets                                                          records    tasks\n");
+  for (const auto& [target, counts] : s.targets())
+    std::printf("  %-62s %8zu %8zu\n", target.empty() ? "(empty)" : target.c_str(), counts.first, counts.second);
+  std::printf("\noperators (tasks)\n");
+  for (const auto& [op, count] : s.tasks_per_op()) std::printf("  %-20s %8zu\n", op.c_str(), count);
+  std::printf("\nerror codes\n");
+  for (std::size_t i = 0; i < error_code_count; ++i) {
+    if (s.error_histogram()[i] == 0) continue;
+    std::printf("  %zu %-20s %8zu\n", i, std::string(error_code_names[i]).c_str(), s.error_histogram()[i]);
+  }
+  std::printf("\nlog versions\n");
+  for (const auto& [version, count] : s.versions())
+    std::printf("  %-8s %8zu\n", version.empty() ? "(none)" : version.c_str(), count);
+}
+
+inline void add_logs_command(CLI::App& app) {
+  auto* logs = app.add_subcommand("logs", "Inspect Ansor / TVM auto_scheduler tuning logs (.json, .json.gz)");
+  logs->require_subcommand(1);
+  auto options = std::make_shared<LogsStatsOptions>();
+  auto* stats = logs->add_subcommand("stats", "Records, tasks, targets, error codes, records per task, FLOPs");
+  stats->add_option("files", options->files, "Log files (plain or gzip)")->required()->check(CLI::ExistingPath);
+  stats->add_flag("--json", options->json, "Print one JSON object (its 'records' field is the number of records)");
+  stats->add_flag("--skip-bad", options->skip_bad, "Skip malformed lines (reported on stderr) instead of stopping");
+  stats->callback([options] {
+    data::LogSummary summary;
+    io::ReadStats totals;
+    if (const int rc = read_into_summary(*options, summary, totals); rc != 0) throw CLI::RuntimeError(rc);
+    if (options->json) {
+      print_stats_json(summary, totals, options->files.size());
+    } else {
+      print_stats_table(summary, totals, options->files.size());
+    }
+    if (totals.skipped_lines) std::cerr << "crosstune: skipped " << totals.skipped_lines << " malformed lines\n";
+  });
+}
+
+}  // namespace crosstune::cli

@@ -1,0 +1,15 @@
+// crosstune — the command-line tool. Subcommands:
+//   crosstune logs stats [--json] [--skip-bad] FILE...   what a set of tuning logs holds
+#include <CLI/CLI.hpp>
+
+#include "crosstune/version.hpp"
+#include "logs_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"crosstune: learned cost models of tensor programs that transfer across hardware"};
+  app.set_version_flag("--version", crosstune::version_string);
+  app.require_subcommand(1);
+  crosstune::cli::add_logs_command(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}
