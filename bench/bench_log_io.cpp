@@ -84,8 +84,9 @@ void BM_crosstune_parse_lines(benchmark::State& state) {
 }
 BENCHMARK(BM_crosstune_parse_lines)->Unit(benchmark::kMillisecond);
 
-// The reader over the same text in memory: line splitting, blank/comment handling, counting, and a new
-// Record per line kept in a vector, as read_log_file does.
+// The reader over the same text in memory: line splitting, blank/comment handling, counting, and every
+// Record kept in a vector, as read_log_file does (parsed into a reused Record, then copied to its exact
+// size: four allocations per record instead of a dozen vector regrowths).
 void BM_crosstune_reader_into_vector(benchmark::State& state) {
   const auto& c = corpus();
   std::string text;
@@ -95,7 +96,7 @@ void BM_crosstune_reader_into_vector(benchmark::State& state) {
     std::vector<crosstune::Record> records;
     records.reserve(c.lines.size());
     crosstune::Record record;
-    while (*reader.next(record)) records.push_back(std::move(record));
+    while (*reader.next(record)) records.push_back(record);
     benchmark::DoNotOptimize(records.data());
   }
   report(state, c.bytes, c.lines.size());

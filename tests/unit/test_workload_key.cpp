@@ -42,3 +42,13 @@ TEST_CASE("malformed keys give an error with a column") {
   CHECK_FALSE(parse_workload_key(R"([1, 2])"));
   CHECK_FALSE(parse_workload_key(R"(["a"] x)"));
 }
+
+TEST_CASE("a real argument beyond the int64 range keeps its value and a zero integer view") {
+  // Found by fuzzing: converting 8.8e42 to int64 was undefined behaviour.
+  auto key = parse_workload_key(R"(["k", 8.805e42, -1e300, 2.5])");
+  REQUIRE(key);
+  CHECK(key->args[0].real == 8.805e42);
+  CHECK(key->args[0].integer == 0);
+  CHECK(key->args[1].integer == 0);
+  CHECK(key->args[2].integer == 2);
+}

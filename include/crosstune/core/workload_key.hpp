@@ -24,7 +24,7 @@ namespace crosstune {
 struct WorkloadArg {
   enum class Type : std::uint8_t { integer, real, string, boolean, list, null };
   Type type = Type::null;
-  std::int64_t integer = 0;  ///< also set (truncated) for real and boolean
+  std::int64_t integer = 0;  ///< also set for booleans, and for reals (truncated; 0 beyond int64's range)
   double real = 0.0;         ///< also set for integer and boolean
   std::string text;          ///< string arguments
   std::vector<WorkloadArg> items;  ///< list arguments
@@ -95,7 +95,9 @@ inline bool parse_workload_arg(JsonScanner& in, WorkloadArg& arg, int depth) {
   }
   arg.type = WorkloadArg::Type::real;
   if (!in.read_double(arg.real, "a workload argument")) return false;
-  arg.integer = static_cast<std::int64_t>(arg.real);
+  // Truncated when it fits (converting an out-of-range double to an integer is undefined behaviour).
+  constexpr double limit = 9.2e18;
+  arg.integer = (arg.real > -limit && arg.real < limit) ? static_cast<std::int64_t>(arg.real) : 0;
   return true;
 }
 }  // namespace detail

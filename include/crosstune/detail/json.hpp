@@ -145,8 +145,11 @@ class JsonScanner {
   /// Appends context (" in SP step 3") to the message of a failure that already happened.
   void add_error_context(std::string_view context) { error_ += context; }
 
-  void skip_ws() noexcept {
-    while (cur_ < end_ && (*cur_ == ' ' || *cur_ == '\t' || *cur_ == '\r' || *cur_ == '\n')) ++cur_;
+  // The hot path of every read: forced inline so the per-token cost is a few instructions.
+  [[gnu::always_inline]] void skip_ws() noexcept {
+    while (cur_ < end_ && static_cast<unsigned char>(*cur_) <= ' ' &&
+           (*cur_ == ' ' || *cur_ == '\t' || *cur_ == '\r' || *cur_ == '\n'))
+      ++cur_;
   }
   /// After whitespace: true at the end of the text.
   [[nodiscard]] bool at_end() noexcept {
@@ -158,7 +161,7 @@ class JsonScanner {
     skip_ws();
     return cur_ < end_ ? *cur_ : '\0';
   }
-  bool consume_if(char c) noexcept {
+  [[gnu::always_inline]] bool consume_if(char c) noexcept {
     skip_ws();
     if (cur_ < end_ && *cur_ == c) {
       ++cur_;
@@ -166,7 +169,7 @@ class JsonScanner {
     }
     return false;
   }
-  bool expect(char c, std::string_view context) {
+  [[gnu::always_inline]] bool expect(char c, std::string_view context) {
     skip_ws();
     if (cur_ < end_ && *cur_ == c) {
       ++cur_;
@@ -176,7 +179,7 @@ class JsonScanner {
   }
 
   /// Reads `,` between array items or `]` at the end; sets `more` to whether another item follows.
-  bool next_item(bool& more, std::string_view context) {
+  [[gnu::always_inline]] bool next_item(bool& more, std::string_view context) {
     skip_ws();
     if (cur_ < end_) {
       if (*cur_ == ',') {
@@ -193,34 +196,20 @@ class JsonScanner {
     return fail_expected("',' or ']'", context);
   }
 
-  bool read_int64(std::int64_t& out, std::string_view what) {
+  [[gnu::always_inline]] bool read_int64(std::int64_t& out, std::string_view what) {
     skip_ws();
     const char* p = cur_;
-    bool negative = false;
-    if (p < end_ && *p == '-') {
-      negative = true;
-      ++p;
-    }
-    if (p >= end_ || static_cast<unsigned char>(*p - '0') > 9) return fail_expected("an integer", what);
-    std::uint64_t magnitude = 0;
+    const bool negative = p < end_ && *p == '-';
+    p += negative ? 1 : 0;
     const char* digits = p;
-    while (p < end_ && static_cast<unsigned char>(*p - '0') <= 9) {
-      const auto digit = static_cast<std::uint64_t>(*p - '0');
-      if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-        return fail_at(p, "integer out of range for " + std::string(what), ErrorKind::schema);
-      }
-      magnitude = magnitude * 10 + digit;
-      ++p;
-    }
-    if (p < end_ && (*p == '.' || *p == 'e' || *p == 'E')) {
-      return fail_at(digits, "expected an integer for " + std::string(what) + ", found a real number",
-                     ErrorKind::schema);
-    }
-    const std::uint64_t limit =
-        negative ? std::uint64_t{1} << 63 : static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (magnitude > limit) {
-      return fail_at(digits, "integer out of range for " + std::string(what), ErrorKind::schema);
-    }
+    // Up to 18 digits cannot overflow an unsigned 64-bit accumulator; longer numbers take the slow path.
+    const char* fast_end = end_ - p > 18 ? p + 18 : end_;
+    std::uint64_t magnitude = 0;
+    while (p < fast_end && static_cast<unsigned char>(*p - '0') <= 9) magnitude = magnitude * 10 + static_cast<unsigned>(*p++ - '0');
+    if (p == digits) [[unlikely]]
+      return fail_expected("an integer", what);
+    if (p < end_ && (static_cast<unsigned char>(*p - '0') <= 9 || *p == '.' || *p == 'e' || *p == 'E')) [[unlikely]]
+      return read_int64_slow(out, what);
     out = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
     cur_ = p;
     return true;
@@ -375,7 +364,7 @@ class JsonScanner {
     }
   }
 
-  bool fail_expected(std::string_view expected, std::string_view context) {
+  [[gnu::cold]] [[gnu::noinline]] bool fail_expected(std::string_view expected, std::string_view context) {
     std::string found = describe_next();
     std::string message = "expected " + std::string(expected);
     if (!context.empty()) message += " for " + std::string(context);
@@ -386,7 +375,8 @@ class JsonScanner {
     if (found == "end of line") message = "truncated line: " + message;
     return fail_at(cur_, std::move(message), is_value ? ErrorKind::schema : ErrorKind::parse);
   }
-  bool fail_at(const char* where, std::string message, ErrorKind kind = ErrorKind::parse) {
+  [[gnu::cold]] [[gnu::noinline]] bool fail_at(const char* where, std::string message,
+                                               ErrorKind kind = ErrorKind::parse) {
     if (error_.empty()) {
       error_ = std::move(message);
       error_offset_ = static_cast<std::size_t>(where - begin_);
@@ -396,6 +386,35 @@ class JsonScanner {
   }
 
  private:
+  // Integers of 19 or more digits, and reals where an integer was expected: exact checks, rarely run.
+  [[gnu::cold]] [[gnu::noinline]] bool read_int64_slow(std::int64_t& out, std::string_view what) {
+    const char* p = cur_;
+    const bool negative = *p == '-';
+    p += negative ? 1 : 0;
+    const char* digits = p;
+    std::uint64_t magnitude = 0;
+    while (p < end_ && static_cast<unsigned char>(*p - '0') <= 9) {
+      const auto digit = static_cast<std::uint64_t>(*p - '0');
+      if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+        return fail_at(digits, "integer out of range for " + std::string(what), ErrorKind::schema);
+      }
+      magnitude = magnitude * 10 + digit;
+      ++p;
+    }
+    if (p < end_ && (*p == '.' || *p == 'e' || *p == 'E')) {
+      return fail_at(digits, "expected an integer for " + std::string(what) + ", found a real number",
+                     ErrorKind::schema);
+    }
+    const std::uint64_t limit =
+        negative ? std::uint64_t{1} << 63 : static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (magnitude > limit) {
+      return fail_at(digits, "integer out of range for " + std::string(what), ErrorKind::schema);
+    }
+    out = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    cur_ = p;
+    return true;
+  }
+
   /// Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0 when invalid.
   [[nodiscard]] std::size_t utf8_sequence_length(const char* p) const noexcept {
     std::size_t bad = 0;

@@ -166,8 +166,7 @@ class LogReader {
     auto more = reader->next(record);
     if (!more) return unexpected(std::move(more).error());
     if (!*more) break;
-    records.push_back(std::move(record));
-    record = Record{};
+    records.push_back(record);  // a copy is sized exactly; `record` keeps its capacity for the next line
   }
   if (stats) *stats = reader->stats();
   return records;

@@ -199,8 +199,20 @@ class RecordParser {
     step_kind_.reset();
     if (!in.expect('[', "a transform step")) return false;
     const char* kind_start = (in.skip_ws(), in.cursor());
-    if (!in.read_string(key_, "the kind of a transform step")) return false;
-    step_kind_ = step_kind_from_prefix(key_);
+    // Fast path: a plain prefix of 2-4 capital letters such as "SP", matched without copying.
+    const std::string_view rest = in.rest();
+    std::size_t letters = 0;
+    if (!rest.empty() && rest[0] == '"')
+      while (letters < 4 && 1 + letters < rest.size() && rest[1 + letters] >= 'A' && rest[1 + letters] <= 'Z') ++letters;
+    if (letters >= 2 && 1 + letters < rest.size() && rest[1 + letters] == '"') {
+      const std::string_view prefix = rest.substr(1, letters);
+      step_kind_ = step_kind_from_prefix(prefix);
+      if (!step_kind_) key_.assign(prefix);
+      in.advance(letters + 2);
+    } else {
+      if (!in.read_string(key_, "the kind of a transform step")) return false;
+      step_kind_ = step_kind_from_prefix(key_);
+    }
     if (!step_kind_) {
       unsupported_ = true;
       return in.fail_at(kind_start, "unknown step kind \"" + key_ +

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs the benchmarks with their peers, and prints each peer's speed relative to crosstune's.
+# Usage: bash bench/run.sh [--shared] [extra Google Benchmark flags]
+#   --shared   use every log under ../shared/data/ansor-logs instead of the shipped sample
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--shared" ]; then export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift; fi
+bash bench/install-peers.sh
+cmake --preset release -DCROSSTUNE_BUILD_BENCH=ON >/dev/null
+cmake --build --preset release --target bench_log_io -j "$(nproc)"
+mkdir -p build/bench-results
+for b in bench_log_io; do
+  build/release/bench/$b --benchmark_min_time=2 --benchmark_out=build/bench-results/$b.json \
+    --benchmark_out_format=json "$@"
+  python3 bench/ratios.py build/bench-results/$b.json
+done
