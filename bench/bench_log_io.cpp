@@ -40,7 +40,8 @@ const Corpus& corpus() {
     const std::filesystem::path root = env ? env : CROSSTUNE_TEST_DATA "/ansor-logs";
     for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
       const auto name = e.path().filename().string();
-      if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz"))) out.files.push_back(e.path());
+      if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
+        out.files.push_back(e.path());
     }
     std::sort(out.files.begin(), out.files.end());
     for (const auto& f : out.files) {
@@ -55,8 +56,8 @@ const Corpus& corpus() {
         out.bytes += line.size() + 1;
       }
     }
-    std::fprintf(stderr, "corpus: %s: %zu files, %zu records, %.1f MB uncompressed\n", root.c_str(), out.files.size(),
-                 out.lines.size(), static_cast<double>(out.bytes) / 1e6);
+    std::fprintf(stderr, "corpus: %s: %zu files, %zu records, %.1f MB uncompressed\n", root.c_str(),
+                 out.files.size(), out.lines.size(), static_cast<double>(out.bytes) / 1e6);
     return out;
   }();
   return c;
@@ -65,8 +66,8 @@ const Corpus& corpus() {
 void report(benchmark::State& state, std::size_t bytes, std::size_t records) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * records));
-  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(state.iterations() * bytes) / 1e6,
-                                              benchmark::Counter::kIsRate);
+  state.counters["MB/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * bytes) / 1e6, benchmark::Counter::kIsRate);
 }
 
 // Full parse of every line into a Record (task, all steps, result), reusing one Record.
@@ -90,13 +91,15 @@ BENCHMARK(BM_crosstune_parse_lines)->Unit(benchmark::kMillisecond);
 void BM_crosstune_reader_into_vector(benchmark::State& state) {
   const auto& c = corpus();
   std::string text;
-  for (const auto& line : c.lines) (text += line) += '\n';
+  for (const auto& line : c.lines)
+    (text += line) += '\n';
   for (auto _ : state) {
     auto reader = crosstune::io::LogReader::from_string(text);
     std::vector<crosstune::Record> records;
     records.reserve(c.lines.size());
     crosstune::Record record;
-    while (*reader.next(record)) records.push_back(record);
+    while (*reader.next(record))
+      records.push_back(record);
     benchmark::DoNotOptimize(records.data());
   }
   report(state, c.bytes, c.lines.size());
@@ -110,7 +113,8 @@ void BM_crosstune_read_gzip_files(benchmark::State& state) {
     crosstune::Record record;
     for (const auto& f : c.files) {
       auto reader = crosstune::io::LogReader::open(f, {.allow_empty = true});
-      while (*reader->next(record)) benchmark::DoNotOptimize(record.steps.size());
+      while (*reader->next(record))
+        benchmark::DoNotOptimize(record.steps.size());
     }
   }
   report(state, c.bytes, c.lines.size());
@@ -122,7 +126,8 @@ void BM_crosstune_write_lines(benchmark::State& state) {
   const auto& c = corpus();
   std::vector<crosstune::Record> records(c.lines.size());
   crosstune::io::RecordParser parser;
-  for (std::size_t i = 0; i < c.lines.size(); ++i) parser.parse(c.lines[i], records[i]).value();
+  for (std::size_t i = 0; i < c.lines.size(); ++i)
+    parser.parse(c.lines[i], records[i]).value();
   std::string out;
   for (auto _ : state) {
     out.clear();
@@ -167,7 +172,8 @@ void BM_nlohmann_dom_to_record(benchmark::State& state) {
       task->fields_in_log = static_cast<int>(t.size());
       if (t.size() > 2) {
         std::array<std::int64_t, 8> hw{};
-        for (std::size_t i = 0; i < 8; ++i) hw[i] = t.at(2).at(i).get<std::int64_t>();
+        for (std::size_t i = 0; i < 8; ++i)
+          hw[i] = t.at(2).at(i).get<std::int64_t>();
         task->hardware_params = crosstune::RecordedHardwareParams::from_array(hw);
       }
       if (t.size() > 3) task->target_host = t.at(3).get<std::string>();
@@ -179,7 +185,8 @@ void BM_nlohmann_dom_to_record(benchmark::State& state) {
         auto ints = [&](std::size_t i) { return s.at(i).get<std::int64_t>(); };
         auto ids = [&](std::size_t i) -> std::span<const std::int64_t> {
           list.clear();
-          for (const auto& v : s.at(i)) list.push_back(v.get<std::int64_t>());
+          for (const auto& v : s.at(i))
+            list.push_back(v.get<std::int64_t>());
           return list;
         };
         switch (kind) {
@@ -194,11 +201,15 @@ void BM_nlohmann_dom_to_record(benchmark::State& state) {
           case StepKind::follow_fused_split:
             record.steps.add_follow_fused_split(stage, ints(2), ids(3), ints(4), ints(5) != 0);
             break;
-          case StepKind::storage_align: record.steps.add_storage_align(stage, ints(2), ints(3), ints(4)); break;
+          case StepKind::storage_align:
+            record.steps.add_storage_align(stage, ints(2), ints(3), ints(4));
+            break;
           case StepKind::compute_at: record.steps.add_compute_at(stage, ints(2), ints(3)); break;
           case StepKind::compute_inline: record.steps.add_compute_inline(stage); break;
           case StepKind::compute_root: record.steps.add_compute_root(stage); break;
-          case StepKind::cache_read: record.steps.add_cache_read(stage, s.at(2).get<std::string>(), ids(3)); break;
+          case StepKind::cache_read:
+            record.steps.add_cache_read(stage, s.at(2).get<std::string>(), ids(3));
+            break;
           case StepKind::cache_write: record.steps.add_cache_write(stage, s.at(2).get<std::string>()); break;
           case StepKind::rfactor: record.steps.add_rfactor(stage, ints(2), ints(3)); break;
         }
@@ -223,7 +234,8 @@ void BM_simdjson_dom_parse(benchmark::State& state) {
   const auto& c = corpus();
   std::vector<simdjson::padded_string> padded;
   padded.reserve(c.lines.size());
-  for (const auto& line : c.lines) padded.emplace_back(line);
+  for (const auto& line : c.lines)
+    padded.emplace_back(line);
   simdjson::dom::parser parser;
   for (auto _ : state) {
     for (const auto& line : padded) {

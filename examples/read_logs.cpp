@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& [task, record] : best) {
-    std::printf("%-70s %10.3f us  (%zu steps)\n", task->workload_key.c_str(), record->result.mean_cost_seconds() * 1e6,
-                record->steps.size());
+    std::printf("%-70s %10.3f us  (%zu steps)\n", task->workload_key.c_str(),
+                record->result.mean_cost_seconds() * 1e6, record->steps.size());
     if (auto ok = writer->write(*record); !ok) {
       std::fprintf(stderr, "%s\n", ok.error().describe().c_str());
       return 1;

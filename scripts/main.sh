@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
 cmake --build --preset release --target crosstune_cli -j "$(nproc)"
-find tests/data/ansor-logs -name '*.json.gz' -print0 | sort -z | xargs -0 build/release/bin/crosstune logs stats
+build/release/bin/crosstune logs stats tests/data/ansor-logs

@@ -10,6 +10,10 @@ add_test(NAME cli.logs_stats_json COMMAND ${_cli} logs stats --json
 set_tests_properties(cli.logs_stats_json PROPERTIES
   PASS_REGULAR_EXPRESSION "^\\{\"records\": 2026, \"valid_records\": [0-9]+, \"files\": 3, .*\"tasks\": 27, ")
 
+# A folder stands for every .json / .json.gz file under it: the whole sample has 10 541 records.
+add_test(NAME cli.logs_stats_folder COMMAND ${_cli} logs stats --json ${_logs})
+set_tests_properties(cli.logs_stats_folder PROPERTIES PASS_REGULAR_EXPRESSION "^\\{\"records\": 10541, .*\"files\": 18, ")
+
 add_test(NAME cli.logs_stats_table COMMAND ${_cli} logs stats ${_logs}/tvm-ci/conv2d.json.gz ${_logs}/tvm-ci/matmul.json.gz)
 set_tests_properties(cli.logs_stats_table PROPERTIES
   PASS_REGULAR_EXPRESSION "records +2 \\(2 valid.*FLOPs per task +2\\.312e\\+08 \\.\\. 2\\.149e\\+09")

@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -20,8 +22,30 @@ struct LogsStatsOptions {
   bool skip_bad = false;
 };
 
+/// The log files named on the command line, with folders replaced by the .json / .json.gz files under
+/// them (recursively, sorted).
+inline std::vector<std::string> expand_log_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    if (!std::filesystem::is_directory(path)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
+      const auto name = entry.path().filename().string();
+      if (entry.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
+        found.push_back(entry.path().string());
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
 /// Reads every file into `summary`; returns the exit code (0 ok, 1 bad input).
-inline int read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary, io::ReadStats& totals) {
+inline int read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary,
+                             io::ReadStats& totals) {
   io::ReadOptions read_options;
   read_options.on_bad_line = options.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
   read_options.allow_empty = options.skip_bad;
@@ -67,6 +91,19 @@ inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& tot
     field(name);
     out += std::to_string(value);
   };
+  // {"name": count, ...} from any map of string to count.
+  auto count_object = [&](const char* name, const auto& counts) {
+    field(name);
+    out += "{";
+    bool first = true;
+    for (const auto& [key, count] : counts) {
+      out += first ? "" : ", ";
+      first = false;
+      append_json_string(out, key);
+      out += ": " + std::to_string(count);
+    }
+    out += "}";
+  };
   number("records", s.records());
   number("valid_records", s.valid_records());
   number("files", files);
@@ -82,31 +119,19 @@ inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& tot
     first = false;
     out += "{\"target\": ";
     append_json_string(out, target);
-    out += ", \"records\": " + std::to_string(counts.first) + ", \"tasks\": " + std::to_string(counts.second) + "}";
+    out += ", \"records\": " + std::to_string(counts.first) +
+           ", \"tasks\": " + std::to_string(counts.second) + "}";
   }
   out += "]";
-  field("error_codes");
-  out += "{";
-  for (std::size_t i = 0; i < error_code_count; ++i) {
-    out += i ? ", " : "";
-    append_json_string(out, error_code_names[i]);
-    out += ": " + std::to_string(s.error_histogram()[i]);
-  }
-  out += "}";
+  std::vector<std::pair<std::string_view, std::size_t>> error_codes;
+  for (std::size_t i = 0; i < error_code_count; ++i)
+    error_codes.emplace_back(error_code_names[i], s.error_histogram()[i]);
+  count_object("error_codes", error_codes);
   const auto per_task = s.records_per_task();
   field("records_per_task");
   out += "{\"min\": " + std::to_string(per_task.min) + ", \"median\": " + std::to_string(per_task.median) +
          ", \"max\": " + std::to_string(per_task.max) + "}";
-  field("tasks_per_op");
-  out += "{";
-  first = true;
-  for (const auto& [op, count] : s.tasks_per_op()) {
-    out += first ? "" : ", ";
-    first = false;
-    append_json_string(out, op);
-    out += ": " + std::to_string(count);
-  }
-  out += "}";
+  count_object("tasks_per_op", s.tasks_per_op());
   field("flops");
   out += "{\"tasks_known\": " + std::to_string(s.tasks_with_flops());
   if (const auto range = s.flops_range()) {
@@ -116,16 +141,8 @@ inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& tot
     append_double(out, range->second);
   }
   out += "}";
-  field("versions");
-  out += "{";
-  first = true;
-  for (const auto& [version, count] : s.versions()) {
-    out += first ? "" : ", ";
-    first = false;
-    append_json_string(out, version);
-    out += ": " + std::to_string(count);
-  }
-  out += "}}";
+  count_object("versions", s.versions());
+  out += "}";
   std::cout << out << '\n';
 }
 
@@ -135,18 +152,24 @@ inline void print_stats_table(const data::LogSummary& s, const io::ReadStats& to
   if (totals.skipped_lines) std::printf("skipped lines     %zu (malformed)\n", totals.skipped_lines);
   std::printf("tasks             %zu (distinct workload key and target)\n", s.tasks());
   const auto per_task = s.records_per_task();
-  std::printf("records per task  min %zu, median %zu, max %zu\n", per_task.min, per_task.median, per_task.max);
+  std::printf("records per task  min %zu, median %zu, max %zu\n", per_task.min, per_task.median,
+              per_task.max);
   if (const auto range = s.flops_range()) {
     std::printf("FLOPs per task    %.4g .. %.4g (known for %zu of %zu tasks)\n", range->first, range->second,
                 s.tasks_with_flops(), s.tasks());
   } else {
     std::printf("FLOPs per task    unknown for all tasks (hashed workload keys)\n");
   }
-  std::printf("\ntargets                                                          records    tasks\n");
+  int width = 7;
+  for (const auto& entry : s.targets())
+    width = std::max(width, static_cast<int>(entry.first.size()));
+  std::printf("\n  %-*s %8s %8s\n", width, "target", "records", "tasks");
   for (const auto& [target, counts] : s.targets())
-    std::printf("  %-62s %8zu %8zu\n", target.empty() ? "(empty)" : target.c_str(), counts.first, counts.second);
+    std::printf("  %-*s %8zu %8zu\n", width, target.empty() ? "(empty)" : target.c_str(), counts.first,
+                counts.second);
   std::printf("\noperators (tasks)\n");
-  for (const auto& [op, count] : s.tasks_per_op()) std::printf("  %-20s %8zu\n", op.c_str(), count);
+  for (const auto& [op, count] : s.tasks_per_op())
+    std::printf("  %-20s %8zu\n", op.c_str(), count);
   std::printf("\nerror codes\n");
   for (std::size_t i = 0; i < error_code_count; ++i) {
     if (s.error_histogram()[i] == 0) continue;
@@ -161,11 +184,17 @@ inline void add_logs_command(CLI::App& app) {
   auto* logs = app.add_subcommand("logs", "Inspect Ansor / TVM auto_scheduler tuning logs (.json, .json.gz)");
   logs->require_subcommand(1);
   auto options = std::make_shared<LogsStatsOptions>();
-  auto* stats = logs->add_subcommand("stats", "Records, tasks, targets, error codes, records per task, FLOPs");
-  stats->add_option("files", options->files, "Log files (plain or gzip)")->required()->check(CLI::ExistingPath);
-  stats->add_flag("--json", options->json, "Print one JSON object (its 'records' field is the number of records)");
-  stats->add_flag("--skip-bad", options->skip_bad, "Skip malformed lines (reported on stderr) instead of stopping");
+  auto* stats =
+      logs->add_subcommand("stats", "Records, tasks, targets, error codes, records per task, FLOPs");
+  stats->add_option("files", options->files, "Log files (plain or gzip)")
+      ->required()
+      ->check(CLI::ExistingPath);
+  stats->add_flag("--json", options->json,
+                  "Print one JSON object (its 'records' field is the number of records)");
+  stats->add_flag("--skip-bad", options->skip_bad,
+                  "Skip malformed lines (reported on stderr) instead of stopping");
   stats->callback([options] {
+    options->files = expand_log_paths(options->files);
     data::LogSummary summary;
     io::ReadStats totals;
     if (const int rc = read_into_summary(*options, summary, totals); rc != 0) throw CLI::RuntimeError(rc);
@@ -174,7 +203,8 @@ inline void add_logs_command(CLI::App& app) {
     } else {
       print_stats_table(summary, totals, options->files.size());
     }
-    if (totals.skipped_lines) std::cerr << "crosstune: skipped " << totals.skipped_lines << " malformed lines\n";
+    if (totals.skipped_lines)
+      std::cerr << "crosstune: skipped " << totals.skipped_lines << " malformed lines\n";
   });
 }
 

@@ -22,4 +22,5 @@
 #include "crosstune/io/record_format.hpp"
 #include "crosstune/io/record_parser.hpp"
 
+#include "crosstune/data/log_summary.hpp"
 #include "crosstune/data/workload_info.hpp"

@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     if (!arg.string().empty() && arg.string()[0] == '-') continue;  // libFuzzer flags
     std::vector<std::filesystem::path> files;
     if (std::filesystem::is_directory(arg)) {
-      for (const auto& e : std::filesystem::directory_iterator(arg)) files.push_back(e.path());
+      for (const auto& e : std::filesystem::directory_iterator(arg))
+        files.push_back(e.path());
     } else {
       files.push_back(arg);
     }

@@ -17,7 +17,8 @@ TEST_CASE("error codes carry Ansor's MeasureErrorNo numbers") {
 }
 
 TEST_CASE("error codes convert from numbers 0..8 only") {
-  for (int i = 0; i < 9; ++i) CHECK(crosstune::error_code_from_number(i).has_value());
+  for (int i = 0; i < 9; ++i)
+    CHECK(crosstune::error_code_from_number(i).has_value());
   CHECK_FALSE(crosstune::error_code_from_number(-1));
   CHECK_FALSE(crosstune::error_code_from_number(9));
   CHECK(crosstune::to_string(ErrorCode::run_timeout) == "run_timeout");

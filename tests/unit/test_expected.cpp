@@ -10,7 +10,9 @@ using crosstune::Expected;
 
 namespace {
 Expected<int> parse_digit(char c) {
-  if (c < '0' || c > '9') return crosstune::unexpected(Error(ErrorKind::invalid_argument, "not a digit", "in.txt", 3, 7, "use 0-9"));
+  if (c < '0' || c > '9')
+    return crosstune::unexpected(
+        Error(ErrorKind::invalid_argument, "not a digit", "in.txt", 3, 7, "use 0-9"));
   return c - '0';
 }
 }  // namespace

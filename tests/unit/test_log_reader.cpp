@@ -13,8 +13,10 @@ using namespace crosstune;
 using crosstune::test::TempDir;
 
 namespace {
-const std::string line_a = R"({"i": [["[\"k\"]", "llvm"], [[], [["CI", 1]]]], "r": [[0.5], 0, 1, 1], "v": "v0.6"})";
-const std::string line_b = R"({"i": [["[\"k\"]", "llvm"], [[], [["CR", 2]]]], "r": [[0.25], 0, 1, 2], "v": "v0.6"})";
+const std::string line_a =
+    R"({"i": [["[\"k\"]", "llvm"], [[], [["CI", 1]]]], "r": [[0.5], 0, 1, 1], "v": "v0.6"})";
+const std::string line_b =
+    R"({"i": [["[\"k\"]", "llvm"], [[], [["CR", 2]]]], "r": [[0.25], 0, 1, 2], "v": "v0.6"})";
 
 std::vector<Record> read_all(io::LogReader& reader) {
   std::vector<Record> out;
@@ -39,9 +41,13 @@ void write_gzip(const std::filesystem::path& path, const std::string& bytes) {
 TEST_CASE("every record of the shipped sample logs parses and writes back to an equal record") {
   // Record counts per file, from tests/data/ansor-logs/MANIFEST.md.
   const std::map<std::string, std::size_t> expected = {
-      {"conv2d.json.gz", 1}, {"matmul.json.gz", 1}, {"sparse_dense.json.gz", 1},
-      {"resnet-18-NHWC-B1-cuda.json.gz", 24}, {"resnet-50-NHWC-B1-llvm.json.gz", 26},
-      {"ansor_conv2d_128_128_28_28_128_3_3_1_1.json.gz", 1064}, {"ansor_reduction_128_4032_11_11_axis_2_3.json.gz", 400},
+      {"conv2d.json.gz", 1},
+      {"matmul.json.gz", 1},
+      {"sparse_dense.json.gz", 1},
+      {"resnet-18-NHWC-B1-cuda.json.gz", 24},
+      {"resnet-50-NHWC-B1-llvm.json.gz", 26},
+      {"ansor_conv2d_128_128_28_28_128_3_3_1_1.json.gz", 1064},
+      {"ansor_reduction_128_4032_11_11_axis_2_3.json.gz", 400},
       {"ansor_relu_128_128_28_28.json.gz", 12}};
   const auto files = test::log_files_under(test::sample_logs());
   REQUIRE(files.size() == 18);
@@ -53,7 +59,8 @@ TEST_CASE("every record of the shipped sample logs parses and writes back to an 
     const auto records = read_all(*reader);
     CHECK(reader->stats().skipped_lines == 0);
     CHECK(reader->stats().records == records.size());
-    if (auto it = expected.find(file.filename().string()); it != expected.end()) CHECK(records.size() == it->second);
+    if (auto it = expected.find(file.filename().string()); it != expected.end())
+      CHECK(records.size() == it->second);
     io::RecordParser parser;
     for (const auto& r : records) {
       Record back;
@@ -80,7 +87,8 @@ TEST_CASE("plain and gzip files give the same records, whatever their names say"
     results.push_back(read_all(*reader));
     CHECK(results.back().size() == 2);
   }
-  for (const auto& r : results) CHECK(r == results.front());
+  for (const auto& r : results)
+    CHECK(r == results.front());
 }
 
 TEST_CASE("blank lines, comment lines, CRLF endings and a missing final newline are handled") {
@@ -93,7 +101,8 @@ TEST_CASE("blank lines, comment lines, CRLF endings and a missing final newline 
 }
 
 TEST_CASE("a bad line stops reading with file and line, by default") {
-  auto reader = io::LogReader::from_string(line_a + "\n" + line_a.substr(0, 40) + "\n" + line_b + "\n", "mem.json");
+  auto reader =
+      io::LogReader::from_string(line_a + "\n" + line_a.substr(0, 40) + "\n" + line_b + "\n", "mem.json");
   Record r;
   REQUIRE(*reader.next(r));
   auto bad = reader.next(r);
@@ -110,7 +119,8 @@ TEST_CASE("with OnBadLine::skip bad lines are counted and reported, good ones st
   options.on_bad_line = io::OnBadLine::skip;
   options.max_diagnostics = 1;
   auto reader = io::LogReader::from_string(
-      "not json\n" + line_a + "\n" + R"({"i": [["[\"k\"]", "llvm"], [[], [["ZZ", 1]]]], "r": [[1], 0, 1, 1]})" + "\n" + line_b,
+      "not json\n" + line_a + "\n" +
+          R"({"i": [["[\"k\"]", "llvm"], [[], [["ZZ", 1]]]], "r": [[1], 0, 1, 1]})" + "\n" + line_b,
       "mem.json", options);
   const auto records = read_all(reader);
   CHECK(records.size() == 2);
@@ -160,7 +170,8 @@ TEST_CASE("missing files, folders, truncated gzip and binary files give clear er
 
   // A gzip stream cut in half: the records before the cut are read, then an I/O error.
   std::string many;
-  for (int i = 0; i < 2000; ++i) many += line_a + "\n";
+  for (int i = 0; i < 2000; ++i)
+    many += line_a + "\n";
   write_gzip(dir / "whole.json.gz", many);
   const std::string packed = test::read_file(dir / "whole.json.gz");
   test::write_file(dir / "cut.json.gz", packed.substr(0, packed.size() / 2));
@@ -169,7 +180,8 @@ TEST_CASE("missing files, folders, truncated gzip and binary files give clear er
   Record r;
   std::size_t read = 0;
   Expected<bool> more = true;
-  while ((more = reader->next(r)) && *more) ++read;
+  while ((more = reader->next(r)) && *more)
+    ++read;
   REQUIRE_FALSE(more);
   CHECK(more.error().kind == ErrorKind::io);
   CHECK(more.error().message.find("gzip stream is corrupt or truncated") != std::string::npos);

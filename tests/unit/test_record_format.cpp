@@ -37,7 +37,9 @@ TEST_CASE("parse, write, parse gives an equal record, whatever the number format
       R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[10000000000.0, 0.1], 4, 24.1753, 1637543970.5], "v": "v0.6"})";
   const Record first = parse(python_written);
   const std::string written = io::to_log_line(first);
-  CHECK(written == R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1e+10, 0.1], 4, 24.1753, 1637543970.5], "v": "v0.6"})");
+  CHECK(
+      written ==
+      R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1e+10, 0.1], 4, 24.1753, 1637543970.5], "v": "v0.6"})");
   CHECK(parse(written) == first);
 }
 
@@ -88,6 +90,7 @@ TEST_CASE("a record built in code is written in the v0.6 layout") {
   r.result.all_cost_seconds = 0.25;
   r.result.timestamp = 1700000000;
   r.version = current_log_version;
-  CHECK(io::to_log_line(r) ==
-        R"({"i": [["[\"relu_layer\", 4]", "llvm -keys=cpu -mcpu=znver4", [2, 32, 64, 0, 0, 0, 0, 0], "", 0, []], [[], [["AN", 1, 0, 3]]]], "r": [[2.5e-06], 0, 0.25, 1700000000], "v": "v0.6"})");
+  CHECK(
+      io::to_log_line(r) ==
+      R"({"i": [["[\"relu_layer\", 4]", "llvm -keys=cpu -mcpu=znver4", [2, 32, 64, 0, 0, 0, 0, 0], "", 0, []], [[], [["AN", 1, 0, 3]]]], "r": [[2.5e-06], 0, 0.25, 1700000000], "v": "v0.6"})");
 }

@@ -55,14 +55,20 @@ TEST_CASE("a v0.6 line with every step kind parses into the expected record") {
 
 TEST_CASE("older log versions with shorter task arrays parse, remembering their shape") {
   Record r;
-  REQUIRE(parse(R"({"i": [["[\"k\"]", "cuda -keys=cuda,gpu"], [[], [["CI", 5]]]], "r": [[0.1], 0, 1.5, 1603259147], "v": "v0.2"})", r));
+  REQUIRE(parse(
+      R"({"i": [["[\"k\"]", "cuda -keys=cuda,gpu"], [[], [["CI", 5]]]], "r": [[0.1], 0, 1.5, 1603259147], "v": "v0.2"})",
+      r));
   CHECK(r.task->fields_in_log == 2);
   CHECK_FALSE(r.task->has_hardware_params());
-  REQUIRE(parse(R"({"i": [["[\"k\"]", "llvm -keys=cpu", [18, 64, 64, 0, 0, 0, 0, 0]], [[], []]], "r": [[0.1], 0, 1, 1], "v": "v0.3"})", r));
+  REQUIRE(parse(
+      R"({"i": [["[\"k\"]", "llvm -keys=cpu", [18, 64, 64, 0, 0, 0, 0, 0]], [[], []]], "r": [[0.1], 0, 1, 1], "v": "v0.3"})",
+      r));
   CHECK(r.task->fields_in_log == 3);
   CHECK(r.task->hardware_params.num_cores == 18);
   CHECK(r.steps.empty());
-  REQUIRE(parse(R"({"i": [["[\"k\"]", "llvm", [4, 64, 64, 0, 0, 0, 0, 0], "", 2], [[], []]], "r": [[0.1], 0, 1, 1], "v": "v0.5"})", r));
+  REQUIRE(parse(
+      R"({"i": [["[\"k\"]", "llvm", [4, 64, 64, 0, 0, 0, 0, 0], "", 2], [[], []]], "r": [[0.1], 0, 1, 1], "v": "v0.5"})",
+      r));
   CHECK(r.task->fields_in_log == 5);
   CHECK(r.task->layout_rewrite == LayoutRewriteOption::rewrite_for_pre_transformed);
 }
@@ -105,32 +111,36 @@ TEST_CASE("malformed lines are refused with the kind, column and a message sayin
       {"not JSON", "hello", ErrorKind::parse, "expected '{'"},
       {"unknown step kind", R"({"i": [["[\"k\"]", "llvm"], [[], [["XX", 1]]]], "r": [[1], 0, 1, 1]})",
        ErrorKind::unsupported, "unknown step kind \"XX\""},
-      {"wrong type in a step", R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, "0", 8, [2], 1]]]], "r": [[1], 0, 1, 1]})",
+      {"wrong type in a step",
+       R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, "0", 8, [2], 1]]]], "r": [[1], 0, 1, 1]})",
        ErrorKind::schema, "expected an integer for iter_id, found a string (in step 0, SP)"},
       {"too many step fields", R"({"i": [["[\"k\"]", "llvm"], [[], [["CI", 2, 3]]]], "r": [[1], 0, 1, 1]})",
        ErrorKind::parse, "the end of the step"},
       {"too few step fields", R"({"i": [["[\"k\"]", "llvm"], [[], [["CA", 2, 3]]]], "r": [[1], 0, 1, 1]})",
        ErrorKind::parse, "expected ','"},
-      {"bad UTF-8", "{\"i\": [[\"[\\\"k\xff\\\"]\", \"llvm\"], [[], []]], \"r\": [[1], 0, 1, 1]}", ErrorKind::parse,
-       "invalid UTF-8"},
-      {"error code out of range", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1], 9, 1, 1]})", ErrorKind::schema,
-       "error code 9 is not an Ansor MeasureErrorNo"},
-      {"annotation out of range", R"({"i": [["[\"k\"]", "llvm"], [[], [["AN", 1, 0, 12]]]], "r": [[1], 0, 1, 1]})",
-       ErrorKind::schema, "annotation 12"},
-      {"unknown key", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1], 0, 1, 1], "x": 1})", ErrorKind::schema,
-       "unknown record key \"x\""},
+      {"bad UTF-8", "{\"i\": [[\"[\\\"k\xff\\\"]\", \"llvm\"], [[], []]], \"r\": [[1], 0, 1, 1]}",
+       ErrorKind::parse, "invalid UTF-8"},
+      {"error code out of range", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1], 9, 1, 1]})",
+       ErrorKind::schema, "error code 9 is not an Ansor MeasureErrorNo"},
+      {"annotation out of range",
+       R"({"i": [["[\"k\"]", "llvm"], [[], [["AN", 1, 0, 12]]]], "r": [[1], 0, 1, 1]})", ErrorKind::schema,
+       "annotation 12"},
+      {"unknown key", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1], 0, 1, 1], "x": 1})",
+       ErrorKind::schema, "unknown record key \"x\""},
       {"duplicate key", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1], 0, 1, 1], "r": [[1], 0, 1, 1]})",
        ErrorKind::schema, "duplicate record key \"r\""},
       {"missing result", R"({"i": [["[\"k\"]", "llvm"], [[], []]]})", ErrorKind::schema, "no result"},
       {"trailing text", good + " x", ErrorKind::parse, "unexpected text after the end of the record"},
-      {"seven hardware params", R"({"i": [["[\"k\"]", "llvm", [1, 2, 3, 4, 5, 6, 7]], [[], []]], "r": [[1], 0, 1, 1]})",
+      {"seven hardware params",
+       R"({"i": [["[\"k\"]", "llvm", [1, 2, 3, 4, 5, 6, 7]], [[], []]], "r": [[1], 0, 1, 1]})",
        ErrorKind::parse, "hardware parameters"},
-      {"boolean flag out of range", R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, 0, 8, [2], 2]]]], "r": [[1], 0, 1, 1]})",
+      {"boolean flag out of range",
+       R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, 0, 8, [2], 2]]]], "r": [[1], 0, 1, 1]})",
        ErrorKind::schema, "inner_to_outer must be 0 or 1"},
-      {"non-empty stage list", R"({"i": [["[\"k\"]", "llvm"], [[1], []]], "r": [[1], 0, 1, 1]})", ErrorKind::schema,
-       "stage list"},
-      {"cost not a number", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [["fast"], 0, 1, 1]})", ErrorKind::schema,
-       "expected a number for a cost, found a string"},
+      {"non-empty stage list", R"({"i": [["[\"k\"]", "llvm"], [[1], []]], "r": [[1], 0, 1, 1]})",
+       ErrorKind::schema, "stage list"},
+      {"cost not a number", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [["fast"], 0, 1, 1]})",
+       ErrorKind::schema, "expected a number for a cost, found a string"},
   };
   for (const auto& c : cases) {
     const std::string name = c.name;
@@ -148,7 +158,8 @@ TEST_CASE("malformed lines are refused with the kind, column and a message sayin
 }
 
 TEST_CASE("the column of an error points at the offending byte") {
-  const std::string line = R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, "0", 8, [2], 1]]]], "r": [[1], 0, 1, 1]})";
+  const std::string line =
+      R"({"i": [["[\"k\"]", "llvm"], [[], [["SP", 2, "0", 8, [2], 1]]]], "r": [[1], 0, 1, 1]})";
   Record r;
   auto result = parse(line, r);
   REQUIRE_FALSE(result);

@@ -24,7 +24,8 @@ TEST_CASE("the generator reproduces xoshiro256** seeded by SplitMix64") {
 
 TEST_CASE("the same seed gives the same stream, reseed restarts it") {
   Rng a(7), b(7);
-  for (int i = 0; i < 100; ++i) CHECK(a() == b());
+  for (int i = 0; i < 100; ++i)
+    CHECK(a() == b());
   const auto first = Rng(7)();
   a.reseed(7);
   CHECK(a() == first);
@@ -42,7 +43,8 @@ TEST_CASE("uniform_index stays in range and covers every value about equally") {
   }
   // Chi-square with 9 degrees of freedom; 27.9 is the 0.999 quantile.
   double chi2 = 0;
-  for (int c : counts) chi2 += (c - draws / 10.0) * (c - draws / 10.0) / (draws / 10.0);
+  for (int c : counts)
+    chi2 += (c - draws / 10.0) * (c - draws / 10.0) / (draws / 10.0);
   CHECK(chi2 < 27.9);
 }
 
@@ -87,7 +89,8 @@ TEST_CASE("shuffle gives a permutation, the same one for the same seed") {
   CHECK(a == b);
   auto sorted = a;
   std::sort(sorted.begin(), sorted.end());
-  for (int i = 0; i < 50; ++i) CHECK(sorted[static_cast<std::size_t>(i)] == i);
+  for (int i = 0; i < 50; ++i)
+    CHECK(sorted[static_cast<std::size_t>(i)] == i);
   std::vector<int> identity(50);
   std::iota(identity.begin(), identity.end(), 0);
   CHECK(a != identity);

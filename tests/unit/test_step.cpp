@@ -57,7 +57,8 @@ TEST_CASE("a step sequence stores every field of every kind") {
   REQUIRE(s.size() == 14);
   CHECK(s[0].annotation() == IteratorAnnotation::parallel);
   CHECK(s[0].iter_id() == 0);
-  CHECK(std::vector<std::int64_t>(s[1].fused_ids().begin(), s[1].fused_ids().end()) == std::vector<std::int64_t>{0, 1});
+  CHECK(std::vector<std::int64_t>(s[1].fused_ids().begin(), s[1].fused_ids().end()) ==
+        std::vector<std::int64_t>{0, 1});
   CHECK(s[2].pragma_type() == "auto_unroll_max_step$16");
   CHECK(s[3].after_ids().size() == 4);
   CHECK(s[4].extent() == 1024);
@@ -85,7 +86,8 @@ TEST_CASE("reading a field the step kind does not have throws StepKindMismatch")
   const StepSequence s = every_kind();
   CHECK_THROWS_AS((void)s[0].lengths(), StepKindMismatch);
   CHECK_THROWS_AS((void)s[9].iter_id(), StepKindMismatch);
-  CHECK_THROWS_WITH_AS((void)s[4].pragma_type(), "step field 'pragma_type' read from a SP step, which has no such field",
+  CHECK_THROWS_WITH_AS((void)s[4].pragma_type(),
+                       "step field 'pragma_type' read from a SP step, which has no such field",
                        StepKindMismatch);
   CHECK_THROWS_AS((void)s.at(14), std::out_of_range);
 }

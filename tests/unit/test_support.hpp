@@ -1,6 +1,7 @@
 // Helpers shared by crosstune's tests: test-data paths and temporary folders.
 #pragma once
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -8,14 +9,17 @@
 #include <iterator>
 #include <string>
 #include <vector>
-#include <unistd.h>
 
 namespace crosstune::test {
 
 /// tests/data in the source tree.
-inline std::filesystem::path data_dir() { return CROSSTUNE_TEST_DATA; }
+inline std::filesystem::path data_dir() {
+  return CROSSTUNE_TEST_DATA;
+}
 /// The shipped sample of Ansor logs.
-inline std::filesystem::path sample_logs() { return data_dir() / "ansor-logs"; }
+inline std::filesystem::path sample_logs() {
+  return data_dir() / "ansor-logs";
+}
 
 /// A fresh folder under the system temp dir, removed when the object dies.
 class TempDir {
@@ -55,7 +59,8 @@ inline std::vector<std::filesystem::path> log_files_under(const std::filesystem:
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
     const auto name = entry.path().filename().string();
-    if (entry.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz"))) files.push_back(entry.path());
+    if (entry.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   return files;

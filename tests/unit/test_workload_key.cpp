@@ -17,7 +17,8 @@ TEST_CASE("a named workload key parses into its name and typed arguments") {
 }
 
 TEST_CASE("strings, reals, booleans and nested lists are kept with their types") {
-  auto key = parse_workload_key(R"(["reduction_layer", [128, 4032, 11, 11], [2, 3], false, 0.6, "SAME", null])");
+  auto key =
+      parse_workload_key(R"(["reduction_layer", [128, 4032, 11, 11], [2, 3], false, 0.6, "SAME", null])");
   REQUIRE(key);
   CHECK(key->args[2].type == WorkloadArg::Type::boolean);
   CHECK(key->args[2].integer == 0);
@@ -28,7 +29,8 @@ TEST_CASE("strings, reals, booleans and nested lists are kept with their types")
 }
 
 TEST_CASE("a DAG-hash key is recognised") {
-  auto key = parse_workload_key(R"(["f3351bf9aef587a2fb1bf57b0fc78601", [128, 512], [512, 256], [128, 256]])");
+  auto key =
+      parse_workload_key(R"(["f3351bf9aef587a2fb1bf57b0fc78601", [128, 512], [512, 256], [128, 256]])");
   REQUIRE(key);
   CHECK(key->hashed());
   CHECK(key->args.size() == 3);

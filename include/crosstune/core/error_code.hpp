@@ -14,22 +14,22 @@
 namespace crosstune {
 
 enum class ErrorCode : std::uint8_t {
-  no_error = 0,               ///< measured successfully
-  instantiation_error = 1,    ///< the schedule could not be applied to the compute DAG
-  compile_host = 2,           ///< host code failed to build
-  compile_device = 3,         ///< device code failed to build
-  runtime_device = 4,         ///< the kernel failed while running
-  wrong_answer = 5,           ///< the kernel ran but its output differs from the reference
-  build_timeout = 6,          ///< building exceeded the time limit
-  run_timeout = 7,            ///< running exceeded the time limit
-  unknown_error = 8,          ///< anything else
+  no_error = 0,             ///< measured successfully
+  instantiation_error = 1,  ///< the schedule could not be applied to the compute DAG
+  compile_host = 2,         ///< host code failed to build
+  compile_device = 3,       ///< device code failed to build
+  runtime_device = 4,       ///< the kernel failed while running
+  wrong_answer = 5,         ///< the kernel ran but its output differs from the reference
+  build_timeout = 6,        ///< building exceeded the time limit
+  run_timeout = 7,          ///< running exceeded the time limit
+  unknown_error = 8,        ///< anything else
 };
 
 inline constexpr std::size_t error_code_count = 9;
 
 inline constexpr std::array<std::string_view, error_code_count> error_code_names = {
-    "no_error",   "instantiation_error", "compile_host", "compile_device", "runtime_device",
-    "wrong_answer", "build_timeout",     "run_timeout",  "unknown_error"};
+    "no_error",     "instantiation_error", "compile_host", "compile_device", "runtime_device",
+    "wrong_answer", "build_timeout",       "run_timeout",  "unknown_error"};
 
 [[nodiscard]] constexpr std::string_view to_string(ErrorCode code) noexcept {
   const auto index = static_cast<std::size_t>(code);

@@ -24,12 +24,12 @@ namespace crosstune {
 
 /// What kind of expected failure an Error reports; lets callers branch without parsing messages.
 enum class ErrorKind {
-  io,              ///< a file could not be opened, read or written
-  parse,           ///< input is not valid JSON / not the expected shape
-  schema,          ///< valid JSON, but a field has the wrong type, count or value
-  unsupported,     ///< valid input that this version does not understand (e.g. unknown step kind)
-  empty_input,     ///< a file or stream without any record
-  invalid_argument ///< a caller-supplied value is out of range
+  io,               ///< a file could not be opened, read or written
+  parse,            ///< input is not valid JSON / not the expected shape
+  schema,           ///< valid JSON, but a field has the wrong type, count or value
+  unsupported,      ///< valid input that this version does not understand (e.g. unknown step kind)
+  empty_input,      ///< a file or stream without any record
+  invalid_argument  ///< a caller-supplied value is out of range
 };
 
 [[nodiscard]] constexpr const char* to_string(ErrorKind kind) noexcept {
@@ -57,8 +57,8 @@ struct Error {
         hint(std::move(hint_)) {}
 
   ErrorKind kind = ErrorKind::parse;
-  std::string message;  ///< what was wrong, in one sentence
-  std::string file;     ///< file it was found in, empty when not from a file
+  std::string message;     ///< what was wrong, in one sentence
+  std::string file;        ///< file it was found in, empty when not from a file
   std::size_t line = 0;    ///< 1-based line, 0 when unknown
   std::size_t column = 0;  ///< 1-based byte column in the line, 0 when unknown
   std::string hint;        ///< what to do about it, may be empty
@@ -93,7 +93,9 @@ class ErrorException : public std::runtime_error {
 struct Unexpected {
   Error error;
 };
-[[nodiscard]] inline Unexpected unexpected(Error error) { return Unexpected{std::move(error)}; }
+[[nodiscard]] inline Unexpected unexpected(Error error) {
+  return Unexpected{std::move(error)};
+}
 
 /// A value or an Error (a C++20 stand-in for std::expected<T, Error>).
 template <class T>
@@ -101,9 +103,7 @@ class [[nodiscard]] Expected {
  public:
   using value_type = T;
 
-  Expected()
-    requires std::is_default_constructible_v<T>
-      : storage_(std::in_place_index<0>) {}
+  Expected() requires std::is_default_constructible_v<T> : storage_(std::in_place_index<0>) {}
   Expected(T value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Expected(Unexpected u) : storage_(std::in_place_index<1>, std::move(u.error)) {}  // NOLINT
 

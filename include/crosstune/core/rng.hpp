@@ -30,7 +30,8 @@ class Rng {
   void reseed(std::uint64_t seed) noexcept {
     seed_ = seed;
     std::uint64_t sm = seed;
-    for (auto& word : state_) word = splitmix64(sm);
+    for (auto& word : state_)
+      word = splitmix64(sm);
   }
 
   /// The seed this generator was constructed or last reseeded with.
@@ -88,7 +89,8 @@ class Rng {
       return spare_normal_;
     }
     double u1 = uniform01();
-    while (u1 <= 0.0) u1 = uniform01();
+    while (u1 <= 0.0)
+      u1 = uniform01();
     const double u2 = uniform01();
     const double radius = std::sqrt(-2.0 * std::log(u1));
     constexpr double two_pi = 6.283185307179586476925286766559;
@@ -138,12 +140,14 @@ class Rng {
     for (std::uint64_t word : jump_polynomial) {
       for (int bit = 0; bit < 64; ++bit) {
         if (word & (std::uint64_t{1} << bit)) {
-          for (int k = 0; k < 4; ++k) s[k] ^= state_[k];
+          for (int k = 0; k < 4; ++k)
+            s[k] ^= state_[k];
         }
         (void)(*this)();
       }
     }
-    for (int k = 0; k < 4; ++k) state_[k] = s[k];
+    for (int k = 0; k < 4; ++k)
+      state_[k] = s[k];
   }
 
   std::uint64_t state_[4]{};

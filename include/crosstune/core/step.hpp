@@ -34,20 +34,20 @@ namespace crosstune {
 
 /// The transform step kinds of the Ansor log format, in the order of their record prefixes below.
 enum class StepKind : std::uint8_t {
-  annotation,         ///< "AN": annotate an iterator (unroll, vectorize, parallel, bind to a thread axis)
-  fuse,               ///< "FU": fuse consecutive iterators
-  pragma,             ///< "PR": attach a pragma such as "auto_unroll_max_step$16"
-  reorder,            ///< "RE": reorder the iterators of a stage
-  split,              ///< "SP": split an iterator by a list of lengths
-  follow_split,       ///< "FSP": split like an earlier split step
-  follow_fused_split, ///< "FFSP": split like the fused product of earlier split steps
-  storage_align,      ///< "SA": align the storage of a stage
-  compute_at,         ///< "CA": compute a stage at an iterator of another stage
-  compute_inline,     ///< "CI": inline a stage into its consumers
-  compute_root,       ///< "CR": compute a stage at the root
-  cache_read,         ///< "CHR": add a cache-read stage
-  cache_write,        ///< "CHW": add a cache-write stage
-  rfactor,            ///< "RF": factor a reduction iterator into a new stage
+  annotation,          ///< "AN": annotate an iterator (unroll, vectorize, parallel, bind to a thread axis)
+  fuse,                ///< "FU": fuse consecutive iterators
+  pragma,              ///< "PR": attach a pragma such as "auto_unroll_max_step$16"
+  reorder,             ///< "RE": reorder the iterators of a stage
+  split,               ///< "SP": split an iterator by a list of lengths
+  follow_split,        ///< "FSP": split like an earlier split step
+  follow_fused_split,  ///< "FFSP": split like the fused product of earlier split steps
+  storage_align,       ///< "SA": align the storage of a stage
+  compute_at,          ///< "CA": compute a stage at an iterator of another stage
+  compute_inline,      ///< "CI": inline a stage into its consumers
+  compute_root,        ///< "CR": compute a stage at the root
+  cache_read,          ///< "CHR": add a cache-read stage
+  cache_write,         ///< "CHW": add a cache-write stage
+  rfactor,             ///< "RF": factor a reduction iterator into a new stage
 };
 
 inline constexpr std::size_t step_kind_count = 14;
@@ -86,7 +86,7 @@ enum class IteratorAnnotation : std::uint8_t {
 inline constexpr std::size_t iterator_annotation_count = 12;
 
 inline constexpr std::array<std::string_view, iterator_annotation_count> iterator_annotation_names = {
-    "none",       "unroll",      "vectorize",  "parallel",    "vthread",     "blockIdx.x",
+    "none",        "unroll",     "vectorize",   "parallel",   "vthread",     "blockIdx.x",
     "threadIdx.x", "blockIdx.y", "threadIdx.y", "blockIdx.z", "threadIdx.z", "tensorize"};
 
 [[nodiscard]] constexpr std::string_view to_string(IteratorAnnotation annotation) noexcept {
@@ -119,8 +119,9 @@ struct StepData {
   IteratorAnnotation annotation = IteratorAnnotation::none;
   std::int64_t stage_id = 0;
   std::int64_t iter_id = 0;  // CA: target_stage_id
-  std::int64_t first = 0;    // SP extent, FSP src_step_id, FFSP level, SA factor, CA target_iter_id, RF factor_iter_id
-  std::int64_t second = 0;   // FSP n_split, SA offset
+  std::int64_t first =
+      0;  // SP extent, FSP src_step_id, FFSP level, SA factor, CA target_iter_id, RF factor_iter_id
+  std::int64_t second = 0;  // FSP n_split, SA offset
   std::uint32_t list_offset = 0, list_size = 0;
   std::uint32_t text_offset = 0, text_size = 0;
 };

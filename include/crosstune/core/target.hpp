@@ -66,9 +66,11 @@ class Target {
  private:
   [[nodiscard]] std::string_view next_token(std::size_t& pos) const noexcept {
     const std::string_view s = text_;
-    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t'))
+      ++pos;
     const std::size_t start = pos;
-    while (pos < s.size() && s[pos] != ' ' && s[pos] != '\t') ++pos;
+    while (pos < s.size() && s[pos] != ' ' && s[pos] != '\t')
+      ++pos;
     return s.substr(start, pos - start);
   }
 

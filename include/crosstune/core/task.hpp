@@ -74,8 +74,8 @@ struct Task {
   RecordedHardwareParams hardware_params{};  ///< meaningful when fields_in_log >= 3
   std::string target_host;                   ///< meaningful when fields_in_log >= 4
   LayoutRewriteOption layout_rewrite = LayoutRewriteOption::no_rewrite;  ///< fields_in_log >= 5
-  std::vector<std::string> task_input_names;  ///< fields_in_log >= 6
-  int fields_in_log = max_fields;             ///< how many task fields the record's log line has
+  std::vector<std::string> task_input_names;                             ///< fields_in_log >= 6
+  int fields_in_log = max_fields;  ///< how many task fields the record's log line has
 
   [[nodiscard]] bool has_hardware_params() const noexcept { return fields_in_log >= 3; }
 

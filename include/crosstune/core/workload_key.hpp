@@ -85,7 +85,8 @@ inline bool parse_workload_arg(JsonScanner& in, WorkloadArg& arg, int depth) {
   // A number: an integer when it has no fraction or exponent.
   const std::string_view rest = in.rest();
   std::size_t len = 0;
-  while (len < rest.size() && rest[len] != ',' && rest[len] != ']' && rest[len] != ' ') ++len;
+  while (len < rest.size() && rest[len] != ',' && rest[len] != ']' && rest[len] != ' ')
+    ++len;
   const std::string_view number = rest.substr(0, len);
   if (number.find_first_of(".eE") == std::string_view::npos) {
     arg.type = WorkloadArg::Type::integer;
@@ -107,7 +108,8 @@ inline bool parse_workload_arg(JsonScanner& in, WorkloadArg& arg, int depth) {
   detail::JsonScanner in(key);
   WorkloadKey out;
   const bool ok = [&] {
-    if (!in.expect('[', "a workload key (a JSON array)") || !in.read_string(out.name, "the workload name")) return false;
+    if (!in.expect('[', "a workload key (a JSON array)") || !in.read_string(out.name, "the workload name"))
+      return false;
     for (bool more = true; more;) {
       if (!in.next_item(more, "the workload arguments")) return false;
       if (more && !detail::parse_workload_arg(in, out.args.emplace_back(), 0)) return false;
@@ -116,7 +118,8 @@ inline bool parse_workload_arg(JsonScanner& in, WorkloadArg& arg, int depth) {
     return true;
   }();
   if (ok) return out;
-  return unexpected(Error(in.error_kind(), "in workload key: " + in.error_message(), {}, 0, in.error_offset() + 1));
+  return unexpected(
+      Error(in.error_kind(), "in workload key: " + in.error_message(), {}, 0, in.error_offset() + 1));
 }
 
 }  // namespace crosstune

@@ -78,7 +78,8 @@ class LogSummary {
     if (record.result.ok()) {
       ++valid_records_;
       ++entry.valid_records;
-      entry.best_mean_cost_seconds = std::min(entry.best_mean_cost_seconds, record.result.mean_cost_seconds());
+      entry.best_mean_cost_seconds =
+          std::min(entry.best_mean_cost_seconds, record.result.mean_cost_seconds());
     }
   }
 
@@ -103,16 +104,16 @@ class LogSummary {
     if (tasks_.empty()) return {};
     std::vector<std::size_t> counts;
     counts.reserve(tasks_.size());
-    for (const auto& t : tasks_) counts.push_back(t.records);
+    for (const auto& t : tasks_)
+      counts.push_back(t.records);
     std::sort(counts.begin(), counts.end());
     return {counts.front(), counts[(counts.size() - 1) / 2], counts.back()};
   }
 
   /// Number of tasks whose FLOPs are known, and their min and max FLOPs (nullopt when none is known).
   [[nodiscard]] std::size_t tasks_with_flops() const noexcept {
-    return static_cast<std::size_t>(std::count_if(tasks_.begin(), tasks_.end(), [](const TaskEntry& t) {
-      return t.workload.flops.has_value();
-    }));
+    return static_cast<std::size_t>(std::count_if(
+        tasks_.begin(), tasks_.end(), [](const TaskEntry& t) { return t.workload.flops.has_value(); }));
   }
   [[nodiscard]] std::optional<std::pair<double, double>> flops_range() const {
     std::optional<std::pair<double, double>> range;
@@ -129,7 +130,8 @@ class LogSummary {
   /// Tasks per operator kind.
   [[nodiscard]] std::map<std::string, std::size_t> tasks_per_op() const {
     std::map<std::string, std::size_t> out;
-    for (const auto& t : tasks_) ++out[std::string(to_string(t.workload.op))];
+    for (const auto& t : tasks_)
+      ++out[std::string(to_string(t.workload.op))];
     return out;
   }
 

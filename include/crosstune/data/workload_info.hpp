@@ -66,15 +66,22 @@ inline std::optional<std::string_view> arg_string(const WorkloadKey& key, std::s
   return key.args[i].text;
 }
 /// Output extent of a sliding window with "SAME"/"VALID" padding (TensorFlow's convention).
-inline std::optional<double> window_out(std::int64_t in, std::int64_t kernel, std::int64_t stride,
-                                        std::string_view padding) {
+inline std::optional<double> window_out(double in, double kernel, double stride, std::string_view padding) {
   if (stride <= 0 || in <= 0 || kernel <= 0) return std::nullopt;
-  if (padding == "SAME") return std::ceil(static_cast<double>(in) / static_cast<double>(stride));
+  if (padding == "SAME") return std::ceil(in / stride);
   if (padding == "VALID") {
     if (in < kernel) return std::nullopt;
-    return std::floor(static_cast<double>(in - kernel) / static_cast<double>(stride)) + 1.0;
+    return std::floor((in - kernel) / stride) + 1.0;
   }
   return std::nullopt;
+}
+/// Output pixels (H_out * W_out) of a square-strided window over an h x w image.
+inline std::optional<double> window_pixels(double h, double w, double kh, double kw, double stride,
+                                           std::string_view padding) {
+  const auto ho = window_out(h, kh, stride, padding);
+  const auto wo = window_out(w, kw, stride, padding);
+  if (!ho || !wo) return std::nullopt;
+  return *ho * *wo;
 }
 /// All `count` integer args starting at `first`, or nullopt.
 template <std::size_t N>
@@ -108,11 +115,8 @@ inline std::optional<std::array<double, N>> ints(const WorkloadKey& key, std::si
       const auto v = ints<8>(key, 0);
       if (!v) return info;
       const auto [n, ci, h, w, co, kh, kw, s] = *v;
-      const auto ho = detail::window_out(static_cast<std::int64_t>(h), static_cast<std::int64_t>(kh),
-                                         static_cast<std::int64_t>(s), *pad);
-      const auto wo = detail::window_out(static_cast<std::int64_t>(w), static_cast<std::int64_t>(kw),
-                                         static_cast<std::int64_t>(s), *pad);
-      if (ho && wo) info.flops = 2.0 * n * co * *ho * *wo * ci * kh * kw;
+      const auto pixels = detail::window_pixels(h, w, kh, kw, s, *pad);
+      if (pixels) info.flops = 2.0 * n * co * *pixels * ci * kh * kw;
     } else if (key.args.size() >= 9 && key.args[7].is_list() && key.args[8].is_list()) {
       // (N, H, W, CI, CO, KH, KW, [stride_h, stride_w], [pad_h, pad_w]) — TVM tutorial layout
       const auto v = ints<7>(key, 0);
@@ -133,11 +137,8 @@ inline std::optional<std::array<double, N>> ints(const WorkloadKey& key, std::si
     const auto pad = arg_string(key, 7);
     if (!v || !pad) return info;
     const auto [n, c, h, w, kh, kw, s] = *v;
-    const auto ho = detail::window_out(static_cast<std::int64_t>(h), static_cast<std::int64_t>(kh),
-                                       static_cast<std::int64_t>(s), *pad);
-    const auto wo = detail::window_out(static_cast<std::int64_t>(w), static_cast<std::int64_t>(kw),
-                                       static_cast<std::int64_t>(s), *pad);
-    if (ho && wo) info.flops = 2.0 * n * c * *ho * *wo * kh * kw;
+    const auto pixels = detail::window_pixels(h, w, kh, kw, s, *pad);
+    if (pixels) info.flops = 2.0 * n * c * *pixels * kh * kw;
   } else if (name == "matmul_layer" || name == "dense_layer") {
     // (M, N, K) in some order: the product is the same.
     info.op = OpKind::dense;
@@ -162,11 +163,8 @@ inline std::optional<std::array<double, N>> ints(const WorkloadKey& key, std::si
     const auto pad = arg_string(key, 8);
     if (!v || !pad) return info;
     const auto [n, c, h, w, kh, kw, s] = *v;
-    const auto ho = detail::window_out(static_cast<std::int64_t>(h), static_cast<std::int64_t>(kh),
-                                       static_cast<std::int64_t>(s), *pad);
-    const auto wo = detail::window_out(static_cast<std::int64_t>(w), static_cast<std::int64_t>(kw),
-                                       static_cast<std::int64_t>(s), *pad);
-    if (ho && wo) info.flops = n * c * *ho * *wo * kh * kw;
+    const auto pixels = detail::window_pixels(h, w, kh, kw, s, *pad);
+    if (pixels) info.flops = n * c * *pixels * kh * kw;
   } else if (name == "reduction_layer") {
     // ([shape...], [axes...], keepdims): one add per input element
     info.op = OpKind::reduction;
@@ -182,7 +180,8 @@ inline std::optional<std::array<double, N>> ints(const WorkloadKey& key, std::si
               arg_string(key, 0)->find("batch_matmul") != std::string_view::npos)) {
     info.op = OpKind::batch_matmul;
   } else if (name.find("conv") != std::string_view::npos ||
-             (name == "get_expr" && arg_string(key, 0) && arg_string(key, 0)->find("conv") != std::string_view::npos)) {
+             (name == "get_expr" && arg_string(key, 0) &&
+              arg_string(key, 0)->find("conv") != std::string_view::npos)) {
     info.op = OpKind::conv2d;
   } else if (name.find("softmax") != std::string_view::npos) {
     info.op = OpKind::softmax;

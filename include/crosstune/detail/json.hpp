@@ -114,7 +114,8 @@ inline void append_double(std::string& out, double value) {
   int exponent = 0;
   std::from_chars(text.data() + e + (text[e + 1] == '+' ? 2 : 1), text.data() + text.size(), exponent);
   int digits = 0;
-  for (std::size_t i = 0; i < e; ++i) digits += (text[i] >= '0' && text[i] <= '9') ? 1 : 0;
+  for (std::size_t i = 0; i < e; ++i)
+    digits += (text[i] >= '0' && text[i] <= '9') ? 1 : 0;
   const int precision = digits > 6 ? digits : 6;
   if (exponent < -4 || exponent >= precision) {
     out.append(text);
@@ -205,10 +206,12 @@ class JsonScanner {
     // Up to 18 digits cannot overflow an unsigned 64-bit accumulator; longer numbers take the slow path.
     const char* fast_end = end_ - p > 18 ? p + 18 : end_;
     std::uint64_t magnitude = 0;
-    while (p < fast_end && static_cast<unsigned char>(*p - '0') <= 9) magnitude = magnitude * 10 + static_cast<unsigned>(*p++ - '0');
+    while (p < fast_end && static_cast<unsigned char>(*p - '0') <= 9)
+      magnitude = magnitude * 10 + static_cast<unsigned>(*p++ - '0');
     if (p == digits) [[unlikely]]
       return fail_expected("an integer", what);
-    if (p < end_ && (static_cast<unsigned char>(*p - '0') <= 9 || *p == '.' || *p == 'e' || *p == 'E')) [[unlikely]]
+    if (p < end_ && (static_cast<unsigned char>(*p - '0') <= 9 || *p == '.' || *p == 'e' || *p == 'E'))
+        [[unlikely]]
       return read_int64_slow(out, what);
     out = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
     cur_ = p;
@@ -233,7 +236,8 @@ class JsonScanner {
     std::int64_t value = 0;
     const char* start = (skip_ws(), cur_);
     if (!read_int64(value, what)) return false;
-    if (value != 0 && value != 1) return fail_at(start, std::string(what) + " must be 0 or 1", ErrorKind::schema);
+    if (value != 0 && value != 1)
+      return fail_at(start, std::string(what) + " must be 0 or 1", ErrorKind::schema);
     out = value == 1;
     return true;
   }
@@ -250,7 +254,8 @@ class JsonScanner {
       while (cur_ < end_ && static_cast<unsigned char>(*cur_) >= 0x20 && *cur_ != '"' && *cur_ != '\\' &&
              static_cast<unsigned char>(*cur_) < 0x80)
         ++cur_;
-      if (cur_ >= end_) return fail_at(cur_, "truncated line: string of " + std::string(what) + " not closed");
+      if (cur_ >= end_)
+        return fail_at(cur_, "truncated line: string of " + std::string(what) + " not closed");
       const auto c = static_cast<unsigned char>(*cur_);
       if (c == '"') {
         out.append(run, cur_);
@@ -405,8 +410,9 @@ class JsonScanner {
       return fail_at(digits, "expected an integer for " + std::string(what) + ", found a real number",
                      ErrorKind::schema);
     }
-    const std::uint64_t limit =
-        negative ? std::uint64_t{1} << 63 : static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    const std::uint64_t limit = negative
+                                    ? std::uint64_t{1} << 63
+                                    : static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     if (magnitude > limit) {
       return fail_at(digits, "integer out of range for " + std::string(what), ErrorKind::schema);
     }
@@ -425,10 +431,14 @@ class JsonScanner {
   }
 
   static bool hex_value(char c, unsigned& out) noexcept {
-    if (c >= '0' && c <= '9') out = static_cast<unsigned>(c - '0');
-    else if (c >= 'a' && c <= 'f') out = static_cast<unsigned>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') out = static_cast<unsigned>(c - 'A' + 10);
-    else return false;
+    if (c >= '0' && c <= '9')
+      out = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      out = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      out = static_cast<unsigned>(c - 'A' + 10);
+    else
+      return false;
     return true;
   }
 
@@ -451,7 +461,7 @@ class JsonScanner {
     if (!read_hex4(code, what)) return false;
     if (code >= 0xD800 && code <= 0xDBFF) {
       unsigned low = 0;
-      if (end_ - cur_ < 2 || cur_[0] != '\\' || cur_[1] != 'u' ) {
+      if (end_ - cur_ < 2 || cur_[0] != '\\' || cur_[1] != 'u') {
         return fail_at(start, "unpaired UTF-16 surrogate in \\u escape of " + std::string(what));
       }
       ++cur_;

@@ -31,8 +31,8 @@ class LineSource {
     }
     gzFile file = gzopen(path.c_str(), "rb");
     if (file == nullptr) {
-      return unexpected(Error{ErrorKind::io, std::string("cannot open: ") + std::strerror(errno), path.string(), 0,
-                              0, "check the path and its permissions"});
+      return unexpected(Error{ErrorKind::io, std::string("cannot open: ") + std::strerror(errno),
+                              path.string(), 0, 0, "check the path and its permissions"});
     }
     gzbuffer(file, 1 << 18);
     LineSource source(path.string(), max_line_bytes);
@@ -41,7 +41,8 @@ class LineSource {
   }
 
   /// Lines of `text`, reported as coming from `name`.
-  [[nodiscard]] static LineSource from_memory(std::string text, std::string name, std::size_t max_line_bytes) {
+  [[nodiscard]] static LineSource from_memory(std::string text, std::string name,
+                                              std::size_t max_line_bytes) {
     LineSource source(std::move(name), max_line_bytes);
     source.buffer_.assign(text.begin(), text.end());
     source.end_ = source.buffer_.size();
@@ -64,7 +65,8 @@ class LineSource {
       const char* base = buffer_.data();
       const void* newline = begin_ < end_ ? std::memchr(base + begin_, '\n', end_ - begin_) : nullptr;
       if (newline != nullptr || (eof_ && begin_ < end_)) {
-        const std::size_t stop = newline ? static_cast<std::size_t>(static_cast<const char*>(newline) - base) : end_;
+        const std::size_t stop =
+            newline ? static_cast<std::size_t>(static_cast<const char*>(newline) - base) : end_;
         std::size_t len = stop - begin_;
         if (len > max_line_bytes_) return unexpected(line_too_long(line_number_ + 1));
         if (len > 0 && base[begin_ + len - 1] == '\r') --len;
@@ -84,7 +86,8 @@ class LineSource {
     void operator()(gzFile_s* f) const noexcept { gzclose(f); }
   };
 
-  LineSource(std::string name, std::size_t max_line_bytes) : name_(std::move(name)), max_line_bytes_(max_line_bytes) {}
+  LineSource(std::string name, std::size_t max_line_bytes)
+      : name_(std::move(name)), max_line_bytes_(max_line_bytes) {}
 
   Expected<void> fill() {
     // Move the partial line to the front, grow if one line fills the buffer, then read more.
@@ -123,8 +126,11 @@ class LineSource {
 
   Error line_too_long(std::size_t line) const {
     return Error{ErrorKind::parse,
-                 "line longer than " + std::to_string(max_line_bytes_) + " bytes (is this a log file?)", name_, line,
-                 0, "raise ReadOptions::max_line_bytes if such lines are expected"};
+                 "line longer than " + std::to_string(max_line_bytes_) + " bytes (is this a log file?)",
+                 name_,
+                 line,
+                 0,
+                 "raise ReadOptions::max_line_bytes if such lines are expected"};
   }
 
   std::string name_;

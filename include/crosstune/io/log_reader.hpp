@@ -46,12 +46,12 @@ struct ReadOptions {
 };
 
 struct ReadStats {
-  std::size_t lines = 0;          ///< lines seen, including blank, comment and bad ones
-  std::size_t records = 0;        ///< records returned
-  std::size_t skipped_lines = 0;  ///< bad lines skipped under OnBadLine::skip
-  std::size_t ignored_lines = 0;  ///< blank lines and '#' comment lines
-  std::size_t bytes = 0;          ///< uncompressed bytes consumed
-  std::vector<Error> diagnostics; ///< the first max_diagnostics skipped-line errors
+  std::size_t lines = 0;           ///< lines seen, including blank, comment and bad ones
+  std::size_t records = 0;         ///< records returned
+  std::size_t skipped_lines = 0;   ///< bad lines skipped under OnBadLine::skip
+  std::size_t ignored_lines = 0;   ///< blank lines and '#' comment lines
+  std::size_t bytes = 0;           ///< uncompressed bytes consumed
+  std::vector<Error> diagnostics;  ///< the first max_diagnostics skipped-line errors
 
   ReadStats& operator+=(const ReadStats& other) {
     lines += other.lines;
@@ -76,8 +76,8 @@ class LogReader {
   /// Reads log lines held in memory; `name` stands for the file name in errors.
   [[nodiscard]] static LogReader from_string(std::string text, std::string name = "<memory>",
                                              ReadOptions options = {}) {
-    return LogReader(detail::LineSource::from_memory(std::move(text), std::move(name), options.max_line_bytes),
-                     options);
+    return LogReader(
+        detail::LineSource::from_memory(std::move(text), std::move(name), options.max_line_bytes), options);
   }
 
   /// Reads the next record into `out`: true when one was read, false at the end of the input.
@@ -91,9 +91,10 @@ class LogReader {
       stats_.bytes = source_.bytes_read();
       if (!*more) {
         if (stats_.records == 0 && stats_.skipped_lines == 0 && !options_.allow_empty) {
-          return unexpected(Error{ErrorKind::empty_input,
-                                  stats_.lines == 0 ? "file is empty" : "file has no records (only blank or '#' lines)",
-                                  source_.name(), 0, 0, "is this the right file?"});
+          return unexpected(
+              Error{ErrorKind::empty_input,
+                    stats_.lines == 0 ? "file is empty" : "file has no records (only blank or '#' lines)",
+                    source_.name(), 0, 0, "is this the right file?"});
         }
         return false;
       }
@@ -108,9 +109,11 @@ class LogReader {
         error.line = source_.line_number();
         if (stats_.lines == 1 && looks_binary(line)) {
           error.message = "not a JSON-lines log: the first line holds binary data";
-          error.hint = "crosstune reads plain and gzip-compressed Ansor logs; other formats must be converted";
+          error.hint =
+              "crosstune reads plain and gzip-compressed Ansor logs; other formats must be converted";
         }
-        if (auto handled = handle_bad_line(std::move(error)); !handled) return unexpected(std::move(handled).error());
+        if (auto handled = handle_bad_line(std::move(error)); !handled)
+          return unexpected(std::move(handled).error());
         continue;
       }
       ++stats_.records;
@@ -135,12 +138,14 @@ class LogReader {
   }
   static bool looks_binary(std::string_view line) noexcept {
     const auto probe = line.substr(0, 64);
-    return probe.find('\0') != std::string_view::npos || !crosstune::detail::is_valid_utf8(probe.substr(0, 16));
+    return probe.find('\0') != std::string_view::npos ||
+           !crosstune::detail::is_valid_utf8(probe.substr(0, 16));
   }
 
   Expected<void> handle_bad_line(Error error) {
     if (options_.on_bad_line == OnBadLine::stop) {
-      if (error.hint.empty()) error.hint = "fix or remove the line, or read with OnBadLine::skip (--skip-bad)";
+      if (error.hint.empty())
+        error.hint = "fix or remove the line, or read with OnBadLine::skip (--skip-bad)";
       return unexpected(std::move(error));
     }
     ++stats_.skipped_lines;

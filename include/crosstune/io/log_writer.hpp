@@ -36,7 +36,8 @@ enum class WriteMode {
 class LogWriter {
  public:
   /// Opens `path` for writing; gzip when it ends in ".gz". Errors: the file cannot be opened.
-  [[nodiscard]] static Expected<LogWriter> open(const std::filesystem::path& path, WriteMode mode = WriteMode::append) {
+  [[nodiscard]] static Expected<LogWriter> open(const std::filesystem::path& path,
+                                                WriteMode mode = WriteMode::append) {
     LogWriter writer;
     writer.name_ = path.string();
     const bool gzip = path.extension() == ".gz";
@@ -94,14 +95,16 @@ class LogWriter {
     if (!buffer_.empty()) {
       bool ok = true;
       if (gz_) {
-        ok = gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size())) == static_cast<int>(buffer_.size()) &&
+        ok = gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size())) ==
+                 static_cast<int>(buffer_.size()) &&
              gzflush(gz_, Z_SYNC_FLUSH) == Z_OK;
       } else {
-        ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
+        ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() &&
+             std::fflush(file_) == 0;
       }
       if (!ok) {
-        return unexpected(Error{ErrorKind::io, std::string("write failed: ") + std::strerror(errno), name_, 0, 0,
-                                "check free disk space; the unwritten records are still buffered"});
+        return unexpected(Error{ErrorKind::io, std::string("write failed: ") + std::strerror(errno), name_, 0,
+                                0, "check free disk space; the unwritten records are still buffered"});
       }
       buffer_.clear();
     }
@@ -113,11 +116,13 @@ class LogWriter {
     if (!is_open()) return {};
     auto flushed = flush();
     if (gz_) {
-      if (gzclose(gz_) != Z_OK && flushed) flushed = unexpected(Error{ErrorKind::io, "closing the gzip stream failed", name_});
+      if (gzclose(gz_) != Z_OK && flushed)
+        flushed = unexpected(Error{ErrorKind::io, "closing the gzip stream failed", name_});
       gz_ = nullptr;
     }
     if (file_) {
-      if (std::fclose(file_) != 0 && flushed) flushed = unexpected(Error{ErrorKind::io, "closing the file failed", name_});
+      if (std::fclose(file_) != 0 && flushed)
+        flushed = unexpected(Error{ErrorKind::io, "closing the file failed", name_});
       file_ = nullptr;
     }
     return flushed;

@@ -23,14 +23,21 @@ namespace detail_format {
 inline Expected<void> check_utf8(std::string_view text, std::string_view field) {
   std::size_t bad = 0;
   if (crosstune::detail::is_valid_utf8(text, &bad)) return {};
-  return unexpected(Error{ErrorKind::invalid_argument,
-                          "the " + std::string(field) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")",
-                          {}, 0, 0, "JSON logs can only hold UTF-8 text"});
+  return unexpected(
+      Error{ErrorKind::invalid_argument,
+            "the " + std::string(field) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")",
+            {},
+            0,
+            0,
+            "JSON logs can only hold UTF-8 text"});
 }
 inline Expected<void> check_finite(double value, std::string_view field) {
   if (std::isfinite(value)) return {};
   return unexpected(Error{ErrorKind::invalid_argument,
-                          "the " + std::string(field) + " is not a finite number", {}, 0, 0,
+                          "the " + std::string(field) + " is not a finite number",
+                          {},
+                          0,
+                          0,
                           "JSON cannot hold inf or nan; Ansor logs write 1e+10 as the cost of a failed run"});
 }
 inline void append_int_list(std::string& out, std::span<const std::int64_t> values) {
@@ -144,19 +151,23 @@ inline void append_task(std::string& out, const Task& task) {
 /// Checks that `record` can be written as a valid log line (task present, UTF-8 text, finite numbers).
 [[nodiscard]] inline Expected<void> validate_for_writing(const Record& record) {
   if (!record.task) {
-    return unexpected(Error{ErrorKind::invalid_argument, "record has no task", {}, 0, 0,
-                            "set Record::task before writing"});
+    return unexpected(Error{
+        ErrorKind::invalid_argument, "record has no task", {}, 0, 0, "set Record::task before writing"});
   }
   const Task& task = *record.task;
   if (task.fields_in_log < Task::min_fields || task.fields_in_log > Task::max_fields) {
     return unexpected(Error{ErrorKind::invalid_argument,
-                            "task fields_in_log is " + std::to_string(task.fields_in_log) + ", must be 2..6", {}, 0, 0,
+                            "task fields_in_log is " + std::to_string(task.fields_in_log) + ", must be 2..6",
+                            {},
+                            0,
+                            0,
                             "use Task::max_fields for new records"});
   }
-  for (const auto& [text, field] : {std::pair<std::string_view, std::string_view>{task.workload_key, "workload key"},
-                                    {task.target.str(), "target"},
-                                    {task.target_host, "target host"},
-                                    {record.version, "version"}}) {
+  for (const auto& [text, field] :
+       {std::pair<std::string_view, std::string_view>{task.workload_key, "workload key"},
+        {task.target.str(), "target"},
+        {task.target_host, "target host"},
+        {record.version, "version"}}) {
     if (auto ok = detail_format::check_utf8(text, field); !ok) return ok;
   }
   for (const auto& name : task.task_input_names)

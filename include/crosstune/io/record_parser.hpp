@@ -15,9 +15,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -67,10 +67,14 @@ class RecordParser {
       while (true) {
         const char* key_start = (in.skip_ws(), in.cursor());
         if (!in.read_string(key_, "a record key") || !in.expect(':', "a record key")) return false;
-        bool* seen = key_ == "i" ? &seen_input : key_ == "r" ? &seen_result : key_ == "v" ? &seen_version : nullptr;
+        bool* seen = key_ == "i"   ? &seen_input
+                     : key_ == "r" ? &seen_result
+                     : key_ == "v" ? &seen_version
+                                   : nullptr;
         if (seen == nullptr) {
-          return schema(in, key_start, "unknown record key \"" + key_ +
-                                           "\" (an Ansor record has only \"i\", \"r\" and \"v\")");
+          return schema(
+              in, key_start,
+              "unknown record key \"" + key_ + "\" (an Ansor record has only \"i\", \"r\" and \"v\")");
         }
         if (*seen) return schema(in, key_start, "duplicate record key \"" + key_ + "\"");
         *seen = true;
@@ -94,8 +98,8 @@ class RecordParser {
   // "i": [task, [[], [steps...]]]
   bool parse_input(Scanner& in, Record& out) {
     return in.expect('[', "the input \"i\"") && parse_task(in, out.task) &&
-           in.expect(',', "the input \"i\" after the task") && in.expect('[', "the state (second item of \"i\")") &&
-           in.expect('[', "the state's stage list") &&
+           in.expect(',', "the input \"i\" after the task") &&
+           in.expect('[', "the state (second item of \"i\")") && in.expect('[', "the state's stage list") &&
            in.expect(']', "the state's stage list (Ansor writes it empty: [])") &&
            in.expect(',', "the state after the stage list") && parse_steps(in, out.steps) &&
            in.expect(']', "the end of the state") && in.expect(']', "the end of the input \"i\"");
@@ -134,7 +138,8 @@ class RecordParser {
     if (in.consume_if(']')) return true;
 
     std::array<std::int64_t, RecordedHardwareParams::field_count> values{};
-    if (!in.expect(',', "the task after the target") || !in.expect('[', "the hardware parameters")) return false;
+    if (!in.expect(',', "the task after the target") || !in.expect('[', "the hardware parameters"))
+      return false;
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i > 0 && !in.expect(',', "the hardware parameters (8 integers)")) return false;
       if (!in.read_int64(values[i], "a hardware parameter")) return false;
@@ -156,13 +161,15 @@ class RecordParser {
     std::int64_t layout = 0;
     if (!in.read_int64(layout, "the layout rewrite option")) return false;
     if (layout < 0 || layout > 2) {
-      return schema(in, option_start, "layout rewrite option must be 0, 1 or 2, found " + std::to_string(layout));
+      return schema(in, option_start,
+                    "layout rewrite option must be 0, 1 or 2, found " + std::to_string(layout));
     }
     task.layout_rewrite = static_cast<LayoutRewriteOption>(layout);
     task.fields_in_log = 5;
     if (in.consume_if(']')) return true;
 
-    if (!in.expect(',', "the task after the layout rewrite option") || !in.expect('[', "the task input names")) {
+    if (!in.expect(',', "the task after the layout rewrite option") ||
+        !in.expect('[', "the task input names")) {
       return false;
     }
     task.task_input_names.clear();
@@ -187,7 +194,8 @@ class RecordParser {
       if (!parse_step(in, steps)) {
         // Context is added only on failure, so the hot path builds no strings.
         in.add_error_context(" (in step " + std::to_string(index) +
-                             (step_kind_ ? std::string(", ") + std::string(record_prefix(*step_kind_)) : "") + ")");
+                             (step_kind_ ? std::string(", ") + std::string(record_prefix(*step_kind_)) : "") +
+                             ")");
         return false;
       }
       if (!in.next_item(more, "the transform steps")) return false;
@@ -203,7 +211,8 @@ class RecordParser {
     const std::string_view rest = in.rest();
     std::size_t letters = 0;
     if (!rest.empty() && rest[0] == '"')
-      while (letters < 4 && 1 + letters < rest.size() && rest[1 + letters] >= 'A' && rest[1 + letters] <= 'Z') ++letters;
+      while (letters < 4 && 1 + letters < rest.size() && rest[1 + letters] >= 'A' && rest[1 + letters] <= 'Z')
+        ++letters;
     if (letters >= 2 && 1 + letters < rest.size() && rest[1 + letters] == '"') {
       const std::string_view prefix = rest.substr(1, letters);
       step_kind_ = step_kind_from_prefix(prefix);
@@ -247,7 +256,8 @@ class RecordParser {
         if (!in.read_int64(b, "annotation")) return false;
         const auto annotation = iterator_annotation_from_number(b);
         if (!annotation) {
-          return schema(in, at, "annotation " + std::to_string(b) + " is not an Ansor IteratorAnnotation (0..11)");
+          return schema(in, at,
+                        "annotation " + std::to_string(b) + " is not an Ansor IteratorAnnotation (0..11)");
         }
         steps.add_annotation(stage_id, a, *annotation);
         break;
@@ -265,7 +275,8 @@ class RecordParser {
         steps.add_reorder(stage_id, list_);
         break;
       case StepKind::split:
-        if (!integer(a, "iter_id") || !integer(b, "extent") || !list("lengths") || !boolean(flag, "inner_to_outer")) {
+        if (!integer(a, "iter_id") || !integer(b, "extent") || !list("lengths") ||
+            !boolean(flag, "inner_to_outer")) {
           return false;
         }
         steps.add_split(stage_id, a, b, list_, flag);
@@ -309,11 +320,13 @@ class RecordParser {
 
   // "r": [[costs...], error_no, all_cost, timestamp]
   bool parse_result(Scanner& in, MeasureResult& result) {
-    if (!in.expect('[', "the result \"r\"") || !in.expect('[', "the costs (first item of \"r\")")) return false;
+    if (!in.expect('[', "the result \"r\"") || !in.expect('[', "the costs (first item of \"r\")"))
+      return false;
     result.costs_seconds.clear();
     if (!in.consume_if(']')) {
       for (bool more = true; more;) {
-        if (!in.read_double(result.costs_seconds.emplace_back(), "a cost") || !in.next_item(more, "the costs")) {
+        if (!in.read_double(result.costs_seconds.emplace_back(), "a cost") ||
+            !in.next_item(more, "the costs")) {
           return false;
         }
       }
@@ -324,14 +337,15 @@ class RecordParser {
     if (!in.read_int64(error_no, "the error code")) return false;
     const auto code = error_code_from_number(error_no);
     if (!code) {
-      return schema(in, error_start, "error code " + std::to_string(error_no) +
-                                         " is not an Ansor MeasureErrorNo (0..8)");
+      return schema(in, error_start,
+                    "error code " + std::to_string(error_no) + " is not an Ansor MeasureErrorNo (0..8)");
     }
     result.error = *code;
     return in.expect(',', "the result after the error code") &&
            in.read_double(result.all_cost_seconds, "the total measurement time") &&
            in.expect(',', "the result after the total measurement time") &&
-           in.read_double(result.timestamp, "the timestamp") && in.expect(']', "the end of the result \"r\" (4 items)");
+           in.read_double(result.timestamp, "the timestamp") &&
+           in.expect(']', "the end of the result \"r\" (4 items)");
   }
 
   static bool schema(Scanner& in, const char* where, std::string message) {
@@ -343,9 +357,9 @@ class RecordParser {
   std::shared_ptr<const Task> last_task_;
   std::optional<StepKind> step_kind_;  // kind of the step being parsed, for error context
   bool unsupported_ = false;
-  std::string key_;                  // scratch: record keys and step kinds
-  std::string text_;                 // scratch: pragma and scope strings
-  std::vector<std::int64_t> list_;   // scratch: integer lists of steps
+  std::string key_;                 // scratch: record keys and step kinds
+  std::string text_;                // scratch: pragma and scope strings
+  std::vector<std::int64_t> list_;  // scratch: integer lists of steps
 };
 
 }  // namespace crosstune::io
