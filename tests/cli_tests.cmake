@@ -35,6 +35,23 @@ add_test(NAME cli.example_read_logs COMMAND $<TARGET_FILE:example_read_logs>
          ${_logs}/k80/ansor_matmul_128_4032_1000.json.gz ${CMAKE_CURRENT_BINARY_DIR}/best.json)
 set_tests_properties(cli.example_read_logs PROPERTIES PASS_REGULAR_EXPRESSION "1000 records read, best of 1 tasks")
 
+# crosstune hw
+add_test(NAME cli.hw_host COMMAND ${_cli} hw --json)
+set_tests_properties(cli.hw_host PROPERTIES PASS_REGULAR_EXPRESSION "^\\{\"name\": \"host\", \"kind\": \"cpu\", \"num_cores\": [1-9]")
+add_test(NAME cli.hw_preset_v100 COMMAND ${_cli} hw --preset v100 --json)
+set_tests_properties(cli.hw_preset_v100 PROPERTIES PASS_REGULAR_EXPRESSION
+  "\"num_cores\": -1, \"vector_unit_bytes\": 16, \"cache_line_bytes\": 64, \"max_shared_memory_per_block\": 49152, \"max_local_memory_per_block\": 2147483647, \"max_threads_per_block\": 1024, \"max_vthread_extent\": 8, \"warp_size\": 32, \"compute_units\": 80")
+add_test(NAME cli.hw_target COMMAND ${_cli} hw --target "llvm -mcpu=skylake-avx512 -num-cores 24")
+set_tests_properties(cli.hw_target PROPERTIES PASS_REGULAR_EXPRESSION "num_cores +24.*vector_unit_bytes +64.*isa +\"avx512\"")
+add_test(NAME cli.hw_list_presets COMMAND ${_cli} hw --list-presets)
+set_tests_properties(cli.hw_list_presets PROPERTIES PASS_REGULAR_EXPRESSION "k80 .*h100 .*platinum-8272 .*graviton2")
+add_test(NAME cli.hw_bad_target_fails COMMAND ${_cli} hw --target "cuda -arhc=sm_80")
+set_tests_properties(cli.hw_bad_target_fails PROPERTIES WILL_FAIL TRUE)
+add_test(NAME cli.hw_bad_target_message COMMAND ${_cli} hw --target "cuda -arhc=sm_80")
+set_tests_properties(cli.hw_bad_target_message PROPERTIES PASS_REGULAR_EXPRESSION "column 6: .*unknown option \"-arhc=sm_80\"")
+add_test(NAME cli.hw_unknown_preset_fails COMMAND ${_cli} hw --preset nope)
+set_tests_properties(cli.hw_unknown_preset_fails PROPERTIES WILL_FAIL TRUE)
+
 get_property(_cli_tests DIRECTORY PROPERTY TESTS)
 foreach(_t IN LISTS _cli_tests)
   if(_t MATCHES "^cli\\.")

@@ -1,8 +1,10 @@
 // crosstune — the command-line tool. Subcommands:
 //   crosstune logs stats [--json] [--skip-bad] FILE...   what a set of tuning logs holds
+//   crosstune hw [--preset NAME | --target STRING | --cuda | --list-presets] [--json]   hardware descriptors
 #include <CLI/CLI.hpp>
 
 #include "crosstune/version.hpp"
+#include "hw_command.hpp"
 #include "logs_command.hpp"
 
 int main(int argc, char** argv) {
@@ -10,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", crosstune::version_string);
   app.require_subcommand(1);
   crosstune::cli::add_logs_command(app);
+  crosstune::cli::add_hw_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

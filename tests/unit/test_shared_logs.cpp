@@ -4,8 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <array>
 #include <filesystem>
+#include <set>
 
+#include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/record_format.hpp"
 #include "test_support.hpp"
@@ -47,6 +50,33 @@ TEST_CASE("every record of every shared log parses, and parse-write-parse gives 
   // Lines written by TVM itself come back byte for byte; a few logs were re-serialised by Python
   // ("10000000000.0"), which only the numbers' spelling distinguishes.
   CHECK(identical_lines * 1000 >= records * 999);
+}
+
+TEST_CASE("every target string of the shared logs parses, round-trips, and agrees with the recorded parameters") {
+  const std::filesystem::path root = CROSSTUNE_SHARED_DATA;
+  std::set<std::pair<std::string, std::array<std::int64_t, 8>>> seen;
+  for (const auto& file : test::log_files_under(root)) {
+    auto reader = io::LogReader::open(file);
+    REQUIRE(reader);
+    Record record;
+    while (*reader->next(record)) {
+      const Task& task = *record.task;
+      if (!seen.emplace(task.target.str(), task.hardware_params.to_array()).second) continue;
+      CAPTURE(task.target.str());
+      auto parsed = hw::parse_target(task.target.str());
+      REQUIRE(parsed);
+      auto again = hw::parse_target(hw::to_target_string(*parsed));
+      REQUIRE(again);
+      CHECK(again->same_hardware(*parsed));
+      auto hardware = hw::hardware_of(task);
+      REQUIRE(hardware);
+      if (task.has_hardware_params()) CHECK(hardware->recorded() == task.hardware_params);
+      // The recorded parameters name the same kind of device as the target string.
+      if (task.has_hardware_params()) CHECK(hw::from_recorded(task.hardware_params).is_gpu() == parsed->is_gpu());
+    }
+  }
+  MESSAGE(seen.size() << " distinct (target, hardware_params) pairs");
+  CHECK(seen.size() >= 8);
 }
 
 int main(int argc, char** argv) {

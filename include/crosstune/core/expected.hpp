@@ -71,6 +71,9 @@ struct Error {
       if (!out.empty()) out += ':';
       out += "line " + std::to_string(line);
       if (column != 0) out += ", column " + std::to_string(column);
+    } else if (column != 0) {
+      if (!out.empty()) out += ':';
+      out += "column " + std::to_string(column);
     }
     if (!out.empty()) out += ": ";
     out += message;

@@ -1,0 +1,46 @@
+// crosstune/concepts.hpp — every policy concept of crosstune, in one place.
+//
+// A tuning loop is put together from policies chosen at compile time: hardware descriptors, feature
+// extractors, samplers, a cost model, a measurer and a search policy. Each is a C++20 concept below, with
+// a page in docs/policies/ showing the smallest type that satisfies it. Functions taking a policy check it
+// with a static_assert whose message says what is missing, instead of a template backtrace.
+//
+// The concepts of the later layers (FeatureExtractor, Sampler, CostModel, Measurer, SearchPolicy) are
+// added with those layers.
+#pragma once
+
+#include <concepts>
+#include <string_view>
+
+#include "crosstune/hw/hardware_params.hpp"
+
+namespace crosstune {
+
+/// A description of one device: its parameters, a name and its kind. `params()` must be usable in
+/// constant expressions when the descriptor is (presets are constexpr values). hw::HardwareParams is the
+/// canonical model; an embedder's own type (with extra fields, or computed parameters) satisfies it with
+/// three member functions. See docs/policies/hardware-descriptor.md.
+template <class H>
+concept HardwareDescriptor = requires(const H& h) {
+  { h.params() } -> std::convertible_to<hw::HardwareParams>;
+  { h.params().name } -> std::convertible_to<std::string_view>;
+  { h.params().kind } -> std::convertible_to<hw::DeviceKind>;
+};
+
+/// Checks a HardwareDescriptor with a readable message; use in functions taking any descriptor.
+template <class H>
+constexpr bool require_hardware_descriptor() {
+  static_assert(HardwareDescriptor<H>,
+                "crosstune: this type is not a HardwareDescriptor: it needs a const member function params() "
+                "returning crosstune::hw::HardwareParams (see docs/policies/hardware-descriptor.md)");
+  return HardwareDescriptor<H>;
+}
+
+/// The HardwareParams of any descriptor.
+template <class H>
+[[nodiscard]] constexpr hw::HardwareParams hardware_params_of(const H& descriptor) {
+  static_assert(require_hardware_descriptor<H>());
+  return descriptor.params();
+}
+
+}  // namespace crosstune

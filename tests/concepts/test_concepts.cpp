@@ -1,0 +1,38 @@
+// Every shipped policy satisfies its concept; near misses do not.
+#include "crosstune/concepts.hpp"
+
+#include <doctest/doctest.h>
+
+#include "crosstune/hw/presets.hpp"
+
+namespace {
+// The smallest embedder-defined descriptor (docs/policies/hardware-descriptor.md).
+struct MyBoard {
+  [[nodiscard]] constexpr crosstune::hw::HardwareParams params() const {
+    auto p = crosstune::hw::presets::a100;
+    p.name = "my-board";
+    p.clock_ghz = 1.2;
+    return p;
+  }
+};
+struct NoParams {
+  int name;
+};
+struct WrongParams {
+  int params() const { return 0; }
+};
+}  // namespace
+
+static_assert(crosstune::HardwareDescriptor<crosstune::hw::HardwareParams>);
+static_assert(crosstune::HardwareDescriptor<decltype(crosstune::hw::presets::v100)>);
+static_assert(crosstune::HardwareDescriptor<MyBoard>);
+static_assert(!crosstune::HardwareDescriptor<NoParams>);
+static_assert(!crosstune::HardwareDescriptor<WrongParams>);
+static_assert(!crosstune::HardwareDescriptor<int>);
+
+TEST_CASE("descriptors are read through the concept, at compile time too") {
+  constexpr auto board = crosstune::hardware_params_of(MyBoard{});
+  static_assert(board.clock_ghz == 1.2);
+  CHECK(board.name == "my-board");
+  CHECK(crosstune::hardware_params_of(crosstune::hw::presets::k80).compute_capability == 37);
+}
