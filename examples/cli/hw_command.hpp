@@ -82,14 +82,15 @@ inline std::string hw_json(const hw::HardwareParams& p, const std::vector<HwFiel
 
 inline void print_hw_table(const hw::HardwareParams& p, const std::vector<HwField>& extra = {}) {
   for (const auto& list : {hw_fields(p), extra})
-    for (const auto& f : list) std::printf("%-28s %s\n", f.name, f.value.c_str());
+    for (const auto& f : list)
+      std::printf("%-28s %s\n", f.name, f.value.c_str());
 }
 
 inline int run_hw(const HwOptions& o) {
   if (o.list_presets) {
     for (const hw::HardwareParams* p : hw::presets::all) {
-      std::printf("%-14s %-5s %s\n", std::string(p->name).c_str(), std::string(hw::to_string(p->kind)).c_str(),
-                  hw::to_target_string(*p).c_str());
+      std::printf("%-14s %-5s %s\n", std::string(p->name).c_str(),
+                  std::string(hw::to_string(p->kind)).c_str(), hw::to_target_string(*p).c_str());
     }
     return 0;
   }
@@ -103,7 +104,8 @@ inline int run_hw(const HwOptions& o) {
   if (!o.preset.empty()) {
     const hw::HardwareParams* p = hw::find_preset(o.preset);
     if (p == nullptr) {
-      std::cerr << "crosstune: error: unknown preset \"" << o.preset << "\" (crosstune hw --list-presets lists them)\n";
+      std::cerr << "crosstune: error: unknown preset \"" << o.preset
+                << "\" (crosstune hw --list-presets lists them)\n";
       return 1;
     }
     emit(*p);
@@ -127,8 +129,10 @@ inline int run_hw(const HwOptions& o) {
     for (const auto& gpu : *gpus) {
       std::string model;
       detail::append_json_string(model, gpu.model);
-      emit(gpu.params, {{"device", std::to_string(gpu.ordinal)}, {"model", model},
-                        {"max_shared_memory_per_block_optin", std::to_string(gpu.max_shared_memory_per_block_optin)}});
+      emit(gpu.params,
+           {{"device", std::to_string(gpu.ordinal)},
+            {"model", model},
+            {"max_shared_memory_per_block_optin", std::to_string(gpu.max_shared_memory_per_block_optin)}});
     }
     return 0;
   }
@@ -139,12 +143,18 @@ inline int run_hw(const HwOptions& o) {
     unknown += i ? ", " : "";
     detail::append_json_string(unknown, host.unknown_fields[i]);
   }
-  const std::pair<const char*, bool> x86[] = {{"sse4.2", host.x86.sse4_2},     {"avx", host.x86.avx},
-                                              {"avx2", host.x86.avx2},         {"fma", host.x86.fma},
-                                              {"avx512f", host.x86.avx512f},   {"avx512bw", host.x86.avx512bw},
-                                              {"avx512vl", host.x86.avx512vl}, {"avx512_vnni", host.x86.avx512_vnni},
-                                              {"avx512_bf16", host.x86.avx512_bf16}, {"amx_tile", host.x86.amx_tile},
-                                              {"amx_int8", host.x86.amx_int8}, {"amx_bf16", host.x86.amx_bf16}};
+  const std::pair<const char*, bool> x86[] = {{"sse4.2", host.x86.sse4_2},
+                                              {"avx", host.x86.avx},
+                                              {"avx2", host.x86.avx2},
+                                              {"fma", host.x86.fma},
+                                              {"avx512f", host.x86.avx512f},
+                                              {"avx512bw", host.x86.avx512bw},
+                                              {"avx512vl", host.x86.avx512vl},
+                                              {"avx512_vnni", host.x86.avx512_vnni},
+                                              {"avx512_bf16", host.x86.avx512_bf16},
+                                              {"amx_tile", host.x86.amx_tile},
+                                              {"amx_int8", host.x86.amx_int8},
+                                              {"amx_bf16", host.x86.amx_bf16}};
   bool first = true;
   for (const auto& [name, present] : x86) {
     if (!present) continue;
@@ -163,11 +173,15 @@ inline int run_hw(const HwOptions& o) {
 
 inline void add_hw_command(CLI::App& app) {
   auto options = std::make_shared<HwOptions>();
-  auto* hw = app.add_subcommand("hw", "Hardware descriptors: this machine (default), a preset, or a TVM target string");
-  auto* preset = hw->add_option("--preset", options->preset, "A preset by name (v100, k80, a100, h100, platinum-8272, ...)");
-  auto* target = hw->add_option("--target", options->target, "A TVM target string, e.g. \"cuda -arch=sm_80\"");
+  auto* hw = app.add_subcommand(
+      "hw", "Hardware descriptors: this machine (default), a preset, or a TVM target string");
+  auto* preset = hw->add_option("--preset", options->preset,
+                                "A preset by name (v100, k80, a100, h100, platinum-8272, ...)");
+  auto* target =
+      hw->add_option("--target", options->target, "A TVM target string, e.g. \"cuda -arch=sm_80\"");
   auto* cuda = hw->add_flag("--cuda", options->cuda, "Probe the CUDA devices of this machine");
-  auto* list = hw->add_flag("--list-presets", options->list_presets, "List the preset names and their target strings");
+  auto* list =
+      hw->add_flag("--list-presets", options->list_presets, "List the preset names and their target strings");
   preset->excludes(target)->excludes(cuda)->excludes(list);
   target->excludes(cuda)->excludes(list);
   cuda->excludes(list);

@@ -10,8 +10,8 @@ using namespace crosstune::hw;
 
 TEST_CASE("the descriptor from CUDA device properties matches a V100's data sheet") {
   // Values cudaGetDeviceProperties reports for a Tesla V100-SXM2-16GB.
-  const auto p = cuda_params_from_properties(70, 80, 1530000, 877000, 4096, 49152, 1024, 32, 6291456, 98304, 2048,
-                                             16945512448);
+  const auto p = cuda_params_from_properties(70, 80, 1530000, 877000, 4096, 49152, 1024, 32, 6291456, 98304,
+                                             2048, 16945512448);
   CHECK(p.compute_capability == 70);
   CHECK(p.peak_fp32_gflops == doctest::Approx(15667.2));
   CHECK(p.memory_bandwidth_gbps == doctest::Approx(898.0).epsilon(0.01));

@@ -43,7 +43,8 @@ TEST_CASE("features have a fixed length, stay in [0, 1] and separate devices") {
 
 TEST_CASE("unknown fields give zero features, and the ridge point is FLOPs per byte") {
   HardwareParams unknown;
-  for (float v : unknown.to_features()) CHECK(v == 0.0f);
+  for (float v : unknown.to_features())
+    CHECK(v == 0.0f);
   CHECK(presets::v100.ridge_flops_per_byte() == doctest::Approx(15667.2 / 900));
   CHECK(unknown.ridge_flops_per_byte() == 0.0);
 }

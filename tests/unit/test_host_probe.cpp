@@ -31,7 +31,8 @@ TEST_CASE("the host probe gives sane values on this machine") {
     CHECK(p.peak_fp32_gflops > 0);
   }
   // Fields left unknown are listed, never a crash.
-  for (const auto& field : host.unknown_fields) CHECK_FALSE(field.empty());
+  for (const auto& field : host.unknown_fields)
+    CHECK_FALSE(field.empty());
   CHECK(std::find(host.unknown_fields.begin(), host.unknown_fields.end(), "memory_bandwidth_gbps") !=
         host.unknown_fields.end());
 }

@@ -55,7 +55,8 @@ TEST_CASE("peak FLOP/s follow cores x clock x 2 for GPUs") {
 
 TEST_CASE("the GPU presets match the hardware_params of the shipped logs") {
   const crosstune::RecordedHardwareParams logged{-1, 16, 64, 49152, 2147483647, 1024, 8, 32};
-  for (const auto* p : {&presets::k80, &presets::v100, &presets::rtx2080ti, &presets::rtx3080}) CHECK(p->recorded() == logged);
+  for (const auto* p : {&presets::k80, &presets::v100, &presets::rtx2080ti, &presets::rtx3080})
+    CHECK(p->recorded() == logged);
   const crosstune::RecordedHardwareParams icelake{32, 64, 64, 0, 0, 0, 0, 0};
   CHECK(presets::platinum_8358.recorded() == icelake);
 }
@@ -66,4 +67,25 @@ TEST_CASE("presets are found by name and common aliases, unknown names give null
   CHECK(find_preset("tesla-k80") == &presets::k80);
   CHECK(find_preset("V100") == nullptr);  // names are lower case
   CHECK(find_preset("") == nullptr);
+}
+
+// The example of docs/policies/hardware-descriptor.md, as written there.
+inline constexpr HardwareParams l4 = [] {
+  auto p = crosstune::hw::make_cuda_gpu("l4");
+  p.compute_units = 58;
+  p.hardware_threads = 1536;
+  p.clock_ghz = 2.04;
+  p.l1_bytes = 128 * 1024;
+  p.l2_bytes = 48LL << 20;
+  p.memory_bytes = 24LL << 30;
+  p.peak_fp32_gflops = 58 * 128 * 2 * 2.04;
+  p.memory_bandwidth_gbps = 300;
+  p.compute_capability = 89;
+  return p;
+}();
+
+TEST_CASE("a device added as the policy page shows is a complete descriptor") {
+  static_assert(l4.recorded() == crosstune::RecordedHardwareParams{-1, 16, 64, 49152, 2147483647, 1024, 8, 32});
+  CHECK(l4.peak_fp32_gflops == doctest::Approx(30289).epsilon(0.001));
+  CHECK(make_cpu("my-cpu", 8, IsaLevel::avx2).vector_unit_bytes == 32);
 }

@@ -3,8 +3,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -52,7 +52,8 @@ TEST_CASE("every record of every shared log parses, and parse-write-parse gives 
   CHECK(identical_lines * 1000 >= records * 999);
 }
 
-TEST_CASE("every target string of the shared logs parses, round-trips, and agrees with the recorded parameters") {
+TEST_CASE(
+    "every target string of the shared logs parses, round-trips, and agrees with the recorded parameters") {
   const std::filesystem::path root = CROSSTUNE_SHARED_DATA;
   std::set<std::pair<std::string, std::array<std::int64_t, 8>>> seen;
   for (const auto& file : test::log_files_under(root)) {
@@ -72,7 +73,8 @@ TEST_CASE("every target string of the shared logs parses, round-trips, and agree
       REQUIRE(hardware);
       if (task.has_hardware_params()) CHECK(hardware->recorded() == task.hardware_params);
       // The recorded parameters name the same kind of device as the target string.
-      if (task.has_hardware_params()) CHECK(hw::from_recorded(task.hardware_params).is_gpu() == parsed->is_gpu());
+      if (task.has_hardware_params())
+        CHECK(hw::from_recorded(task.hardware_params).is_gpu() == parsed->is_gpu());
     }
   }
   MESSAGE(seen.size() << " distinct (target, hardware_params) pairs");

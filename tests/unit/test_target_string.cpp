@@ -32,14 +32,16 @@ TEST_CASE("CUDA target strings set the TenSet fields and the compute capability"
   CHECK(p->max_threads_per_block == 1024);
   CHECK(p->warp_size == 32);
   CHECK(p->recorded() == RecordedHardwareParams{-1, 16, 64, 49152, 2147483647, 1024, 8, 32});
-  auto small = parse_target("cuda -max_num_threads=512 -thread_warp_size 32 -max_shared_memory_per_block=16384");
+  auto small =
+      parse_target("cuda -max_num_threads=512 -thread_warp_size 32 -max_shared_memory_per_block=16384");
   REQUIRE(small);
   CHECK(small->max_threads_per_block == 512);
   CHECK(small->max_shared_memory_per_block == 16384);
 }
 
 TEST_CASE("-model picks a preset, whatever the order of the options") {
-  auto p = parse_target("cuda -keys=cuda,gpu -arch=sm_75 -max_num_threads=1024 -model=2080ti -thread_warp_size=32");
+  auto p = parse_target(
+      "cuda -keys=cuda,gpu -arch=sm_75 -max_num_threads=1024 -model=2080ti -thread_warp_size=32");
   REQUIRE(p);
   CHECK(p->same_hardware(presets::rtx2080ti));
   auto cpu = parse_target("llvm -keys=cpu -mcpu=icelake-server -model=platinum-8358");

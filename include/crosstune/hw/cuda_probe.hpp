@@ -25,8 +25,8 @@ namespace crosstune::hw {
 
 struct CudaDeviceProbe {
   int ordinal = 0;
-  std::string model;        ///< e.g. "NVIDIA H100 80GB HBM3"
-  HardwareParams params;    ///< name "cuda-device"; TenSet fields as Ansor would record them
+  std::string model;      ///< e.g. "NVIDIA H100 80GB HBM3"
+  HardwareParams params;  ///< name "cuda-device"; TenSet fields as Ansor would record them
   std::int64_t max_shared_memory_per_block_optin = 0;  ///< with cudaFuncAttributeMaxDynamicSharedMemorySize
   std::int64_t registers_per_block = 0;
 };
@@ -50,12 +50,10 @@ struct CudaDeviceProbe {
 
 /// A descriptor from the numbers the CUDA runtime reports (kept separate from the runtime so that the CPU
 /// tests check it): clock in kHz, memory clock in kHz and bus width in bits give peak FLOP/s and bandwidth.
-[[nodiscard]] constexpr HardwareParams cuda_params_from_properties(int compute_capability, int sm_count,
-                                                                   int clock_khz, int memory_clock_khz,
-                                                                   int memory_bus_bits, std::int64_t shared_per_block,
-                                                                   int max_threads_per_block, int warp_size,
-                                                                   std::int64_t l2_bytes, std::int64_t l1_shared_per_sm,
-                                                                   int threads_per_sm, std::int64_t memory_bytes) noexcept {
+[[nodiscard]] constexpr HardwareParams cuda_params_from_properties(
+    int compute_capability, int sm_count, int clock_khz, int memory_clock_khz, int memory_bus_bits,
+    std::int64_t shared_per_block, int max_threads_per_block, int warp_size, std::int64_t l2_bytes,
+    std::int64_t l1_shared_per_sm, int threads_per_sm, std::int64_t memory_bytes) noexcept {
   HardwareParams p;
   p.name = "cuda-device";
   p.kind = DeviceKind::cuda;
@@ -73,7 +71,8 @@ struct CudaDeviceProbe {
   p.l1_bytes = l1_shared_per_sm;
   p.l2_bytes = l2_bytes;
   p.memory_bytes = memory_bytes;
-  p.peak_fp32_gflops = static_cast<double>(sm_count) * fp32_cores_per_sm(compute_capability) * 2.0 * p.clock_ghz;
+  p.peak_fp32_gflops =
+      static_cast<double>(sm_count) * fp32_cores_per_sm(compute_capability) * 2.0 * p.clock_ghz;
   // Double data rate: two transfers per memory clock.
   p.memory_bandwidth_gbps = 2.0 * (memory_clock_khz * 1e3) * (memory_bus_bits / 8.0) / 1e9;
   p.compute_capability = compute_capability;
@@ -91,8 +90,9 @@ struct CudaDeviceProbe {
   if (status != cudaSuccess || count == 0) {
     std::string why = status == cudaSuccess ? "the driver reports 0 devices" : cudaGetErrorString(status);
     cudaGetLastError();  // clear the sticky error
-    return unexpected(Error(ErrorKind::unsupported, "no CUDA device: " + why, {}, 0, 0,
-                            "run on a machine with an NVIDIA GPU and driver, or use a preset (crosstune hw --preset)"));
+    return unexpected(
+        Error(ErrorKind::unsupported, "no CUDA device: " + why, {}, 0, 0,
+              "run on a machine with an NVIDIA GPU and driver, or use a preset (crosstune hw --preset)"));
   }
   std::vector<CudaDeviceProbe> devices;
   for (int d = 0; d < count; ++d) {
@@ -108,9 +108,9 @@ struct CudaDeviceProbe {
     probe.model = prop.name;
     probe.params = cuda_params_from_properties(
         prop.major * 10 + prop.minor, prop.multiProcessorCount, clock_khz, memory_clock_khz, bus_bits,
-        static_cast<std::int64_t>(prop.sharedMemPerBlock), prop.maxThreadsPerBlock, prop.warpSize, prop.l2CacheSize,
-        static_cast<std::int64_t>(prop.sharedMemPerMultiprocessor), prop.maxThreadsPerMultiProcessor,
-        static_cast<std::int64_t>(prop.totalGlobalMem));
+        static_cast<std::int64_t>(prop.sharedMemPerBlock), prop.maxThreadsPerBlock, prop.warpSize,
+        prop.l2CacheSize, static_cast<std::int64_t>(prop.sharedMemPerMultiprocessor),
+        prop.maxThreadsPerMultiProcessor, static_cast<std::int64_t>(prop.totalGlobalMem));
     probe.max_shared_memory_per_block_optin = optin;
     probe.registers_per_block = prop.regsPerBlock;
     devices.push_back(std::move(probe));

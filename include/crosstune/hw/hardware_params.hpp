@@ -27,7 +27,8 @@ namespace crosstune::hw {
 
 enum class DeviceKind : std::uint8_t { unknown, cpu, cuda, rocm, opencl };
 
-inline constexpr std::array<std::string_view, 5> device_kind_names = {"unknown", "cpu", "cuda", "rocm", "opencl"};
+inline constexpr std::array<std::string_view, 5> device_kind_names = {"unknown", "cpu", "cuda", "rocm",
+                                                                      "opencl"};
 
 [[nodiscard]] constexpr std::string_view to_string(DeviceKind kind) noexcept {
   return device_kind_names[static_cast<std::size_t>(kind)];
@@ -37,7 +38,7 @@ inline constexpr std::array<std::string_view, 5> device_kind_names = {"unknown",
 enum class IsaLevel : std::uint8_t { unknown, sse4_2, avx2, avx512, neon, sve };
 
 inline constexpr std::array<std::string_view, 6> isa_level_names = {"unknown", "sse4.2", "avx2",
-                                                                    "avx512", "neon", "sve"};
+                                                                    "avx512",  "neon",   "sve"};
 
 [[nodiscard]] constexpr std::string_view to_string(IsaLevel isa) noexcept {
   return isa_level_names[static_cast<std::size_t>(isa)];
@@ -71,17 +72,17 @@ struct HardwareParams {
   std::int64_t warp_size = 0;                    ///< GPU: threads per warp / wavefront
 
   // What a model that transfers across devices needs besides.
-  std::int64_t compute_units = 0;      ///< GPU: SMs / CUs; CPU: physical cores of the device
-  std::int64_t hardware_threads = 0;   ///< CPU: logical cores; GPU: max resident threads per SM
-  double clock_ghz = 0;                ///< sustained (boost) clock of the compute units
-  std::int64_t l1_bytes = 0;           ///< per core / per SM (data cache, or L1+shared on GPUs)
-  std::int64_t l2_bytes = 0;           ///< CPU: per core; GPU: whole device
-  std::int64_t l3_bytes = 0;           ///< CPU: whole package; GPU: 0 (none)
-  std::int64_t memory_bytes = 0;       ///< device (GPU) or installed (CPU) memory, 0 if unknown
-  double peak_fp32_gflops = 0;         ///< vendor peak (FMA = 2 FLOPs) at clock_ghz
-  double memory_bandwidth_gbps = 0;    ///< peak DRAM / HBM bandwidth, GB/s (1e9 bytes)
-  int compute_capability = 0;          ///< CUDA: major * 10 + minor (70 for sm_70); AMD: gfx number
-  IsaLevel isa = IsaLevel::unknown;    ///< CPU vector ISA
+  std::int64_t compute_units = 0;     ///< GPU: SMs / CUs; CPU: physical cores of the device
+  std::int64_t hardware_threads = 0;  ///< CPU: logical cores; GPU: max resident threads per SM
+  double clock_ghz = 0;               ///< sustained (boost) clock of the compute units
+  std::int64_t l1_bytes = 0;          ///< per core / per SM (data cache, or L1+shared on GPUs)
+  std::int64_t l2_bytes = 0;          ///< CPU: per core; GPU: whole device
+  std::int64_t l3_bytes = 0;          ///< CPU: whole package; GPU: 0 (none)
+  std::int64_t memory_bytes = 0;      ///< device (GPU) or installed (CPU) memory, 0 if unknown
+  double peak_fp32_gflops = 0;        ///< vendor peak (FMA = 2 FLOPs) at clock_ghz
+  double memory_bandwidth_gbps = 0;   ///< peak DRAM / HBM bandwidth, GB/s (1e9 bytes)
+  int compute_capability = 0;         ///< CUDA: major * 10 + minor (70 for sm_70); AMD: gfx number
+  IsaLevel isa = IsaLevel::unknown;   ///< CPU vector ISA
 
   /// Satisfies HardwareDescriptor: a HardwareParams describes itself.
   [[nodiscard]] constexpr const HardwareParams& params() const noexcept { return *this; }
@@ -92,8 +93,14 @@ struct HardwareParams {
 
   /// The eight parameters as a log stores them.
   [[nodiscard]] constexpr RecordedHardwareParams recorded() const noexcept {
-    return {num_cores,         vector_unit_bytes,      cache_line_bytes,   max_shared_memory_per_block,
-            max_local_memory_per_block, max_threads_per_block, max_vthread_extent, warp_size};
+    return {num_cores,
+            vector_unit_bytes,
+            cache_line_bytes,
+            max_shared_memory_per_block,
+            max_local_memory_per_block,
+            max_threads_per_block,
+            max_vthread_extent,
+            warp_size};
   }
 
   /// Peak FLOPs per byte of memory traffic (the ridge point of the roofline); 0 when unknown.
@@ -104,14 +111,15 @@ struct HardwareParams {
   /// Equal in every number (names are labels and are not compared).
   [[nodiscard]] constexpr bool same_hardware(const HardwareParams& o) const noexcept {
     return kind == o.kind && num_cores == o.num_cores && vector_unit_bytes == o.vector_unit_bytes &&
-           cache_line_bytes == o.cache_line_bytes && max_shared_memory_per_block == o.max_shared_memory_per_block &&
+           cache_line_bytes == o.cache_line_bytes &&
+           max_shared_memory_per_block == o.max_shared_memory_per_block &&
            max_local_memory_per_block == o.max_local_memory_per_block &&
            max_threads_per_block == o.max_threads_per_block && max_vthread_extent == o.max_vthread_extent &&
-           warp_size == o.warp_size && compute_units == o.compute_units && hardware_threads == o.hardware_threads &&
-           clock_ghz == o.clock_ghz && l1_bytes == o.l1_bytes && l2_bytes == o.l2_bytes && l3_bytes == o.l3_bytes &&
-           memory_bytes == o.memory_bytes && peak_fp32_gflops == o.peak_fp32_gflops &&
-           memory_bandwidth_gbps == o.memory_bandwidth_gbps && compute_capability == o.compute_capability &&
-           isa == o.isa;
+           warp_size == o.warp_size && compute_units == o.compute_units &&
+           hardware_threads == o.hardware_threads && clock_ghz == o.clock_ghz && l1_bytes == o.l1_bytes &&
+           l2_bytes == o.l2_bytes && l3_bytes == o.l3_bytes && memory_bytes == o.memory_bytes &&
+           peak_fp32_gflops == o.peak_fp32_gflops && memory_bandwidth_gbps == o.memory_bandwidth_gbps &&
+           compute_capability == o.compute_capability && isa == o.isa;
   }
 
   /// Length of to_features(); bumped with hardware_feature_version when the layout changes.
@@ -127,7 +135,9 @@ struct HardwareParams {
   /// 17 log2(1+ridge_flops_per_byte)/8   18 compute_capability/100 (CUDA; ROCm: gfx number/1200)
   /// 19 isa level/5
   [[nodiscard]] std::array<float, feature_count> to_features() const noexcept {
-    auto lg = [](double v, double scale) { return v > 0 ? static_cast<float>(std::log2(1.0 + v) / scale) : 0.0f; };
+    auto lg = [](double v, double scale) {
+      return v > 0 ? static_cast<float>(std::log2(1.0 + v) / scale) : 0.0f;
+    };
     const auto d = [](std::int64_t v) { return static_cast<double>(v); };
     return {kind == DeviceKind::cpu ? 1.0f : 0.0f,
             is_gpu() ? 1.0f : 0.0f,
@@ -157,7 +167,8 @@ inline constexpr int hardware_feature_version = 1;
 
 /// A descriptor with only what a log records (the eight TenSet parameters), kind guessed from them:
 /// GPUs are the records with a warp size.
-[[nodiscard]] constexpr HardwareParams from_recorded(const RecordedHardwareParams& r, std::string_view name = {}) noexcept {
+[[nodiscard]] constexpr HardwareParams from_recorded(const RecordedHardwareParams& r,
+                                                     std::string_view name = {}) noexcept {
   HardwareParams p;
   p.name = name;
   p.kind = r.warp_size > 0 ? DeviceKind::cuda : DeviceKind::cpu;

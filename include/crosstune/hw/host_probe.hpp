@@ -42,9 +42,9 @@ struct X86Features {
 };
 
 struct HostProbe {
-  HardwareParams params;                    ///< name "host"; unknown fields are 0
-  std::string model;                        ///< e.g. "AMD EPYC 9R14 96-Core Processor"
-  std::string architecture;                 ///< "x86_64", "aarch64", ...
+  HardwareParams params;     ///< name "host"; unknown fields are 0
+  std::string model;         ///< e.g. "AMD EPYC 9R14 96-Core Processor"
+  std::string architecture;  ///< "x86_64", "aarch64", ...
   std::int64_t physical_cores = 0;
   std::int64_t logical_cores = 0;
   X86Features x86;
@@ -66,7 +66,8 @@ inline std::int64_t parse_size(const std::string& s) {
   if (s.empty()) return 0;
   std::int64_t value = 0;
   std::size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') value = value * 10 + (s[i++] - '0');
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+    value = value * 10 + (s[i++] - '0');
   if (i < s.size() && (s[i] == 'K' || s[i] == 'k')) value *= 1024;
   if (i < s.size() && (s[i] == 'M' || s[i] == 'm')) value *= 1024 * 1024;
   return value;
@@ -188,7 +189,9 @@ inline X86Features probe_x86() {
   }
 
   // Clock: the cpufreq maximum, else what /proc/cpuinfo reports now.
-  if (const auto khz = detail::parse_size(detail::read_text("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")); khz > 0) {
+  if (const auto khz =
+          detail::parse_size(detail::read_text("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"));
+      khz > 0) {
     p.clock_ghz = static_cast<double>(khz) / 1e6;
   } else if (const auto mhz = detail::cpuinfo_field("cpu MHz"); !mhz.empty()) {
     p.clock_ghz = std::stod(mhz) / 1000.0;
@@ -213,7 +216,8 @@ inline X86Features probe_x86() {
   // Zen 4 runs a 512-bit FMA as two 256-bit halves, so its datapath is 32 bytes wide.
   const std::int64_t datapath_bytes = h.x86.amd_double_pumped_avx512 ? 32 : p.vector_unit_bytes;
   if (p.clock_ghz > 0 && datapath_bytes > 0) {
-    p.peak_fp32_gflops = static_cast<double>(p.num_cores) * p.clock_ghz * static_cast<double>(datapath_bytes / 4) * 2 * 2;
+    p.peak_fp32_gflops =
+        static_cast<double>(p.num_cores) * p.clock_ghz * static_cast<double>(datapath_bytes / 4) * 2 * 2;
   }
 
   auto note = [&](bool unknown, const char* field) {
@@ -246,7 +250,8 @@ inline X86Features probe_x86() {
 
 /// The host restricted to `isa` and `cores` cores: a simulated target for measuring transfer on one
 /// machine. Errors: an ISA the host does not have, or more cores than it has.
-[[nodiscard]] inline Expected<HardwareParams> simulate_cpu(const HardwareParams& host, IsaLevel isa, std::int64_t cores) {
+[[nodiscard]] inline Expected<HardwareParams> simulate_cpu(const HardwareParams& host, IsaLevel isa,
+                                                           std::int64_t cores) {
   const auto rank = [](IsaLevel i) {
     switch (i) {
       case IsaLevel::sse4_2: return 1;
@@ -260,13 +265,14 @@ inline X86Features probe_x86() {
   }
   if (rank(isa) == 0 || rank(isa) > rank(host.isa)) {
     return unexpected(Error(ErrorKind::invalid_argument,
-                            "the host (" + std::string(to_string(host.isa)) + ") cannot run " + std::string(to_string(isa)) + " code",
+                            "the host (" + std::string(to_string(host.isa)) + ") cannot run " +
+                                std::string(to_string(isa)) + " code",
                             {}, 0, 0, "choose sse4.2, avx2 or avx512, up to the host's own level"));
   }
   if (cores < 1 || (host.num_cores > 0 && cores > host.num_cores)) {
-    return unexpected(Error(ErrorKind::invalid_argument,
-                            "cannot simulate " + std::to_string(cores) + " cores on a host with " +
-                                std::to_string(host.num_cores)));
+    return unexpected(Error(ErrorKind::invalid_argument, "cannot simulate " + std::to_string(cores) +
+                                                             " cores on a host with " +
+                                                             std::to_string(host.num_cores)));
   }
   HardwareParams p = host;
   p.name = isa == IsaLevel::sse4_2 ? "host-sse4.2" : isa == IsaLevel::avx2 ? "host-avx2" : "host-avx512";

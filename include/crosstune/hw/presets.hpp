@@ -18,11 +18,11 @@
 
 #include "crosstune/hw/hardware_params.hpp"
 
-namespace crosstune::hw::presets {
+namespace crosstune::hw {
 
-namespace detail {
-// What Ansor records for every CUDA GPU with the default 48 KiB shared-memory limit per block.
-constexpr HardwareParams cuda_gpu(std::string_view name) {
+/// A CUDA GPU with what Ansor records for every one (48 KiB shared memory per block): the base of the GPU
+/// presets, to which the data-sheet fields are added.
+constexpr HardwareParams make_cuda_gpu(std::string_view name) {
   HardwareParams p;
   p.name = name;
   p.kind = DeviceKind::cuda;
@@ -36,7 +36,8 @@ constexpr HardwareParams cuda_gpu(std::string_view name) {
   p.warp_size = 32;
   return p;
 }
-constexpr HardwareParams cpu(std::string_view name, std::int64_t cores, IsaLevel isa) {
+/// A CPU with `cores` cores and vector ISA `isa`, as Ansor records it: the base of the CPU presets.
+constexpr HardwareParams make_cpu(std::string_view name, std::int64_t cores, IsaLevel isa) {
   HardwareParams p;
   p.name = name;
   p.kind = DeviceKind::cpu;
@@ -48,7 +49,10 @@ constexpr HardwareParams cpu(std::string_view name, std::int64_t cores, IsaLevel
   p.isa = isa;
   return p;
 }
-}  // namespace detail
+
+}  // namespace crosstune::hw
+
+namespace crosstune::hw::presets {
 
 // ---- NVIDIA GPUs -------------------------------------------------------------------------------------
 
@@ -56,7 +60,7 @@ constexpr HardwareParams cpu(std::string_view name, std::int64_t cores, IsaLevel
 /// GK110/GK210 whitepaper: 13 SMX × 192 cores, 875 MHz boost, 4.37 TFLOP/s and 240 GB/s per GPU, 1.5 MB L2,
 /// 128 KB L1/shared per SMX, 12 GB per GPU. The roller K80 logs record the generic CUDA parameters.
 inline constexpr HardwareParams k80 = [] {
-  auto p = detail::cuda_gpu("k80");
+  auto p = make_cuda_gpu("k80");
   p.compute_units = 13;
   p.hardware_threads = 2048;
   p.clock_ghz = 0.875;
@@ -72,7 +76,7 @@ inline constexpr HardwareParams k80 = [] {
 /// Tesla T4. NVIDIA T4 data sheet and Turing whitepaper: 40 SMs × 64 cores, 1590 MHz boost, 8.1 TFLOP/s,
 /// 320 GB/s GDDR6, 4 MB L2, 96 KB L1/shared per SM, 16 GB.
 inline constexpr HardwareParams t4 = [] {
-  auto p = detail::cuda_gpu("t4");
+  auto p = make_cuda_gpu("t4");
   p.compute_units = 40;
   p.hardware_threads = 1024;
   p.clock_ghz = 1.59;
@@ -88,7 +92,7 @@ inline constexpr HardwareParams t4 = [] {
 /// Tesla V100 SXM2. NVIDIA V100 data sheet and Volta whitepaper: 80 SMs × 64 cores, 1530 MHz boost,
 /// 15.7 TFLOP/s, 900 GB/s HBM2, 6 MB L2, 128 KB L1/shared per SM, 16 GB.
 inline constexpr HardwareParams v100 = [] {
-  auto p = detail::cuda_gpu("v100");
+  auto p = make_cuda_gpu("v100");
   p.compute_units = 80;
   p.hardware_threads = 2048;
   p.clock_ghz = 1.53;
@@ -104,7 +108,7 @@ inline constexpr HardwareParams v100 = [] {
 /// GeForce RTX 2080 Ti (sm_75, the "-model=2080ti" logs). NVIDIA Turing whitepaper (reference board):
 /// 68 SMs × 64 cores, 1545 MHz boost, 13.4 TFLOP/s, 616 GB/s GDDR6, 5.5 MB L2, 96 KB L1/shared per SM, 11 GB.
 inline constexpr HardwareParams rtx2080ti = [] {
-  auto p = detail::cuda_gpu("rtx2080ti");
+  auto p = make_cuda_gpu("rtx2080ti");
   p.compute_units = 68;
   p.hardware_threads = 1024;
   p.clock_ghz = 1.545;
@@ -120,7 +124,7 @@ inline constexpr HardwareParams rtx2080ti = [] {
 /// GeForce RTX 3080 (sm_86, the DropletSearch micro-kernel logs). NVIDIA Ampere GA102 whitepaper: 68 SMs
 /// × 128 cores, 1710 MHz boost, 29.8 TFLOP/s, 760 GB/s GDDR6X, 5 MB L2, 128 KB L1/shared per SM, 10 GB.
 inline constexpr HardwareParams rtx3080 = [] {
-  auto p = detail::cuda_gpu("rtx3080");
+  auto p = make_cuda_gpu("rtx3080");
   p.compute_units = 68;
   p.hardware_threads = 1536;
   p.clock_ghz = 1.71;
@@ -136,7 +140,7 @@ inline constexpr HardwareParams rtx3080 = [] {
 /// A100 SXM4 40 GB. NVIDIA A100 data sheet and Ampere GA100 whitepaper: 108 SMs × 64 cores, 1410 MHz boost,
 /// 19.5 TFLOP/s, 1555 GB/s HBM2, 40 MB L2, 192 KB L1/shared per SM.
 inline constexpr HardwareParams a100 = [] {
-  auto p = detail::cuda_gpu("a100");
+  auto p = make_cuda_gpu("a100");
   p.compute_units = 108;
   p.hardware_threads = 2048;
   p.clock_ghz = 1.41;
@@ -152,7 +156,7 @@ inline constexpr HardwareParams a100 = [] {
 /// H100 SXM5 80 GB. NVIDIA H100 data sheet and Hopper whitepaper: 132 SMs × 128 cores, 1980 MHz boost,
 /// 67 TFLOP/s, 3.35 TB/s HBM3, 50 MB L2, 256 KB L1/shared per SM.
 inline constexpr HardwareParams h100 = [] {
-  auto p = detail::cuda_gpu("h100");
+  auto p = make_cuda_gpu("h100");
   p.compute_units = 132;
   p.hardware_threads = 2048;
   p.clock_ghz = 1.98;
@@ -171,7 +175,7 @@ inline constexpr HardwareParams h100 = [] {
 /// 13.3 TFLOP/s, 1024 GB/s HBM2, 4 MB L2, 64 KB LDS and 16 KB L1 per CU, 16 GB; wavefront 64. The TenSet
 /// fields are those TVM's ROCm target uses (64 KB shared memory per block, 1024 threads, wavefront 64).
 inline constexpr HardwareParams mi50 = [] {
-  auto p = detail::cuda_gpu("mi50");
+  auto p = make_cuda_gpu("mi50");
   p.kind = DeviceKind::rocm;
   p.max_shared_memory_per_block = 65536;
   p.warp_size = 64;
@@ -194,7 +198,7 @@ inline constexpr HardwareParams mi50 = [] {
 /// 2.6 GHz base; AVX-512 with two FMA units (32 fp32 FMAs/cycle); 32 KB L1d and 1 MB L2 per core, 35.75 MB
 /// L3; six DDR4-2933 channels (140.8 GB/s). Peak at base clock.
 inline constexpr HardwareParams platinum_8272 = [] {
-  auto p = detail::cpu("platinum-8272", 26, IsaLevel::avx512);
+  auto p = make_cpu("platinum-8272", 26, IsaLevel::avx512);
   p.hardware_threads = 52;
   p.clock_ghz = 2.6;
   p.l1_bytes = 32 * 1024;
@@ -209,7 +213,7 @@ inline constexpr HardwareParams platinum_8272 = [] {
 /// cores and 64-byte vectors). Intel ARK: 32 cores, 64 threads, 2.6 GHz base, AVX-512 with two FMA units;
 /// 48 KB L1d and 1.25 MB L2 per core, 48 MB L3; eight DDR4-3200 channels (204.8 GB/s).
 inline constexpr HardwareParams platinum_8358 = [] {
-  auto p = detail::cpu("platinum-8358", 32, IsaLevel::avx512);
+  auto p = make_cpu("platinum-8358", 32, IsaLevel::avx512);
   p.hardware_threads = 64;
   p.clock_ghz = 2.6;
   p.l1_bytes = 48 * 1024;
@@ -224,7 +228,7 @@ inline constexpr HardwareParams platinum_8358 = [] {
 /// AVX2 with two 256-bit FMA units (16 fp32 FMAs/cycle); 32 KB L1d and 512 KB L2 per core, 128 MB L3;
 /// eight DDR4-3200 channels (204.8 GB/s).
 inline constexpr HardwareParams epyc_7452 = [] {
-  auto p = detail::cpu("epyc-7452", 32, IsaLevel::avx2);
+  auto p = make_cpu("epyc-7452", 32, IsaLevel::avx2);
   p.hardware_threads = 64;
   p.clock_ghz = 2.35;
   p.l1_bytes = 32 * 1024;
@@ -239,7 +243,7 @@ inline constexpr HardwareParams epyc_7452 = [] {
 /// 128-bit NEON FMA pipes (8 fp32 FMAs/cycle); 64 KB L1d and 1 MB L2 per core, 32 MB L3; eight DDR4-3200
 /// channels (204.8 GB/s).
 inline constexpr HardwareParams graviton2 = [] {
-  auto p = detail::cpu("graviton2", 64, IsaLevel::neon);
+  auto p = make_cpu("graviton2", 64, IsaLevel::neon);
   p.clock_ghz = 2.5;
   p.l1_bytes = 64 * 1024;
   p.l2_bytes = 1LL << 20;
@@ -250,9 +254,9 @@ inline constexpr HardwareParams graviton2 = [] {
 }();
 
 /// Every preset, for lookup by name and for listing.
-inline constexpr std::array<const HardwareParams*, 12> all = {&k80,   &t4,        &v100,          &rtx2080ti,
-                                                              &rtx3080, &a100,    &h100,          &mi50,
-                                                              &platinum_8272, &platinum_8358, &epyc_7452, &graviton2};
+inline constexpr std::array<const HardwareParams*, 12> all = {
+    &k80,  &t4,   &v100,          &rtx2080ti,     &rtx3080,   &a100,
+    &h100, &mi50, &platinum_8272, &platinum_8358, &epyc_7452, &graviton2};
 
 }  // namespace crosstune::hw::presets
 
@@ -264,12 +268,18 @@ namespace crosstune::hw {
   struct Alias {
     std::string_view alias, preset;
   };
-  constexpr Alias aliases[] = {{"2080ti", "rtx2080ti"},         {"rtx-2080-ti", "rtx2080ti"},
-                               {"rtx-2080ti", "rtx2080ti"},     {"3080", "rtx3080"},
-                               {"rtx-3080", "rtx3080"},         {"platinum-8272cl", "platinum-8272"},
-                               {"xeon-8272", "platinum-8272"},  {"xeon-8358", "platinum-8358"},
-                               {"tesla-k80", "k80"},            {"tesla-v100", "v100"},
-                               {"tesla-t4", "t4"},              {"epyc7452", "epyc-7452"},
+  constexpr Alias aliases[] = {{"2080ti", "rtx2080ti"},
+                               {"rtx-2080-ti", "rtx2080ti"},
+                               {"rtx-2080ti", "rtx2080ti"},
+                               {"3080", "rtx3080"},
+                               {"rtx-3080", "rtx3080"},
+                               {"platinum-8272cl", "platinum-8272"},
+                               {"xeon-8272", "platinum-8272"},
+                               {"xeon-8358", "platinum-8358"},
+                               {"tesla-k80", "k80"},
+                               {"tesla-v100", "v100"},
+                               {"tesla-t4", "t4"},
+                               {"epyc7452", "epyc-7452"},
                                {"instinct-mi50", "mi50"}};
   for (const auto& a : aliases)
     if (a.alias == name) name = a.preset;

@@ -33,16 +33,35 @@ struct CpuName {
 };
 // LLVM -mcpu names and the widest vector ISA they imply.
 inline constexpr CpuName known_cpus[] = {
-    {"x86-64-v2", IsaLevel::sse4_2},      {"nehalem", IsaLevel::sse4_2},        {"westmere", IsaLevel::sse4_2},
-    {"corei7", IsaLevel::sse4_2},         {"x86-64-v3", IsaLevel::avx2},        {"core-avx2", IsaLevel::avx2},
-    {"haswell", IsaLevel::avx2},          {"broadwell", IsaLevel::avx2},        {"skylake", IsaLevel::avx2},
-    {"alderlake", IsaLevel::avx2},        {"znver1", IsaLevel::avx2},           {"znver2", IsaLevel::avx2},
-    {"znver3", IsaLevel::avx2},           {"x86-64-v4", IsaLevel::avx512},      {"skylake-avx512", IsaLevel::avx512},
-    {"cascadelake", IsaLevel::avx512},    {"cooperlake", IsaLevel::avx512},     {"icelake-server", IsaLevel::avx512},
-    {"icelake-client", IsaLevel::avx512}, {"tigerlake", IsaLevel::avx512},      {"sapphirerapids", IsaLevel::avx512},
-    {"znver4", IsaLevel::avx512},         {"neoverse-n1", IsaLevel::neon},      {"cortex-a72", IsaLevel::neon},
-    {"cortex-a76", IsaLevel::neon},       {"apple-m1", IsaLevel::neon},         {"neoverse-v1", IsaLevel::sve},
-    {"neoverse-n2", IsaLevel::sve},       {"a64fx", IsaLevel::sve},
+    {"x86-64-v2", IsaLevel::sse4_2},
+    {"nehalem", IsaLevel::sse4_2},
+    {"westmere", IsaLevel::sse4_2},
+    {"corei7", IsaLevel::sse4_2},
+    {"x86-64-v3", IsaLevel::avx2},
+    {"core-avx2", IsaLevel::avx2},
+    {"haswell", IsaLevel::avx2},
+    {"broadwell", IsaLevel::avx2},
+    {"skylake", IsaLevel::avx2},
+    {"alderlake", IsaLevel::avx2},
+    {"znver1", IsaLevel::avx2},
+    {"znver2", IsaLevel::avx2},
+    {"znver3", IsaLevel::avx2},
+    {"x86-64-v4", IsaLevel::avx512},
+    {"skylake-avx512", IsaLevel::avx512},
+    {"cascadelake", IsaLevel::avx512},
+    {"cooperlake", IsaLevel::avx512},
+    {"icelake-server", IsaLevel::avx512},
+    {"icelake-client", IsaLevel::avx512},
+    {"tigerlake", IsaLevel::avx512},
+    {"sapphirerapids", IsaLevel::avx512},
+    {"znver4", IsaLevel::avx512},
+    {"neoverse-n1", IsaLevel::neon},
+    {"cortex-a72", IsaLevel::neon},
+    {"cortex-a76", IsaLevel::neon},
+    {"apple-m1", IsaLevel::neon},
+    {"neoverse-v1", IsaLevel::sve},
+    {"neoverse-n2", IsaLevel::sve},
+    {"a64fx", IsaLevel::sve},
 };
 
 /// The -mcpu name crosstune writes for an ISA level (the most generic one of that level).
@@ -59,19 +78,40 @@ constexpr std::string_view mcpu_for(IsaLevel isa) noexcept {
 }
 
 // Options TVM target strings carry that do not change the descriptor.
-inline constexpr std::string_view ignored_options[] = {
-    "keys", "libs", "device", "tag", "host", "mtriple", "mattr", "mabi", "mfloat-abi", "system-lib", "link-params",
-    "opt-level", "fast-math", "fast-math-nnan", "fast-math-ninf", "fast-math-nsz", "fast-math-arcp",
-    "fast-math-contract", "fast-math-reassoc", "runtime", "from_device", "max_function_args", "registers_per_block",
-    "l2_cache_size_bytes", "max_threads_per_block", "vector-width"};
+inline constexpr std::string_view ignored_options[] = {"keys",
+                                                       "libs",
+                                                       "device",
+                                                       "tag",
+                                                       "host",
+                                                       "mtriple",
+                                                       "mattr",
+                                                       "mabi",
+                                                       "mfloat-abi",
+                                                       "system-lib",
+                                                       "link-params",
+                                                       "opt-level",
+                                                       "fast-math",
+                                                       "fast-math-nnan",
+                                                       "fast-math-ninf",
+                                                       "fast-math-nsz",
+                                                       "fast-math-arcp",
+                                                       "fast-math-contract",
+                                                       "fast-math-reassoc",
+                                                       "runtime",
+                                                       "from_device",
+                                                       "max_function_args",
+                                                       "registers_per_block",
+                                                       "l2_cache_size_bytes",
+                                                       "max_threads_per_block",
+                                                       "vector-width"};
 
 inline Unexpected target_error(std::string_view target, std::string_view token, std::string message,
                                std::string hint = {}) {
   const auto column = token.data() >= target.data() && token.data() <= target.data() + target.size()
                           ? static_cast<std::size_t>(token.data() - target.data()) + 1
                           : 0;
-  return unexpected(Error(ErrorKind::invalid_argument,
-                          "target \"" + std::string(target) + "\": " + message, {}, 0, column, std::move(hint)));
+  return unexpected(Error(ErrorKind::invalid_argument, "target \"" + std::string(target) + "\": " + message,
+                          {}, 0, column, std::move(hint)));
 }
 
 inline bool parse_int(std::string_view text, std::int64_t& out) {
@@ -90,9 +130,11 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
   // Tokens are separated by blanks; "-name=value" or "-name value".
   std::size_t pos = 0;
   auto next_token = [&]() -> std::string_view {
-    while (pos < target.size() && (target[pos] == ' ' || target[pos] == '\t')) ++pos;
+    while (pos < target.size() && (target[pos] == ' ' || target[pos] == '\t'))
+      ++pos;
     const std::size_t start = pos;
-    while (pos < target.size() && target[pos] != ' ' && target[pos] != '\t') ++pos;
+    while (pos < target.size() && target[pos] != ' ' && target[pos] != '\t')
+      ++pos;
     return target.substr(start, pos - start);
   };
   const std::string_view kind = next_token();
@@ -101,19 +143,21 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
     p.kind = DeviceKind::cpu;
     p.cache_line_bytes = 64;  // Ansor's CPU default
   } else if (kind == "cuda" || kind == "nvptx") {
-    p = presets::detail::cuda_gpu({});
+    p = make_cuda_gpu({});
   } else if (kind == "rocm") {
-    p = presets::detail::cuda_gpu({});
+    p = make_cuda_gpu({});
     p.kind = DeviceKind::rocm;
     p.max_shared_memory_per_block = 65536;
     p.warp_size = 64;
     p.max_vthread_extent = 16;
   } else if (kind == "opencl") {
-    p = presets::detail::cuda_gpu({});
+    p = make_cuda_gpu({});
     p.kind = DeviceKind::opencl;
   } else {
-    return target_error(target, kind, kind.empty() ? "empty target string" : "unknown target kind \"" + std::string(kind) + "\"",
-                        "crosstune knows llvm, c, cuda, nvptx, rocm and opencl targets");
+    return target_error(
+        target, kind,
+        kind.empty() ? "empty target string" : "unknown target kind \"" + std::string(kind) + "\"",
+        "crosstune knows llvm, c, cuda, nvptx, rocm and opencl targets");
   }
 
   // Options are applied after the whole string is read, so "-model=" takes effect before the numbers
@@ -124,11 +168,12 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
     std::optional<std::int64_t> value;
     std::string_view token;
   };
-  std::array<Numeric, 5> numeric = {{{"num-cores", &HardwareParams::num_cores, {}, {}},
-                                     {"max_num_threads", &HardwareParams::max_threads_per_block, {}, {}},
-                                     {"thread_warp_size", &HardwareParams::warp_size, {}, {}},
-                                     {"max_shared_memory_per_block", &HardwareParams::max_shared_memory_per_block, {}, {}},
-                                     {"max_vthread_extent", &HardwareParams::max_vthread_extent, {}, {}}}};
+  std::array<Numeric, 5> numeric = {
+      {{"num-cores", &HardwareParams::num_cores, {}, {}},
+       {"max_num_threads", &HardwareParams::max_threads_per_block, {}, {}},
+       {"thread_warp_size", &HardwareParams::warp_size, {}, {}},
+       {"max_shared_memory_per_block", &HardwareParams::max_shared_memory_per_block, {}, {}},
+       {"max_vthread_extent", &HardwareParams::max_vthread_extent, {}, {}}}};
   std::string_view model, arch, mcpu, arch_token, mcpu_token, model_token;
   for (std::string_view token = next_token(); !token.empty(); token = next_token()) {
     if (token.size() < 2 || token[0] != '-') {
@@ -154,8 +199,9 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
       if (n.name != name) continue;
       std::int64_t v = 0;
       if (!detail::parse_int(value, v) || v < -1) {
-        return target_error(target, token, "option -" + std::string(name) + " needs an integer, got \"" +
-                                               std::string(value) + "\"");
+        return target_error(
+            target, token,
+            "option -" + std::string(name) + " needs an integer, got \"" + std::string(value) + "\"");
       }
       n.value = v;
       n.token = token;
@@ -174,11 +220,13 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
       mcpu_token = token;
       known = true;
     }
-    for (std::string_view ignored : detail::ignored_options) known = known || ignored == name;
+    for (std::string_view ignored : detail::ignored_options)
+      known = known || ignored == name;
     if (!known) {
-      return target_error(target, token, "unknown option \"" + std::string(token) + "\"",
-                          "crosstune reads -model, -arch, -mcpu, -num-cores, -max_num_threads, -thread_warp_size, "
-                          "-max_shared_memory_per_block, -max_vthread_extent and ignores the usual TVM flags");
+      return target_error(
+          target, token, "unknown option \"" + std::string(token) + "\"",
+          "crosstune reads -model, -arch, -mcpu, -num-cores, -max_num_threads, -thread_warp_size, "
+          "-max_shared_memory_per_block, -max_vthread_extent and ignores the usual TVM flags");
     }
   }
 
@@ -189,7 +237,8 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
                           "run `crosstune hw --list-presets` for the known names");
     }
     if (preset->is_gpu() != p.is_gpu()) {
-      return target_error(target, model_token, "-model=" + std::string(model) + " is not a " + std::string(kind) + " device");
+      return target_error(target, model_token,
+                          "-model=" + std::string(model) + " is not a " + std::string(kind) + " device");
     }
     p = *preset;
   }
@@ -202,7 +251,8 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
                           "write sm_<major><minor> (CUDA) or gfx<number> (ROCm)");
     }
     if (p.compute_capability != 0 && p.compute_capability != cc) {
-      return target_error(target, arch_token, "-arch=" + std::string(arch) + " contradicts -model=" + std::string(model));
+      return target_error(target, arch_token,
+                          "-arch=" + std::string(arch) + " contradicts -model=" + std::string(model));
     }
     p.compute_capability = static_cast<int>(cc);
   }
@@ -216,7 +266,8 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
                           "use an LLVM CPU name such as skylake-avx512, znver3, x86-64-v3 or neoverse-n1");
     }
     if (p.isa != IsaLevel::unknown && p.isa != isa) {
-      return target_error(target, mcpu_token, "-mcpu=" + std::string(mcpu) + " contradicts -model=" + std::string(model));
+      return target_error(target, mcpu_token,
+                          "-mcpu=" + std::string(mcpu) + " contradicts -model=" + std::string(model));
     }
     p.isa = isa;
     p.vector_unit_bytes = vector_bytes(isa);
@@ -224,7 +275,9 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
   for (const auto& n : numeric) {
     if (!n.value) continue;
     if (p.is_gpu() == (n.name == "num-cores")) {
-      return target_error(target, n.token, "-" + std::string(n.name) + " does not apply to a " + std::string(kind) + " target");
+      return target_error(
+          target, n.token,
+          "-" + std::string(n.name) + " does not apply to a " + std::string(kind) + " target");
     }
     p.*(n.field) = *n.value;
   }
@@ -235,7 +288,8 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
 /// ISA and compute capability (and, for a preset, the preset itself through -model).
 [[nodiscard]] inline std::string to_target_string(const HardwareParams& p) {
   std::string out;
-  const bool preset = !p.name.empty() && find_preset(p.name) != nullptr && find_preset(p.name)->same_hardware(p);
+  const bool preset =
+      !p.name.empty() && find_preset(p.name) != nullptr && find_preset(p.name)->same_hardware(p);
   auto option = [&](std::string_view name, const auto& value) {
     out += " -";
     out += name;
@@ -259,7 +313,9 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
     case DeviceKind::opencl: out = "opencl -keys=opencl,gpu"; break;
   }
   if (preset) option("model", p.name);
-  if (p.compute_capability > 0) option("arch", std::string(p.kind == DeviceKind::rocm ? "gfx" : "sm_") + std::to_string(p.compute_capability));
+  if (p.compute_capability > 0)
+    option("arch",
+           std::string(p.kind == DeviceKind::rocm ? "gfx" : "sm_") + std::to_string(p.compute_capability));
   option("max_num_threads", p.max_threads_per_block);
   option("thread_warp_size", p.warp_size);
   option("max_shared_memory_per_block", p.max_shared_memory_per_block);
