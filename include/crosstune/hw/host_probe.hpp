@@ -130,6 +130,38 @@ inline X86Features probe_x86() {
   return f;
 }
 
+/// Cache sizes and line size from cpuid (leaf 4 on Intel, 0x8000001D on AMD), for when sysfs is absent
+/// (containers, chroots).
+struct CpuidCaches {
+  std::int64_t line = 0, l1d = 0, l2 = 0, l3 = 0;
+};
+inline CpuidCaches probe_x86_caches() {
+  CpuidCaches c;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) c.line = ((ebx >> 8) & 0xff) * 8;
+  unsigned leaf = 4;
+  if (__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 22)) &&
+      __get_cpuid_max(0x80000000, nullptr) >= 0x8000001D) {
+    leaf = 0x8000001D;  // AMD topology extensions
+  } else if (__get_cpuid_max(0, nullptr) < 4) {
+    return c;
+  }
+  for (unsigned sub = 0; sub < 16; ++sub) {
+    __cpuid_count(leaf, sub, eax, ebx, ecx, edx);
+    const unsigned type = eax & 0x1f;
+    if (type == 0) break;
+    const unsigned level = (eax >> 5) & 0x7;
+    const std::int64_t size = static_cast<std::int64_t>(((ebx >> 22) & 0x3ff) + 1) * (((ebx >> 12) & 0x3ff) + 1) *
+                              ((ebx & 0xfff) + 1) * (static_cast<std::int64_t>(ecx) + 1);
+    if (level == 1 && (type == 1 || type == 3)) c.l1d = size;
+    if (level == 2) c.l2 = size;
+    if (level == 3) c.l3 = size;
+  }
+#endif
+  return c;
+}
+
 }  // namespace detail
 
 /// Probes the CPU this process runs on. Never throws; unreadable fields stay 0 and are listed.
@@ -155,7 +187,11 @@ inline X86Features probe_x86() {
     const auto package = detail::read_text(base + "physical_package_id");
     if (!core.empty()) cores.emplace(package, core);
   }
-  h.physical_cores = cores.empty() ? h.logical_cores : static_cast<std::int64_t>(cores.size());
+  h.physical_cores = static_cast<std::int64_t>(cores.size());
+  if (cores.empty()) {  // no sysfs: /proc/cpuinfo's cores per package, else the logical count
+    const auto per_package = detail::cpuinfo_field("cpu cores");
+    h.physical_cores = per_package.empty() ? h.logical_cores : std::min<std::int64_t>(std::stoll(per_package), h.logical_cores);
+  }
   p.num_cores = h.physical_cores;
   p.compute_units = h.physical_cores;
   p.hardware_threads = h.logical_cores;
@@ -186,6 +222,15 @@ inline X86Features probe_x86() {
     if (level == "1" && (type == "Data" || type == "Unified")) p.l1_bytes = size;
     if (level == "2") p.l2_bytes = size;
     if (level == "3") p.l3_bytes = size;
+  }
+
+  // Without sysfs (containers, chroots) cpuid still tells the caches on x86.
+  if (p.cache_line_bytes == 0 || p.l1_bytes == 0 || p.l2_bytes == 0) {
+    const auto c = detail::probe_x86_caches();
+    if (p.cache_line_bytes == 0) p.cache_line_bytes = c.line;
+    if (p.l1_bytes == 0) p.l1_bytes = c.l1d;
+    if (p.l2_bytes == 0) p.l2_bytes = c.l2;
+    if (p.l3_bytes == 0) p.l3_bytes = c.l3;
   }
 
   // Clock: the cpufreq maximum, else what /proc/cpuinfo reports now.
