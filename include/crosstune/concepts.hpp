@@ -5,13 +5,15 @@
 // a page in docs/policies/ showing the smallest type that satisfies it. Functions taking a policy check it
 // with a static_assert whose message says what is missing, instead of a template backtrace.
 //
-// The concepts of the later layers (FeatureExtractor, Sampler, CostModel, Measurer, SearchPolicy) are
-// added with those layers.
+// The concepts of the later layers (FeatureExtractor, CostModel, Measurer, SearchPolicy) are added
+// with those layers.
 #pragma once
 
 #include <concepts>
 #include <string_view>
 
+#include "crosstune/core/rng.hpp"
+#include "crosstune/data/samplers.hpp"
 #include "crosstune/hw/hardware_params.hpp"
 
 namespace crosstune {
@@ -41,6 +43,31 @@ template <class H>
 [[nodiscard]] constexpr hw::HardwareParams hardware_params_of(const H& descriptor) {
   static_assert(require_hardware_descriptor<H>());
   return descriptor.params();
+}
+
+/// Chooses the records of a Dataset to train on: `select(dataset, rng)` returns a data::Selection
+/// (records sorted by task and record, and the kept fraction). Randomness only through the Rng, so a
+/// seed gives the same selection. See docs/policies/sampler.md.
+template <class S>
+concept Sampler = requires(const S& s, const data::Dataset& ds, Rng& rng) {
+  { s.select(ds, rng) } -> std::convertible_to<data::Selection>;
+};
+
+/// Checks a Sampler with a readable message.
+template <class S>
+constexpr bool require_sampler() {
+  static_assert(Sampler<S>,
+                "crosstune: this type is not a Sampler: it needs a const member function "
+                "select(const crosstune::data::Dataset&, crosstune::Rng&) returning crosstune::data::Selection "
+                "(see docs/policies/sampler.md)");
+  return Sampler<S>;
+}
+
+/// Runs any sampler (checked with a readable message).
+template <class S>
+[[nodiscard]] data::Selection sample_records(const S& sampler, const data::Dataset& ds, Rng& rng) {
+  static_assert(require_sampler<S>());
+  return sampler.select(ds, rng);
 }
 
 }  // namespace crosstune

@@ -36,3 +36,24 @@ TEST_CASE("descriptors are read through the concept, at compile time too") {
   CHECK(board.name == "my-board");
   CHECK(crosstune::hardware_params_of(crosstune::hw::presets::k80).compute_capability == 37);
 }
+
+namespace {
+struct KeepFirstRecord {  // the smallest Sampler (docs/policies/sampler.md)
+  crosstune::data::Selection select(const crosstune::data::Dataset& ds, crosstune::Rng&) const {
+    crosstune::data::Selection s;
+    for (std::size_t t = 0; t < ds.tasks().size(); ++t) s.records.push_back({t, 0});
+    s.kept_fraction = ds.records() ? static_cast<double>(s.records.size()) / static_cast<double>(ds.records()) : 0.0;
+    return s;
+  }
+};
+struct SelectWithoutRng {
+  crosstune::data::Selection select(const crosstune::data::Dataset&) const { return {}; }
+};
+}  // namespace
+
+static_assert(crosstune::Sampler<crosstune::data::UniformSampler>);
+static_assert(crosstune::Sampler<crosstune::data::FlopsWeightedSampler>);
+static_assert(crosstune::Sampler<crosstune::data::HardwareAwareSampler>);
+static_assert(crosstune::Sampler<KeepFirstRecord>);
+static_assert(!crosstune::Sampler<SelectWithoutRng>);
+static_assert(!crosstune::Sampler<int>);
