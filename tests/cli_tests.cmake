@@ -52,6 +52,38 @@ set_tests_properties(cli.hw_bad_target_message PROPERTIES PASS_REGULAR_EXPRESSIO
 add_test(NAME cli.hw_unknown_preset_fails COMMAND ${_cli} hw --preset nope)
 set_tests_properties(cli.hw_unknown_preset_fails PROPERTIES WILL_FAIL TRUE)
 
+# crosstune data on the K80 and V100 sample logs: 11 tasks, 8466 valid records at --min-records 10.
+set(_k80_v100 ${_logs}/k80 ${_logs}/v100)
+add_test(NAME cli.data_stats COMMAND ${_cli} data stats --json --min-records 10 ${_k80_v100})
+set_tests_properties(cli.data_stats PROPERTIES PASS_REGULAR_EXPRESSION
+  "\"hardware\": \\{\"k80\": \\{\"tasks\": 6, .*\"v100\": \\{\"tasks\": 5, ")
+foreach(_split within_task by_task)
+  add_test(NAME cli.data_split_${_split} COMMAND ${_cli} data split --split ${_split} --ratio 0.8 --seed 1
+           --train ${CMAKE_CURRENT_BINARY_DIR}/${_split}_train.json --test ${CMAKE_CURRENT_BINARY_DIR}/${_split}_test.json
+           --min-records 10 ${_k80_v100})
+  set_tests_properties(cli.data_split_${_split} PROPERTIES PASS_REGULAR_EXPRESSION "split of ([0-9]+) records.*train.*test")
+  # The two written logs together hold every valid record of the kept tasks.
+  add_test(NAME cli.data_split_${_split}_union COMMAND ${_cli} logs stats --json
+           ${CMAKE_CURRENT_BINARY_DIR}/${_split}_train.json ${CMAKE_CURRENT_BINARY_DIR}/${_split}_test.json)
+  set_tests_properties(cli.data_split_${_split}_union PROPERTIES DEPENDS cli.data_split_${_split}
+                       PASS_REGULAR_EXPRESSION "^\\{\"records\": 8466, \"valid_records\": 8466, ")
+endforeach()
+add_test(NAME cli.data_split_by_target COMMAND ${_cli} data split --split by_target --test-target v100
+         --train ${CMAKE_CURRENT_BINARY_DIR}/bt_train.json --test ${CMAKE_CURRENT_BINARY_DIR}/bt_test.json
+         --min-records 10 ${_k80_v100})
+set_tests_properties(cli.data_split_by_target PROPERTIES PASS_REGULAR_EXPRESSION "4455 train .* 4011 test")
+add_test(NAME cli.data_split_by_target_needs_target COMMAND ${_cli} data split --split by_target
+         --train ${CMAKE_CURRENT_BINARY_DIR}/x.json --test ${CMAKE_CURRENT_BINARY_DIR}/y.json ${_k80_v100})
+set_tests_properties(cli.data_split_by_target_needs_target PROPERTIES WILL_FAIL TRUE)
+add_test(NAME cli.data_sample_hardware_aware COMMAND ${_cli} data sample --target v100 --min-records 10
+         --out ${CMAKE_CURRENT_BINARY_DIR}/sampled.json ${_k80_v100})
+set_tests_properties(cli.data_sample_hardware_aware PROPERTIES PASS_REGULAR_EXPRESSION "kept fraction 0\\.5[0-9]+")
+add_test(NAME cli.data_sample_uniform COMMAND ${_cli} data sample --sampler uniform --fraction 0.25 --min-records 10
+         --out ${CMAKE_CURRENT_BINARY_DIR}/uniform.json ${_k80_v100})
+set_tests_properties(cli.data_sample_uniform PROPERTIES PASS_REGULAR_EXPRESSION "kept fraction 0\\.2[45]")
+add_test(NAME cli.data_export COMMAND ${_cli} data export --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/npy ${_k80_v100})
+set_tests_properties(cli.data_export PROPERTIES PASS_REGULAR_EXPRESSION "8466 records of 11 tasks exported")
+
 get_property(_cli_tests DIRECTORY PROPERTY TESTS)
 foreach(_t IN LISTS _cli_tests)
   if(_t MATCHES "^cli\\.")

@@ -1,9 +1,11 @@
 // crosstune — the command-line tool. Subcommands:
 //   crosstune logs stats [--json] [--skip-bad] FILE...   what a set of tuning logs holds
 //   crosstune hw [--preset NAME | --target STRING | --cuda | --list-presets] [--json]   hardware descriptors
+//   crosstune data stats|split|sample|export ... LOGS...   datasets, train/test splits, sampling
 #include <CLI/CLI.hpp>
 
 #include "crosstune/version.hpp"
+#include "data_command.hpp"
 #include "hw_command.hpp"
 #include "logs_command.hpp"
 
@@ -13,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   crosstune::cli::add_logs_command(app);
   crosstune::cli::add_hw_command(app);
+  crosstune::cli::add_data_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -73,7 +73,8 @@ TEST_CASE("without a HARDWARE file the target string names the hardware, or it i
   CHECK(data::resolve_hardware_name("", "", Target("cuda -arch=sm_75 -model=2080ti")) == "rtx2080ti");
   CHECK(data::resolve_hardware_name("", "", Target("cuda -arch=sm_86")) == "cuda-sm_86");
   CHECK(data::resolve_hardware_name("", "", Target("llvm -mcpu=core-avx2")) == "llvm-core-avx2");
-  CHECK(data::resolve_hardware_name("", "", Target("cuda -keys=cuda,gpu")) == "unknown");
+  CHECK(data::resolve_hardware_name("", "", Target("cuda -keys=cuda,gpu")) == "unknown-cuda");
+  CHECK(data::resolve_hardware_name("", "", Target("llvm -keys=cpu ")) == "unknown-llvm");
   CHECK(data::resolve_hardware_name("", "k80", Target("cuda -model=v100")) == "k80");
   CHECK(data::resolve_hardware_name("tesla-v100", "k80", Target("cuda")) == "v100");
   // The Cocktailer logs' target has no -arch: unknown, with one warning per file.
@@ -81,8 +82,9 @@ TEST_CASE("without a HARDWARE file the target string names the hardware, or it i
                            "ansor_kernels__batch_matmul_bcast_a_expr_4_64_256_256_ansor__tune.json.gz"});
   REQUIRE(ds);
   REQUIRE(ds->tasks().size() == 1);
-  CHECK(ds->tasks()[0].hardware == "unknown");
-  CHECK(ds->stats().warnings.size() == 1);
+  CHECK(ds->tasks()[0].hardware == "unknown-cuda");
+  REQUIRE(ds->stats().warnings.size() == 1);
+  CHECK(ds->stats().warnings[0].find("keyed as \"unknown-cuda\"") != std::string::npos);
 }
 
 TEST_CASE("tasks with too few valid records are dropped and counted; invalid records are counted") {

@@ -8,7 +8,8 @@
 //
 // Which hardware measured a log is taken, in this order, from LogSource::hardware (the command line's
 // --hardware), from a one-line file named HARDWARE in the log's folder, from -model=/-arch=/-mcpu= of the
-// target string, and is otherwise "unknown" (with a warning in DatasetStats::warnings).
+// target string, and is otherwise "unknown-<target kind>" ("unknown-cuda"; one warning per target string in
+// DatasetStats::warnings), so that unknown CPUs and GPUs never share a hardware name.
 //
 //   auto ds = crosstune::data::Dataset::load({{"k80/a.json.gz"}, {"v100/a.json.gz"}});
 //   for (const auto& task : ds->tasks()) std::cout << task.hardware << ' ' << task.size() << '\n';
@@ -90,7 +91,8 @@ struct TaskData {
     return std::string(target.kind()) + "-" + std::string(*arch);
   if (auto mcpu = target.option("mcpu"); mcpu && !mcpu->empty())
     return std::string(target.kind()) + "-" + std::string(*mcpu);
-  return "unknown";
+  // Unknown, but never mixed across device kinds: "unknown-cuda", "unknown-llvm".
+  return target.kind().empty() ? std::string("unknown") : "unknown-" + std::string(target.kind());
 }
 
 class Dataset {
@@ -147,13 +149,14 @@ class Dataset {
 
     Dataset ds;
     std::map<std::pair<std::string, std::string>, std::size_t> index;  // (key, hardware) -> task
+    std::map<std::string, std::pair<std::size_t, std::string>>
+        unknown_targets;  // target -> (files, last file)
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& file = files[i];
       if (file.error) return unexpected(std::move(*file.error));
       ++ds.stats_.files;
       ds.stats_.records_read += file.stats.records;
       ds.stats_.skipped_lines += file.stats.skipped_lines;
-      bool warned = false;
       // Records of a file share their Task objects, so the task index is looked up once per Task.
       std::unordered_map<const Task*, std::size_t> task_index;
       for (auto& record : file.records) {
@@ -162,13 +165,10 @@ class Dataset {
         if (cached == task_index.end()) {
           const std::string hardware =
               resolve_hardware_name(sources[i].hardware, file.hardware_hint, task.target);
-          if (hardware == "unknown" && !warned) {
-            ds.stats_.warnings.push_back(sources[i].path.string() +
-                                         ": cannot tell which hardware measured target \"" +
-                                         task.target.str() +
-                                         "\"; its tasks are keyed as \"unknown\" (name it with "
-                                         "--hardware PRESET or a HARDWARE file)");
-            warned = true;
+          if (hardware.starts_with("unknown")) {
+            auto& [files_seen, last_file] = unknown_targets[task.target.str()];
+            if (last_file != sources[i].path.string()) ++files_seen;
+            last_file = sources[i].path.string();
           }
           auto [it, inserted] = index.try_emplace({task.workload_key, hardware}, ds.tasks_.size());
           if (inserted) {
@@ -192,6 +192,14 @@ class Dataset {
       }
       file.records.clear();
       file.records.shrink_to_fit();
+    }
+
+    for (const auto& [target, seen] : unknown_targets) {
+      ds.stats_.warnings.push_back(
+          "cannot tell which hardware measured target \"" + target + "\" (" + std::to_string(seen.first) +
+          " file(s), e.g. " + seen.second + "); its tasks are keyed as \"" +
+          resolve_hardware_name({}, {}, Target(target)) +
+          "\"; name it with --hardware PRESET or a HARDWARE file in the log's folder");
     }
 
     // Drop small tasks, then label: min mean cost of the task / mean cost.

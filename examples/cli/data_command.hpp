@@ -1,0 +1,248 @@
+// `crosstune data ...`: datasets of tuning logs — stats, train/test splits, sampling, .npy export.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crosstune/concepts.hpp"
+#include "crosstune/data/dataset.hpp"
+#include "crosstune/data/export.hpp"
+#include "crosstune/data/samplers.hpp"
+#include "crosstune/data/splits.hpp"
+#include "crosstune/detail/json.hpp"
+#include "crosstune/io/log_writer.hpp"
+#include "logs_command.hpp"
+
+namespace crosstune::cli {
+
+struct DataOptions {
+  std::vector<std::string> logs;
+  std::string hardware;
+  std::size_t min_records = 48;
+  bool skip_bad = false;
+  bool json = false;
+  // split
+  std::string split = "within_task";
+  double ratio = 0.9;
+  std::string test_target;
+  std::size_t shots = 0;
+  std::uint64_t seed = 0;
+  bool shuffle = false;
+  std::string train_out, test_out, source_out;
+  // sample
+  std::string sampler = "hardware-aware";
+  double fraction = 0.5;
+  double fast_fraction = 0.4, slow_fraction = 0.25;
+  std::size_t max_tasks_per_bucket = 0;
+  std::string out;
+};
+
+inline void fail(const Error& e) {
+  std::cerr << "crosstune: error: " << e.describe() << '\n';
+  throw CLI::RuntimeError(1);
+}
+
+inline data::Dataset load_dataset(const DataOptions& o) {
+  data::DatasetOptions options;
+  options.min_records_per_task = o.min_records;
+  options.on_bad_line = o.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
+  std::vector<std::filesystem::path> paths;
+  for (const auto& f : expand_log_paths(o.logs))
+    paths.emplace_back(f);
+  auto ds = data::Dataset::load(paths, o.hardware, options);
+  if (!ds) fail(ds.error());
+  for (const auto& w : ds->stats().warnings)
+    std::cerr << "crosstune: warning: " << w << '\n';
+  if (ds->stats().skipped_lines)
+    std::cerr << "crosstune: skipped " << ds->stats().skipped_lines << " malformed lines\n";
+  return std::move(*ds);
+}
+
+/// Writes the referenced records as an Ansor log (replacing the file).
+inline void write_records(const data::Dataset& ds, const std::vector<data::RecordRef>& refs,
+                          const std::string& path) {
+  auto writer = io::LogWriter::open(path, io::WriteMode::truncate);
+  if (!writer) fail(writer.error());
+  for (const auto& r : refs)
+    if (auto ok = writer->write(ds.tasks()[r.task].records[r.record]); !ok) fail(ok.error());
+  if (auto ok = writer->close(); !ok) fail(ok.error());
+}
+
+inline void run_data_stats(const DataOptions& o) {
+  const auto ds = load_dataset(o);
+  struct PerHardware {
+    std::size_t tasks = 0, records = 0, invalid = 0;
+    std::map<std::string, std::size_t> ops;
+  };
+  std::map<std::string, PerHardware> per;
+  for (const auto& t : ds.tasks()) {
+    auto& h = per[t.hardware];
+    ++h.tasks;
+    h.records += t.size();
+    h.invalid += t.invalid_records;
+    ++h.ops[std::string(data::to_string(t.workload.op))];
+  }
+  const auto& s = ds.stats();
+  if (o.json) {
+    std::string out = "{\"files\": " + std::to_string(s.files) +
+                      ", \"records_read\": " + std::to_string(s.records_read) +
+                      ", \"tasks\": " + std::to_string(ds.tasks().size()) +
+                      ", \"records\": " + std::to_string(ds.records()) +
+                      ", \"invalid_records\": " + std::to_string(s.invalid_records) +
+                      ", \"dropped_tasks\": " + std::to_string(s.dropped_tasks) +
+                      ", \"dropped_records\": " + std::to_string(s.dropped_records) + ", \"hardware\": {";
+    bool first = true;
+    for (const auto& [name, h] : per) {
+      out += first ? "" : ", ";
+      first = false;
+      detail::append_json_string(out, name);
+      out += ": {\"tasks\": " + std::to_string(h.tasks) + ", \"records\": " + std::to_string(h.records) +
+             ", \"invalid_records\": " + std::to_string(h.invalid) + ", \"ops\": {";
+      bool first_op = true;
+      for (const auto& [op, n] : h.ops) {
+        out += first_op ? "" : ", ";
+        first_op = false;
+        detail::append_json_string(out, op);
+        out += ": " + std::to_string(n);
+      }
+      out += "}}";
+    }
+    std::cout << out << "}}\n";
+    return;
+  }
+  std::printf("files %zu, records read %zu; kept %zu tasks with %zu valid records (min %zu per task)\n",
+              s.files, s.records_read, ds.tasks().size(), ds.records(), o.min_records);
+  std::printf("invalid records (error != 0) %zu; dropped %zu small tasks with %zu records\n\n",
+              s.invalid_records, s.dropped_tasks, s.dropped_records);
+  std::printf("%-16s %7s %9s %9s  operators (tasks)\n", "hardware", "tasks", "records", "invalid");
+  for (const auto& [name, h] : per) {
+    std::string ops;
+    for (const auto& [op, n] : h.ops)
+      ops += op + " " + std::to_string(n) + "  ";
+    std::printf("%-16s %7zu %9zu %9zu  %s\n", name.c_str(), h.tasks, h.records, h.invalid, ops.c_str());
+  }
+}
+
+inline void run_data_split(const DataOptions& o) {
+  const auto ds = load_dataset(o);
+  Rng rng(o.seed);
+  Expected<data::Split> split = data::Split{};
+  std::vector<data::RecordRef> source;
+  if (o.split == "within_task") {
+    split = data::split_within_task(ds, o.ratio, o.shuffle, rng);
+  } else if (o.split == "by_task") {
+    split = data::split_by_task(ds, o.ratio, rng);
+  } else if (o.split == "by_target" || o.split == "few_shot") {
+    if (o.test_target.empty())
+      fail(Error(ErrorKind::invalid_argument, "--split " + o.split + " needs --test-target"));
+    if (o.split == "by_target") {
+      split = data::split_by_target(ds, o.test_target);
+    } else {
+      // --shots K records, or --ratio as the share of the target's records to fine-tune on.
+      auto few = data::split_few_shot(ds, o.test_target, o.shots, o.shots ? 0.0 : o.ratio, rng);
+      if (!few) fail(few.error());
+      source = few->source;
+      split = few->split;
+    }
+  } else {
+    fail(Error(ErrorKind::invalid_argument, "unknown split \"" + o.split + "\"", {}, 0, 0,
+               "use within_task, by_task, by_target or few_shot"));
+  }
+  if (!split) fail(split.error());
+  write_records(ds, split->train, o.train_out);
+  write_records(ds, split->test, o.test_out);
+  if (!o.source_out.empty()) write_records(ds, source, o.source_out);
+  std::printf("%s split of %zu records in %zu tasks: %zu train -> %s, %zu test -> %s\n", o.split.c_str(),
+              ds.records(), ds.tasks().size(), split->train.size(), o.train_out.c_str(), split->test.size(),
+              o.test_out.c_str());
+}
+
+inline void run_data_sample(const DataOptions& o) {
+  const auto ds = load_dataset(o);
+  Rng rng(o.seed);
+  data::Selection kept;
+  if (o.sampler == "uniform") {
+    kept = crosstune::sample_records(data::UniformSampler{o.fraction}, ds, rng);
+  } else if (o.sampler == "flops") {
+    kept = crosstune::sample_records(data::FlopsWeightedSampler{o.fraction}, ds, rng);
+  } else if (o.sampler == "hardware-aware") {
+    data::HardwareAwareSampler sampler;
+    sampler.target = o.test_target;
+    sampler.fast_fraction = o.fast_fraction;
+    sampler.slow_fraction = o.slow_fraction;
+    sampler.max_tasks_per_flops_bucket = o.max_tasks_per_bucket;
+    kept = crosstune::sample_records(sampler, ds, rng);
+  } else {
+    fail(Error(ErrorKind::invalid_argument, "unknown sampler \"" + o.sampler + "\"", {}, 0, 0,
+               "use uniform, flops or hardware-aware"));
+  }
+  write_records(ds, kept.records, o.out);
+  std::printf("%s sampler kept %zu of %zu records (kept fraction %.4f) -> %s\n", o.sampler.c_str(),
+              kept.records.size(), ds.records(), kept.kept_fraction, o.out.c_str());
+}
+
+inline void add_data_command(CLI::App& app) {
+  auto o = std::make_shared<DataOptions>();
+  auto* data_cmd =
+      app.add_subcommand("data", "Datasets of tuning logs: stats, splits, sampling, .npy export");
+  data_cmd->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
+    c->add_option("--hardware", o->hardware,
+                  "Preset that measured all the logs (else HARDWARE files / target strings)");
+    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)");
+    c->add_flag("--skip-bad", o->skip_bad, "Skip malformed lines instead of stopping");
+  };
+  auto* stats = data_cmd->add_subcommand("stats", "Tasks, records, valid records and operators per hardware");
+  common(stats);
+  stats->add_flag("--json", o->json, "Print one JSON object");
+  stats->callback([o] { run_data_stats(*o); });
+
+  auto* split = data_cmd->add_subcommand("split", "Write train and test logs for a split");
+  common(split);
+  split->add_option("--split", o->split, "within_task, by_task, by_target or few_shot")->required();
+  split->add_option("--ratio", o->ratio,
+                    "Train share (within_task, by_task; few_shot without --shots), default 0.9");
+  split->add_option("--test-target", o->test_target,
+                    "by_target/few_shot: hardware (e.g. v100) or target string");
+  split->add_option("--shots", o->shots, "few_shot: number of target records to fine-tune on");
+  split->add_option("--seed", o->seed, "Random seed (default 0)");
+  split->add_flag("--shuffle", o->shuffle, "within_task: shuffle records before splitting (TenSet does not)");
+  split->add_option("--train", o->train_out, "Train log to write")->required();
+  split->add_option("--test", o->test_out, "Test log to write")->required();
+  split->add_option("--source", o->source_out, "few_shot: also write the other hardware's records here");
+  split->callback([o] { run_data_split(*o); });
+
+  auto* sample = data_cmd->add_subcommand("sample", "Write the records a sampler keeps");
+  common(sample);
+  sample->add_option("--sampler", o->sampler, "uniform, flops or hardware-aware (default)");
+  sample->add_option("--target", o->test_target, "hardware-aware: the hardware to sample for");
+  sample->add_option("--fraction", o->fraction, "uniform/flops: share of records to keep (default 0.5)");
+  sample->add_option("--fast-fraction", o->fast_fraction,
+                     "hardware-aware: fastest share kept whole (default 0.4)");
+  sample->add_option("--slow-fraction", o->slow_fraction,
+                     "hardware-aware: share of the rest kept (default 0.25)");
+  sample->add_option("--max-tasks-per-bucket", o->max_tasks_per_bucket,
+                     "hardware-aware: cap per FLOPs bucket (0: none)");
+  sample->add_option("--seed", o->seed, "Random seed (default 0)");
+  sample->add_option("--out", o->out, "Log to write")->required();
+  sample->callback([o] { run_data_sample(*o); });
+
+  auto* exp = data_cmd->add_subcommand(
+      "export", "Write labels.npy, costs.npy, task_index.npy, task_offsets.npy, tasks.tsv");
+  common(exp);
+  exp->add_option("--out", o->out, "Folder to write")->required();
+  exp->callback([o] {
+    const auto ds = load_dataset(*o);
+    if (auto ok = data::export_npy(ds, o->out); !ok) fail(ok.error());
+    std::printf("%zu records of %zu tasks exported to %s\n", ds.records(), ds.tasks().size(), o->out.c_str());
+  });
+}
+
+}  // namespace crosstune::cli
