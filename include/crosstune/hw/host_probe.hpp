@@ -142,7 +142,7 @@ inline CpuidCaches probe_x86_caches() {
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) c.line = ((ebx >> 8) & 0xff) * 8;
   unsigned leaf = 4;
   if (__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 22)) &&
-      __get_cpuid_max(0x80000000, nullptr) >= 0x8000001D) {
+      static_cast<unsigned>(__get_cpuid_max(0x80000000, nullptr)) >= 0x8000001Du) {
     leaf = 0x8000001D;  // AMD topology extensions
   } else if (__get_cpuid_max(0, nullptr) < 4) {
     return c;
