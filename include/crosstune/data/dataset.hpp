@@ -103,12 +103,6 @@ class Dataset {
                                               DatasetOptions options = {}) {
     // Parse every file in parallel; group afterwards in file order, so the result does not depend on
     // the number of threads.
-    struct FileResult {
-      std::vector<Record> records;
-      std::string hardware_hint;
-      io::ReadStats stats;
-      std::optional<Error> error;
-    };
     std::vector<FileResult> files(sources.size());
     tbb::parallel_for(std::size_t{0}, sources.size(), [&](std::size_t i) {
       FileResult& out = files[i];
@@ -118,13 +112,11 @@ class Dataset {
                           source.path.string(), 0, 0, "crosstune hw --list-presets lists the names");
         return;
       }
-      out.hardware_hint = read_hardware_file(source.path.parent_path() / "HARDWARE");
-      if (!out.hardware_hint.empty() && hw::find_preset(out.hardware_hint) == nullptr) {
-        out.error = Error(ErrorKind::invalid_argument,
-                          "HARDWARE file names unknown preset \"" + out.hardware_hint + "\"",
-                          (source.path.parent_path() / "HARDWARE").string(), 1, 0,
-                          "write one preset name (crosstune hw --list-presets)");
+      if (auto hint = hardware_hint(source); !hint) {
+        out.error = hint.error();
         return;
+      } else {
+        out.hardware_hint = *hint;
       }
       io::ReadOptions read_options;
       read_options.on_bad_line = options.on_bad_line;
@@ -146,7 +138,83 @@ class Dataset {
       }
       out.stats = reader->stats();
     });
+    return build(files, sources, options);
+  }
 
+  /// Groups and labels records already read: `files[i]` are the records of `sources[i]` (whose path
+  /// locates its HARDWARE file). The records are copied.
+  [[nodiscard]] static Expected<Dataset> from_records(std::span<const std::vector<Record>> files,
+                                                      std::span<const LogSource> sources,
+                                                      DatasetOptions options = {}) {
+    if (files.size() != sources.size()) {
+      return unexpected(Error(ErrorKind::invalid_argument, "from_records: " + std::to_string(files.size()) +
+                                                               " record lists for " +
+                                                               std::to_string(sources.size()) + " sources"));
+    }
+    std::vector<FileResult> results(files.size());
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto hint = hardware_hint(sources[i]);
+      if (!hint) return unexpected(std::move(hint).error());
+      results[i].hardware_hint = *hint;
+      results[i].records = files[i];
+      results[i].stats.records = files[i].size();
+    }
+    return build(results, sources, options);
+  }
+
+  /// Convenience: every path with the same explicit hardware (empty: resolve per file).
+  [[nodiscard]] static Expected<Dataset> load(const std::vector<std::filesystem::path>& paths,
+                                              const std::string& hardware = {}, DatasetOptions options = {}) {
+    std::vector<LogSource> sources;
+    for (const auto& p : paths)
+      sources.push_back({p, hardware});
+    return load(std::span<const LogSource>(sources), options);
+  }
+
+  [[nodiscard]] const std::vector<TaskData>& tasks() const noexcept { return tasks_; }
+  [[nodiscard]] std::vector<TaskData>& tasks() noexcept { return tasks_; }
+  [[nodiscard]] const DatasetStats& stats() const noexcept { return stats_; }
+
+  /// Valid records in the kept tasks.
+  [[nodiscard]] std::size_t records() const noexcept {
+    std::size_t n = 0;
+    for (const auto& t : tasks_)
+      n += t.size();
+    return n;
+  }
+
+  /// Distinct hardware names, sorted.
+  [[nodiscard]] std::vector<std::string> hardware_names() const {
+    std::vector<std::string> names;
+    for (const auto& t : tasks_)
+      names.push_back(t.hardware);
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+
+ private:
+  struct FileResult {
+    std::vector<Record> records;
+    std::string hardware_hint;
+    io::ReadStats stats;
+    std::optional<Error> error;
+  };
+
+  /// The preset named by the HARDWARE file of the source's folder ("" when there is none).
+  static Expected<std::string> hardware_hint(const LogSource& source) {
+    const auto path = source.path.parent_path() / "HARDWARE";
+    std::string hint = read_hardware_file(path);
+    if (!hint.empty() && hw::find_preset(hint) == nullptr) {
+      return unexpected(Error(ErrorKind::invalid_argument,
+                              "HARDWARE file names unknown preset \"" + hint + "\"", path.string(), 1, 0,
+                              "write one preset name (crosstune hw --list-presets)"));
+    }
+    return hint;
+  }
+
+  static Expected<Dataset> build(std::vector<FileResult>& files, std::span<const LogSource> sources,
+                                 const DatasetOptions& options) {
     Dataset ds;
     std::map<std::pair<std::string, std::string>, std::size_t> index;  // (key, hardware) -> task
     std::map<std::string, std::pair<std::size_t, std::string>>
@@ -224,38 +292,6 @@ class Dataset {
     return ds;
   }
 
-  /// Convenience: every path with the same explicit hardware (empty: resolve per file).
-  [[nodiscard]] static Expected<Dataset> load(const std::vector<std::filesystem::path>& paths,
-                                              const std::string& hardware = {}, DatasetOptions options = {}) {
-    std::vector<LogSource> sources;
-    for (const auto& p : paths)
-      sources.push_back({p, hardware});
-    return load(std::span<const LogSource>(sources), options);
-  }
-
-  [[nodiscard]] const std::vector<TaskData>& tasks() const noexcept { return tasks_; }
-  [[nodiscard]] std::vector<TaskData>& tasks() noexcept { return tasks_; }
-  [[nodiscard]] const DatasetStats& stats() const noexcept { return stats_; }
-
-  /// Valid records in the kept tasks.
-  [[nodiscard]] std::size_t records() const noexcept {
-    std::size_t n = 0;
-    for (const auto& t : tasks_)
-      n += t.size();
-    return n;
-  }
-
-  /// Distinct hardware names, sorted.
-  [[nodiscard]] std::vector<std::string> hardware_names() const {
-    std::vector<std::string> names;
-    for (const auto& t : tasks_)
-      names.push_back(t.hardware);
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    return names;
-  }
-
- private:
   static std::string read_hardware_file(const std::filesystem::path& path) {
     std::ifstream in(path);
     std::string name;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <numeric>
 #include <span>
 #include <string>
@@ -91,7 +92,7 @@ inline double pca_one(std::span<const float> p, std::span<const float> l) noexce
   std::size_t correct = 0;
   for (std::size_t i = 0; i + 1 < n; ++i) {
     const float pi = p[i], li = l[i];
-    std::size_t c = 0;
+    std::uint32_t c = 0;  // per row; 32-bit lanes vectorise better
     for (std::size_t j = i + 1; j < n; ++j)
       c += static_cast<std::size_t>((pi > p[j]) == (li > l[j]));
     correct += c;
@@ -118,26 +119,29 @@ inline double top_k_one(std::span<const float> p, std::span<const float> l, std:
 inline double kendall_one(std::span<const float> p, std::span<const float> l) noexcept {
   const std::size_t n = p.size();
   if (n <= 1) return 0.0;
-  double concordant = 0, discordant = 0, ties_p = 0, ties_l = 0;
+  // Branch-free counts so the inner loop vectorises: s = sign(p_i - p_j) * sign(l_i - l_j).
+  std::int64_t concordant = 0, discordant = 0, ties_p_only = 0, ties_l_only = 0;
   for (std::size_t i = 0; i + 1 < n; ++i) {
+    const float pi = p[i], li = l[i];
+    std::int32_t c = 0, d = 0, tp = 0, tl = 0;  // per row: n < 2^31
     for (std::size_t j = i + 1; j < n; ++j) {
-      const int sp = (p[i] > p[j]) - (p[i] < p[j]);
-      const int sl = (l[i] > l[j]) - (l[i] < l[j]);
-      if (sp == 0 && sl == 0) continue;
-      if (sp == 0) {
-        ++ties_p;
-      } else if (sl == 0) {
-        ++ties_l;
-      } else if (sp == sl) {
-        ++concordant;
-      } else {
-        ++discordant;
-      }
+      const int sp = static_cast<int>(pi > p[j]) - static_cast<int>(pi < p[j]);
+      const int sl = static_cast<int>(li > l[j]) - static_cast<int>(li < l[j]);
+      const int prod = sp * sl;
+      c += prod > 0;
+      d += prod < 0;
+      tp += (sp == 0) & (sl != 0);
+      tl += (sl == 0) & (sp != 0);
     }
+    concordant += c;
+    discordant += d;
+    ties_p_only += tp;
+    ties_l_only += tl;
   }
+  const auto nc = static_cast<double>(concordant), nd = static_cast<double>(discordant);
   const double denominator =
-      std::sqrt((concordant + discordant + ties_p) * (concordant + discordant + ties_l));
-  return denominator > 0 ? (concordant - discordant) / denominator : 0.0;
+      std::sqrt((nc + nd + static_cast<double>(ties_p_only)) * (nc + nd + static_cast<double>(ties_l_only)));
+  return denominator > 0 ? (nc - nd) / denominator : 0.0;
 }
 }  // namespace detail
 
