@@ -6,8 +6,10 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
+#include "crosstune/data/samplers.hpp"
 #include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/record_format.hpp"
@@ -79,6 +81,27 @@ TEST_CASE(
   }
   MESSAGE(seen.size() << " distinct (target, hardware_params) pairs");
   CHECK(seen.size() >= 8);
+}
+
+TEST_CASE("the shared logs form a dataset with the K80 and V100 held apart, and pruning keeps about 55%") {
+  auto ds = data::Dataset::load(test::log_files_under(CROSSTUNE_SHARED_DATA));
+  REQUIRE(ds);
+  CHECK(ds->stats().records_read == 276630);
+  CHECK(ds->records() + ds->stats().invalid_records + ds->stats().dropped_records == 276630);
+  std::map<std::string, std::size_t> tasks;
+  for (const auto& t : ds->tasks())
+    ++tasks[t.hardware];
+  CHECK(tasks["k80"] == 42);
+  CHECK(tasks["v100"] == 42);
+  CHECK(tasks["rtx2080ti"] > 0);
+  CHECK(tasks["platinum-8358"] > 0);
+  Rng rng(0);
+  const auto kept = data::HardwareAwareSampler{}.select(*ds, rng);
+  MESSAGE("hardware-aware sampler at default knobs keeps " << kept.kept_fraction << " of " << ds->records());
+  CHECK(kept.kept_fraction == doctest::Approx(0.55).epsilon(0.01));
+  auto split = data::split_by_target(*ds, "v100");
+  REQUIRE(split);
+  CHECK(split->test.size() == 40814);
 }
 
 int main(int argc, char** argv) {
