@@ -310,14 +310,8 @@ class Dataset {
     }
     if (task.has_hardware_params()) {
       // The search ran with the recorded parameters; they describe what the schedules were made for.
-      const auto& r = task.hardware_params;
-      if (p.kind == hw::DeviceKind::unknown) p = hw::from_recorded(r);
-      p.num_cores = r.num_cores;
-      p.vector_unit_bytes = r.vector_unit_bytes;
-      p.max_shared_memory_per_block = r.max_shared_memory_per_block;
-      p.max_threads_per_block = r.max_threads_per_block;
-      p.max_vthread_extent = r.max_vthread_extent;
-      p.warp_size = r.warp_size;
+      if (p.kind == hw::DeviceKind::unknown) p = hw::from_recorded(task.hardware_params);
+      p.assign_recorded(task.hardware_params);
     }
     return p;
   }

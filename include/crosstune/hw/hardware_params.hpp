@@ -103,6 +103,18 @@ struct HardwareParams {
             warp_size};
   }
 
+  /// Sets the eight TenSet fields to what a log recorded (the search ran with exactly these).
+  constexpr void assign_recorded(const RecordedHardwareParams& r) noexcept {
+    num_cores = r.num_cores;
+    vector_unit_bytes = r.vector_unit_bytes;
+    cache_line_bytes = r.cache_line_bytes;
+    max_shared_memory_per_block = r.max_shared_memory_per_block;
+    max_local_memory_per_block = r.max_local_memory_per_block;
+    max_threads_per_block = r.max_threads_per_block;
+    max_vthread_extent = r.max_vthread_extent;
+    warp_size = r.warp_size;
+  }
+
   /// Peak FLOPs per byte of memory traffic (the ridge point of the roofline); 0 when unknown.
   [[nodiscard]] constexpr double ridge_flops_per_byte() const noexcept {
     return memory_bandwidth_gbps > 0 ? peak_fp32_gflops / memory_bandwidth_gbps : 0.0;
@@ -172,14 +184,7 @@ inline constexpr int hardware_feature_version = 1;
   HardwareParams p;
   p.name = name;
   p.kind = r.warp_size > 0 ? DeviceKind::cuda : DeviceKind::cpu;
-  p.num_cores = r.num_cores;
-  p.vector_unit_bytes = r.vector_unit_bytes;
-  p.cache_line_bytes = r.cache_line_bytes;
-  p.max_shared_memory_per_block = r.max_shared_memory_per_block;
-  p.max_local_memory_per_block = r.max_local_memory_per_block;
-  p.max_threads_per_block = r.max_threads_per_block;
-  p.max_vthread_extent = r.max_vthread_extent;
-  p.warp_size = r.warp_size;
+  p.assign_recorded(r);
   return p;
 }
 

@@ -152,8 +152,9 @@ inline CpuidCaches probe_x86_caches() {
     const unsigned type = eax & 0x1f;
     if (type == 0) break;
     const unsigned level = (eax >> 5) & 0x7;
-    const std::int64_t size = static_cast<std::int64_t>(((ebx >> 22) & 0x3ff) + 1) * (((ebx >> 12) & 0x3ff) + 1) *
-                              ((ebx & 0xfff) + 1) * (static_cast<std::int64_t>(ecx) + 1);
+    const std::int64_t size = static_cast<std::int64_t>(((ebx >> 22) & 0x3ff) + 1) *
+                              (((ebx >> 12) & 0x3ff) + 1) * ((ebx & 0xfff) + 1) *
+                              (static_cast<std::int64_t>(ecx) + 1);
     if (level == 1 && (type == 1 || type == 3)) c.l1d = size;
     if (level == 2) c.l2 = size;
     if (level == 3) c.l3 = size;
@@ -190,7 +191,8 @@ inline CpuidCaches probe_x86_caches() {
   h.physical_cores = static_cast<std::int64_t>(cores.size());
   if (cores.empty()) {  // no sysfs: /proc/cpuinfo's cores per package, else the logical count
     const auto per_package = detail::cpuinfo_field("cpu cores");
-    h.physical_cores = per_package.empty() ? h.logical_cores : std::min<std::int64_t>(std::stoll(per_package), h.logical_cores);
+    h.physical_cores = per_package.empty() ? h.logical_cores
+                                           : std::min<std::int64_t>(std::stoll(per_package), h.logical_cores);
   }
   p.num_cores = h.physical_cores;
   p.compute_units = h.physical_cores;

@@ -330,15 +330,7 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
   if (!parsed) return parsed;
   if (!task.has_hardware_params()) return parsed;
   HardwareParams p = *parsed;
-  const auto& r = task.hardware_params;
-  p.num_cores = r.num_cores;
-  p.vector_unit_bytes = r.vector_unit_bytes;
-  p.cache_line_bytes = r.cache_line_bytes;
-  p.max_shared_memory_per_block = r.max_shared_memory_per_block;
-  p.max_local_memory_per_block = r.max_local_memory_per_block;
-  p.max_threads_per_block = r.max_threads_per_block;
-  p.max_vthread_extent = r.max_vthread_extent;
-  p.warp_size = r.warp_size;
+  p.assign_recorded(task.hardware_params);
   return p;
 }
 
