@@ -84,6 +84,13 @@ set_tests_properties(cli.data_sample_uniform PROPERTIES PASS_REGULAR_EXPRESSION 
 add_test(NAME cli.data_export COMMAND ${_cli} data export --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/npy ${_k80_v100})
 set_tests_properties(cli.data_export PROPERTIES PASS_REGULAR_EXPRESSION "8466 records of 11 tasks exported")
 
+# crosstune features: one row per record read (10 541 in the sample), streamed to .npy.
+add_test(NAME cli.features COMMAND ${_cli} features --max-steps 32 --out ${CMAKE_CURRENT_BINARY_DIR}/x.npy
+         --mask-out ${CMAKE_CURRENT_BINARY_DIR}/m.npy ${_logs})
+set_tests_properties(cli.features PROPERTIES PASS_REGULAR_EXPRESSION "10541 records -> .*x\\.npy \\[10541, 32, 44\\] float32")
+add_test(NAME cli.features_bad_join_fails COMMAND ${_cli} features --hardware-join diagonal --out ${CMAKE_CURRENT_BINARY_DIR}/y.npy ${_logs})
+set_tests_properties(cli.features_bad_join_fails PROPERTIES WILL_FAIL TRUE)
+
 get_property(_cli_tests DIRECTORY PROPERTY TESTS)
 foreach(_t IN LISTS _cli_tests)
   if(_t MATCHES "^cli\\.")

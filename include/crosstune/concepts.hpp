@@ -5,15 +5,16 @@
 // a page in docs/policies/ showing the smallest type that satisfies it. Functions taking a policy check it
 // with a static_assert whose message says what is missing, instead of a template backtrace.
 //
-// The concepts of the later layers (FeatureExtractor, CostModel, Measurer, SearchPolicy) are added
-// with those layers.
+// The concepts of the later layers (CostModel, Measurer, SearchPolicy) are added with those layers.
 #pragma once
 
 #include <concepts>
 #include <string_view>
 
+#include "crosstune/core/record.hpp"
 #include "crosstune/core/rng.hpp"
 #include "crosstune/data/samplers.hpp"
+#include "crosstune/features/feature_batch.hpp"
 #include "crosstune/hw/hardware_params.hpp"
 
 namespace crosstune {
@@ -45,6 +46,38 @@ template <class H>
   return descriptor.params();
 }
 
+/// Turns records into model input: `layout()` names what it produces (name, version, dimensions) and
+/// `extract(records, hardware, batch)` fills a features::FeatureBatch for records measured on `hardware`.
+/// Step-sequence features (features::StepSequenceExtractor) and, with crosstune's IR, loop-statistics
+/// features plug in the same way. See docs/policies/feature-extractor.md.
+template <class F>
+concept FeatureExtractor = requires(F& f, const F& cf, std::span<const Record> records,
+                                    const hw::HardwareParams& hardware, features::FeatureBatch& batch) {
+  { cf.layout() } -> std::convertible_to<features::FeatureLayout>;
+  { f.extract(records, hardware, batch) } -> std::same_as<Expected<void>>;
+};
+
+/// Checks a FeatureExtractor with a readable message.
+template <class F>
+constexpr bool require_feature_extractor() {
+  static_assert(
+      FeatureExtractor<F>,
+      "crosstune: this type is not a FeatureExtractor: it needs layout() -> features::FeatureLayout and "
+      "extract(std::span<const Record>, const hw::HardwareParams&, features::FeatureBatch&) -> "
+      "Expected<void> "
+      "(see docs/policies/feature-extractor.md)");
+  return FeatureExtractor<F>;
+}
+
+/// Runs any extractor (checked with a readable message).
+template <class F>
+[[nodiscard]] Expected<void> extract_features(F& extractor, std::span<const Record> records,
+                                              const hw::HardwareParams& hardware,
+                                              features::FeatureBatch& batch) {
+  static_assert(require_feature_extractor<F>());
+  return extractor.extract(records, hardware, batch);
+}
+
 /// Chooses the records of a Dataset to train on: `select(dataset, rng)` returns a data::Selection
 /// (records sorted by task and record, and the kept fraction). Randomness only through the Rng, so a
 /// seed gives the same selection. See docs/policies/sampler.md.
@@ -56,10 +89,11 @@ concept Sampler = requires(const S& s, const data::Dataset& ds, Rng& rng) {
 /// Checks a Sampler with a readable message.
 template <class S>
 constexpr bool require_sampler() {
-  static_assert(Sampler<S>,
-                "crosstune: this type is not a Sampler: it needs a const member function "
-                "select(const crosstune::data::Dataset&, crosstune::Rng&) returning crosstune::data::Selection "
-                "(see docs/policies/sampler.md)");
+  static_assert(
+      Sampler<S>,
+      "crosstune: this type is not a Sampler: it needs a const member function "
+      "select(const crosstune::data::Dataset&, crosstune::Rng&) returning crosstune::data::Selection "
+      "(see docs/policies/sampler.md)");
   return Sampler<S>;
 }
 

@@ -6,4 +6,6 @@ struct NotADescriptor {
   int cores = 4;
 };
 
-int main() { return static_cast<int>(crosstune::hardware_params_of(NotADescriptor{}).num_cores); }
+int main() {
+  return static_cast<int>(crosstune::hardware_params_of(NotADescriptor{}).num_cores);
+}

@@ -41,8 +41,10 @@ namespace {
 struct KeepFirstRecord {  // the smallest Sampler (docs/policies/sampler.md)
   crosstune::data::Selection select(const crosstune::data::Dataset& ds, crosstune::Rng&) const {
     crosstune::data::Selection s;
-    for (std::size_t t = 0; t < ds.tasks().size(); ++t) s.records.push_back({t, 0});
-    s.kept_fraction = ds.records() ? static_cast<double>(s.records.size()) / static_cast<double>(ds.records()) : 0.0;
+    for (std::size_t t = 0; t < ds.tasks().size(); ++t)
+      s.records.push_back({t, 0});
+    s.kept_fraction =
+        ds.records() ? static_cast<double>(s.records.size()) / static_cast<double>(ds.records()) : 0.0;
     return s;
   }
 };
@@ -57,3 +59,44 @@ static_assert(crosstune::Sampler<crosstune::data::HardwareAwareSampler>);
 static_assert(crosstune::Sampler<KeepFirstRecord>);
 static_assert(!crosstune::Sampler<SelectWithoutRng>);
 static_assert(!crosstune::Sampler<int>);
+
+#include "crosstune/features/step_sequence_extractor.hpp"
+
+namespace {
+// The smallest FeatureExtractor: one feature per candidate, its number of steps
+// (docs/policies/feature-extractor.md).
+struct StepCount {
+  crosstune::features::FeatureLayout layout() const { return {"step-count", 1, 1, 1, 0, 0}; }
+  crosstune::Expected<void> extract(std::span<const crosstune::Record> records,
+                                    const crosstune::hw::HardwareParams&,
+                                    crosstune::features::FeatureBatch& batch) {
+    batch.reshape(records.size(), layout());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      batch.steps(i, 0, 0) = static_cast<float>(records[i].steps.size());
+      batch.mask(i, 0) = 1.0f;
+      batch.lengths[i] = 1;
+    }
+    return {};
+  }
+};
+struct ExtractWithoutHardware {
+  crosstune::features::FeatureLayout layout() const { return {}; }
+  crosstune::Expected<void> extract(std::span<const crosstune::Record>, crosstune::features::FeatureBatch&) {
+    return {};
+  }
+};
+}  // namespace
+
+static_assert(crosstune::FeatureExtractor<crosstune::features::StepSequenceExtractor>);
+static_assert(crosstune::FeatureExtractor<StepCount>);
+static_assert(!crosstune::FeatureExtractor<ExtractWithoutHardware>);
+static_assert(!crosstune::FeatureExtractor<crosstune::data::UniformSampler>);
+
+TEST_CASE("extractors run through the concept") {
+  StepCount extractor;
+  crosstune::features::FeatureBatch batch;
+  std::vector<crosstune::Record> records(2);
+  records[1].steps.add_compute_inline(1);
+  REQUIRE(crosstune::extract_features(extractor, records, crosstune::hw::presets::v100, batch));
+  CHECK(batch.steps(1, 0, 0) == 1.0f);
+}

@@ -85,7 +85,8 @@ TEST_CASE("cpuid's cache sizes agree with sysfs where both can be read") {
 #if defined(__x86_64__)
   const auto c = detail::probe_x86_caches();
   CHECK(c.line == 64);
-  const auto sysfs_l2 = detail::parse_size(detail::read_text("/sys/devices/system/cpu/cpu0/cache/index2/size"));
+  const auto sysfs_l2 =
+      detail::parse_size(detail::read_text("/sys/devices/system/cpu/cpu0/cache/index2/size"));
   if (sysfs_l2 > 0) CHECK(c.l2 == sysfs_l2);
   if (c.l1d > 0) CHECK(c.l1d <= c.l2);
 #endif

@@ -85,7 +85,8 @@ inline constexpr HardwareParams l4 = [] {
 }();
 
 TEST_CASE("a device added as the policy page shows is a complete descriptor") {
-  static_assert(l4.recorded() == crosstune::RecordedHardwareParams{-1, 16, 64, 49152, 2147483647, 1024, 8, 32});
+  static_assert(l4.recorded() ==
+                crosstune::RecordedHardwareParams{-1, 16, 64, 49152, 2147483647, 1024, 8, 32});
   CHECK(l4.peak_fp32_gflops == doctest::Approx(30289).epsilon(0.001));
   CHECK(make_cpu("my-cpu", 8, IsaLevel::avx2).vector_unit_bytes == 32);
 }

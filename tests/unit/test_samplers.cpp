@@ -11,7 +11,8 @@ using namespace crosstune::data;
 
 namespace {
 const Dataset& sample() {
-  static const Dataset ds = *Dataset::load(test::log_files_under(test::sample_logs()), {}, {.min_records_per_task = 10});
+  static const Dataset ds =
+      *Dataset::load(test::log_files_under(test::sample_logs()), {}, {.min_records_per_task = 10});
   return ds;
 }
 void check_valid(const Dataset& ds, const Selection& s) {
@@ -22,7 +23,8 @@ void check_valid(const Dataset& ds, const Selection& s) {
     REQUIRE(r.task < ds.tasks().size());
     REQUIRE(r.record < ds.tasks()[r.task].size());
   }
-  CHECK(s.kept_fraction == doctest::Approx(static_cast<double>(s.records.size()) / static_cast<double>(ds.records())));
+  CHECK(s.kept_fraction ==
+        doctest::Approx(static_cast<double>(s.records.size()) / static_cast<double>(ds.records())));
 }
 }  // namespace
 
@@ -37,9 +39,11 @@ TEST_CASE("the uniform sampler keeps the same share of every task, the same reco
   CHECK(s1.records != s3.records);
   CHECK(s1.kept_fraction == doctest::Approx(0.3).epsilon(0.02));
   std::vector<std::size_t> per_task(ds.tasks().size(), 0);
-  for (const auto& r : s1.records) ++per_task[r.task];
+  for (const auto& r : s1.records)
+    ++per_task[r.task];
   for (std::size_t t = 0; t < ds.tasks().size(); ++t)
-    CHECK(per_task[t] == static_cast<std::size_t>(std::llround(0.3 * static_cast<double>(ds.tasks()[t].size()))));
+    CHECK(per_task[t] ==
+          static_cast<std::size_t>(std::llround(0.3 * static_cast<double>(ds.tasks()[t].size()))));
 }
 
 TEST_CASE("the FLOPs-weighted sampler spends its budget on the tasks with the most FLOPs") {
@@ -49,7 +53,8 @@ TEST_CASE("the FLOPs-weighted sampler spends its budget on the tasks with the mo
   check_valid(ds, s);
   CHECK(s.kept_fraction == doctest::Approx(0.2).epsilon(0.05));
   std::vector<double> share(ds.tasks().size(), 0);
-  for (const auto& r : s.records) share[r.task] += 1.0 / static_cast<double>(ds.tasks()[r.task].size());
+  for (const auto& r : s.records)
+    share[r.task] += 1.0 / static_cast<double>(ds.tasks()[r.task].size());
   // Among tasks with known FLOPs, a task with more FLOPs never keeps a smaller share than one with fewer,
   // unless the bigger one is already kept whole.
   for (std::size_t a = 0; a < ds.tasks().size(); ++a)
@@ -68,19 +73,22 @@ TEST_CASE("hardware-aware pruning keeps the fastest records of each task and thi
   const HardwareAwareSampler sampler;  // default knobs
   const auto s = sampler.select(ds, rng);
   check_valid(ds, s);
-  MESSAGE("hardware-aware sampler, default knobs: kept " << s.kept_fraction * 100 << "% of " << ds.records() << " records");
+  MESSAGE("hardware-aware sampler, default knobs: kept " << s.kept_fraction * 100 << "% of " << ds.records()
+                                                         << " records");
   CHECK(s.kept_fraction == doctest::Approx(0.4 + 0.6 * 0.25).epsilon(0.05));
   std::set<RecordRef> kept(s.records.begin(), s.records.end());
   for (std::size_t t = 0; t < ds.tasks().size(); ++t) {
     const auto& costs = ds.tasks()[t].mean_costs_seconds;
     std::vector<double> sorted = costs;
     std::sort(sorted.begin(), sorted.end());
-    const double threshold = sorted[static_cast<std::size_t>(std::ceil(0.4 * static_cast<double>(sorted.size()))) - 1];
+    const double threshold =
+        sorted[static_cast<std::size_t>(std::ceil(0.4 * static_cast<double>(sorted.size()))) - 1];
     for (std::size_t r = 0; r < costs.size(); ++r) {
       if (costs[r] < threshold) CHECK(kept.count({t, r}) == 1);  // every fast record is kept
     }
     // The slowest record of the task is kept too (the full range is still seen).
-    const auto slowest = static_cast<std::size_t>(std::max_element(costs.begin(), costs.end()) - costs.begin());
+    const auto slowest =
+        static_cast<std::size_t>(std::max_element(costs.begin(), costs.end()) - costs.begin());
     CHECK(kept.count({t, slowest}) == 1);
   }
   Rng other(99);
@@ -112,7 +120,8 @@ TEST_CASE("tasks covering a share of the FLOPs are picked largest first") {
   auto all = select_tasks_by_flops(ds, 1.0);
   REQUIRE(all);
   double total = 0;
-  for (const auto& t : ds.tasks()) total += t.workload.flops.value_or(0);
+  for (const auto& t : ds.tasks())
+    total += t.workload.flops.value_or(0);
   auto half = select_tasks_by_flops(ds, 0.5);
   REQUIRE(half);
   double covered = 0;

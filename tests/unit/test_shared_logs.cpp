@@ -3,13 +3,16 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "crosstune/data/samplers.hpp"
+#include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/record_format.hpp"
@@ -102,6 +105,28 @@ TEST_CASE("the shared logs form a dataset with the K80 and V100 held apart, and 
   auto split = data::split_by_target(*ds, "v100");
   REQUIRE(split);
   CHECK(split->test.size() == 40814);
+}
+
+TEST_CASE("every record of the shared logs extracts into finite features") {
+  features::StepSequenceExtractor extractor({.max_steps = 80});
+  features::FeatureBatch batch;
+  std::size_t records = 0, truncated = 0;
+  for (const auto& file : test::log_files_under(CROSSTUNE_SHARED_DATA)) {
+    auto r = io::read_log_file(file);
+    REQUIRE(r);
+    const auto hardware = hw::hardware_of(*r->front().task);
+    REQUIRE(hardware);
+    REQUIRE(extractor.extract(*r, *hardware, batch));
+    const bool finite =
+        std::all_of(batch.steps.begin(), batch.steps.end(), [](float v) { return std::isfinite(v); }) &&
+        std::all_of(batch.workload.begin(), batch.workload.end(), [](float v) { return std::isfinite(v); });
+    REQUIRE(finite);
+    for (auto t : batch.truncated)
+      truncated += t;
+    records += r->size();
+  }
+  CHECK(records == 276630);
+  CHECK(truncated == 0);  // the longest public sequence has 70 steps
 }
 
 int main(int argc, char** argv) {

@@ -1,0 +1,102 @@
+// crosstune/features/feature_batch.hpp — the model input for a batch of candidates, and the layout tag
+// that keeps extractors and trained models in step.
+//
+// A FeatureBatch holds, for B candidates: one vector per schedule step padded to S steps ([B, S, D], with
+// a [B, S] mask of real steps), a workload vector per candidate ([B, W]) and a hardware vector per
+// candidate ([B, H]). Buffers are reused: extracting batches of the same shape allocates nothing after the
+// first one.
+//
+// A FeatureLayout names an extractor's output (name, version, dimensions). A model file stores the layout
+// it was trained on and refuses another with check_compatible(), so a change of feature columns can never
+// silently feed a model the wrong inputs.
+//
+//   crosstune::features::FeatureBatch batch;
+//   extractor.extract(records, crosstune::hw::presets::v100, batch).value();
+//   batch.steps(0, 3, 0);  // feature 0 of step 3 of candidate 0
+#pragma once
+
+#include <xtensor/xtensor.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crosstune/core/expected.hpp"
+
+namespace crosstune::features {
+
+/// Name, version and sizes of what an extractor produces.
+struct FeatureLayout {
+  std::string name;               ///< e.g. "steps"
+  int version = 0;                ///< bumped whenever a column changes meaning
+  std::size_t step_dims = 0;      ///< D: features per step (hardware included when joined per step)
+  std::size_t max_steps = 0;      ///< S: steps per candidate after padding / truncation
+  std::size_t workload_dims = 0;  ///< W
+  std::size_t hardware_dims = 0;  ///< H (0 when hardware is joined to every step)
+
+  friend bool operator==(const FeatureLayout&, const FeatureLayout&) = default;
+};
+
+/// Ok when `actual` is the layout a model was trained on; otherwise an error naming the difference.
+[[nodiscard]] inline Expected<void> check_compatible(const FeatureLayout& trained,
+                                                     const FeatureLayout& actual) {
+  auto mismatch = [&](const std::string& what, const std::string& a, const std::string& b) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "feature layout mismatch: the model was trained with " + what + " " + a +
+                                ", the extractor produces " + b,
+                            {}, 0, 0,
+                            "extract features with the extractor and options the model was trained with"));
+  };
+  if (trained.name != actual.name)
+    return mismatch("extractor", "\"" + trained.name + "\"", "\"" + actual.name + "\"");
+  if (trained.version != actual.version) {
+    return mismatch("\"" + trained.name + "\" version", std::to_string(trained.version),
+                    std::to_string(actual.version));
+  }
+  if (trained.step_dims != actual.step_dims) {
+    return mismatch("step dims", std::to_string(trained.step_dims), std::to_string(actual.step_dims));
+  }
+  if (trained.max_steps != actual.max_steps) {
+    return mismatch("max steps", std::to_string(trained.max_steps), std::to_string(actual.max_steps));
+  }
+  if (trained.workload_dims != actual.workload_dims || trained.hardware_dims != actual.hardware_dims) {
+    return mismatch("workload/hardware dims",
+                    std::to_string(trained.workload_dims) + "/" + std::to_string(trained.hardware_dims),
+                    std::to_string(actual.workload_dims) + "/" + std::to_string(actual.hardware_dims));
+  }
+  return {};
+}
+
+struct FeatureBatch {
+  xt::xtensor<float, 3> steps;           ///< [batch, max_steps, step_dims], zero past each candidate's length
+  xt::xtensor<float, 2> mask;            ///< [batch, max_steps]: 1 for a real step, 0 for padding
+  xt::xtensor<float, 2> workload;        ///< [batch, workload_dims]
+  xt::xtensor<float, 2> hardware;        ///< [batch, hardware_dims] (empty second axis when joined per step)
+  std::vector<std::uint32_t> lengths;    ///< real steps kept per candidate (<= max_steps)
+  std::vector<std::uint32_t> truncated;  ///< steps dropped per candidate (sequence longer than max_steps)
+
+  [[nodiscard]] std::size_t size() const noexcept { return lengths.size(); }
+
+  /// Shapes the buffers for `batch` candidates of `layout`; reallocates only when a shape changes.
+  void reshape(std::size_t batch, const FeatureLayout& layout) {
+    reshape_if(steps, std::array<std::size_t, 3>{batch, layout.max_steps, layout.step_dims});
+    reshape_if(mask, std::array<std::size_t, 2>{batch, layout.max_steps});
+    reshape_if(workload, std::array<std::size_t, 2>{batch, layout.workload_dims});
+    reshape_if(hardware, std::array<std::size_t, 2>{batch, layout.hardware_dims});
+    lengths.resize(batch);
+    truncated.resize(batch);
+  }
+
+ private:
+  template <class Tensor, class Shape>
+  static void reshape_if(Tensor& t, const Shape& shape) {
+    bool same = t.dimension() == shape.size();
+    for (std::size_t i = 0; same && i < shape.size(); ++i)
+      same = t.shape()[i] == shape[i];
+    if (!same) t.resize(shape);
+  }
+};
+
+}  // namespace crosstune::features
