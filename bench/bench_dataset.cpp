@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "bench_corpus.hpp"
 #include "crosstune/core/rng.hpp"
 #include "crosstune/data/dataset.hpp"
 #include "crosstune/io/log_writer.hpp"
@@ -19,18 +20,7 @@
 
 namespace {
 
-std::vector<std::filesystem::path> corpus_files() {
-  const char* env = std::getenv("CROSSTUNE_BENCH_LOGS");
-  const std::filesystem::path root = env ? env : CROSSTUNE_TEST_DATA "/ansor-logs";
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
-    const auto name = e.path().filename().string();
-    if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
-      files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using crosstune::bench::corpus_files;
 
 void BM_dataset_load(benchmark::State& state) {
   const auto files = corpus_files();

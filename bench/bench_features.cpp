@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "bench_corpus.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/hw/presets.hpp"
 #include "crosstune/io/log_reader.hpp"
@@ -15,15 +16,7 @@ namespace {
 
 const std::vector<crosstune::Record>& corpus() {
   static const std::vector<crosstune::Record> records = [] {
-    const char* env = std::getenv("CROSSTUNE_BENCH_LOGS");
-    const std::filesystem::path root = env ? env : CROSSTUNE_TEST_DATA "/ansor-logs";
-    std::vector<std::filesystem::path> files;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
-      const auto name = e.path().filename().string();
-      if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
-        files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
+    const auto files = crosstune::bench::corpus_files();
     std::vector<crosstune::Record> out;
     for (const auto& f : files) {
       auto r = crosstune::io::read_log_file(f, {.allow_empty = true});

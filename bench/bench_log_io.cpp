@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_corpus.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/record_format.hpp"
 #include "crosstune/io/record_parser.hpp"
@@ -36,14 +37,8 @@ struct Corpus {
 const Corpus& corpus() {
   static const Corpus c = [] {
     Corpus out;
-    const char* env = std::getenv("CROSSTUNE_BENCH_LOGS");
-    const std::filesystem::path root = env ? env : CROSSTUNE_TEST_DATA "/ansor-logs";
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
-      const auto name = e.path().filename().string();
-      if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
-        out.files.push_back(e.path());
-    }
-    std::sort(out.files.begin(), out.files.end());
+    const std::filesystem::path root = crosstune::bench::corpus_root();
+    out.files = crosstune::bench::corpus_files();
     for (const auto& f : out.files) {
       auto source = crosstune::detail::LineSource::open_file(f, std::size_t{64} << 20);
       if (!source) continue;
