@@ -1,0 +1,162 @@
+#include "crosstune/model/lstm.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+using namespace crosstune;
+using namespace crosstune::model;
+
+namespace {
+using Mat = Matrix<double>;
+
+struct Problem {
+  Sequence<double> x;
+  Mask<double> mask;
+  Sequence<double> weights;  // loss = sum_t <weights_t, out_t>
+};
+
+// Right-padded batch: candidate b has lengths[b] real steps.
+Problem make_problem(std::size_t T, std::size_t input, std::size_t out_dim, std::vector<int> lengths,
+                     Rng& rng) {
+  Problem p;
+  const auto B = static_cast<Eigen::Index>(lengths.size());
+  for (std::size_t t = 0; t < T; ++t) {
+    Mat x(input, B), w(out_dim, B);
+    RowVector<double> m(B);
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+      x.data()[i] = rng.uniform_real(-1, 1);
+    for (Eigen::Index i = 0; i < w.size(); ++i)
+      w.data()[i] = rng.uniform_real(-1, 1);
+    for (Eigen::Index b = 0; b < B; ++b)
+      m(b) = static_cast<int>(t) < lengths[static_cast<std::size_t>(b)] ? 1.0 : 0.0;
+    p.x.push_back(x);
+    p.weights.push_back(w);
+    p.mask.push_back(m);
+  }
+  return p;
+}
+
+template <class Layer>
+double loss(Layer& layer, const Problem& p) {
+  const auto& out = layer.forward(p.x, p.mask);
+  double s = 0;
+  for (std::size_t t = 0; t < out.size(); ++t)
+    s += out[t].cwiseProduct(p.weights[t]).sum();
+  return s;
+}
+
+double relative_error(double a, double b) {
+  return std::abs(a - b) / std::max({1e-6, std::abs(a), std::abs(b)});
+}
+
+// Every parameter's and every input's analytic gradient against central finite differences.
+template <class Layer>
+void check_gradients(Layer& layer, Problem& p) {
+  layer.zero_grad();
+  (void)loss(layer, p);
+  const auto d_x = layer.backward(p.weights);  // copy: later forwards overwrite the layer's buffers
+  const double eps = 1e-6;
+  double worst = 0;
+  for (auto param : layer.parameters()) {
+    const Mat analytic = *param.grad;
+    for (Eigen::Index i = 0; i < param.value->size(); ++i) {
+      double& v = param.value->data()[i];
+      const double saved = v;
+      v = saved + eps;
+      const double up = loss(layer, p);
+      v = saved - eps;
+      const double down = loss(layer, p);
+      v = saved;
+      const double numeric = (up - down) / (2 * eps);
+      const double err = relative_error(analytic.data()[i], numeric);
+      if (std::abs(numeric) > 1e-7 || std::abs(analytic.data()[i]) > 1e-7) worst = std::max(worst, err);
+      INFO(std::string(param.name) << "[" << i << "]: analytic " << analytic.data()[i] << " numeric "
+                                   << numeric);
+      REQUIRE(err < 1e-4);
+    }
+  }
+  for (std::size_t t = 0; t < p.x.size(); ++t) {
+    for (Eigen::Index i = 0; i < p.x[t].size(); ++i) {
+      double& v = p.x[t].data()[i];
+      const double saved = v;
+      v = saved + eps;
+      const double up = loss(layer, p);
+      v = saved - eps;
+      const double down = loss(layer, p);
+      v = saved;
+      const double numeric = (up - down) / (2 * eps);
+      INFO("x[" << t << "][" << i << "]: analytic " << d_x[t].data()[i] << " numeric " << numeric);
+      REQUIRE(relative_error(d_x[t].data()[i], numeric) < 1e-4);
+    }
+  }
+  MESSAGE("worst relative error " << worst);
+}
+}  // namespace
+
+TEST_CASE("LSTM gradients match central finite differences, with padding, in both directions") {
+  Rng rng(5);
+  for (bool reverse : {false, true}) {
+    CAPTURE(reverse);
+    Lstm<double> lstm(3, 4, rng, reverse);
+    auto p = make_problem(5, 3, 4, {5, 3, 1}, rng);
+    check_gradients(lstm, p);
+  }
+}
+
+TEST_CASE("bidirectional LSTM gradients match central finite differences") {
+  Rng rng(11);
+  BiLstm<double> lstm(3, 2, rng);
+  auto p = make_problem(4, 3, 4, {4, 2}, rng);
+  check_gradients(lstm, p);
+}
+
+TEST_CASE("padded steps change nothing: not the outputs, not the gradients") {
+  Rng rng(3);
+  BiLstm<double> lstm(3, 4, rng);
+  auto p = make_problem(6, 3, 8, {6, 2, 4}, rng);
+  lstm.zero_grad();
+  const double before = loss(lstm, p);
+  const Sequence<double> out_before = lstm.forward(p.x, p.mask);
+  (void)lstm.backward(p.weights);
+  std::vector<Mat> grads_before;
+  for (auto q : lstm.parameters())
+    grads_before.push_back(*q.grad);
+  // Garbage in the padded steps of candidate 1 (length 2) and 2 (length 4).
+  for (std::size_t t = 2; t < 6; ++t)
+    p.x[t].col(1).setConstant(1e3);
+  for (std::size_t t = 4; t < 6; ++t)
+    p.x[t].col(2).setConstant(-7.5);
+  lstm.zero_grad();
+  CHECK(loss(lstm, p) == doctest::Approx(before).epsilon(1e-12));
+  const auto& out_after = lstm.forward(p.x, p.mask);
+  for (std::size_t t = 0; t < 6; ++t)
+    CHECK((out_after[t] - out_before[t]).cwiseAbs().maxCoeff() < 1e-12);
+  (void)lstm.backward(p.weights);
+  std::size_t k = 0;
+  for (auto q : lstm.parameters())
+    CHECK((*q.grad - grads_before[k++]).cwiseAbs().maxCoeff() < 1e-12);
+  // A padded step outputs zeros.
+  CHECK(out_after[5].col(1).cwiseAbs().maxCoeff() == 0.0);
+}
+
+TEST_CASE("a candidate gives the same output alone as in a padded batch") {
+  Rng rng(8);
+  Lstm<float> lstm(4, 6, rng, true);
+  Rng data(1);
+  auto p64 = make_problem(5, 4, 6, {3, 5}, data);
+  Sequence<float> batch, alone;
+  Mask<float> mask_batch, mask_alone;
+  for (std::size_t t = 0; t < 5; ++t) {
+    batch.push_back(p64.x[t].cast<float>());
+    mask_batch.push_back(p64.mask[t].cast<float>());
+  }
+  for (std::size_t t = 0; t < 3; ++t) {
+    alone.push_back(p64.x[t].col(0).cast<float>());
+    mask_alone.push_back(RowVector<float>::Ones(1));
+  }
+  const Sequence<float> out_batch = lstm.forward(batch, mask_batch);
+  const auto& out_alone = lstm.forward(alone, mask_alone);
+  for (std::size_t t = 0; t < 3; ++t)
+    CHECK((out_batch[t].col(0) - out_alone[t]).cwiseAbs().maxCoeff() < 1e-6f);
+}
