@@ -63,9 +63,10 @@ class Linear {
   const Matrix<Scalar>* x_ = nullptr;
 };
 
-/// Multi-head self-attention over the steps of each candidate, padded steps masked out as keys:
-/// per head h, A = softmax_j(q_i . k_j / sqrt(d)) over real steps j, o_i = sum_j A_ij v_j; the heads are
-/// concatenated and projected: y = W_o o + b_o. Input and output are [E, T] per candidate.
+/// Multi-head self-attention within each candidate's steps. The input packs the real steps of all
+/// candidates side by side ([E, N], candidate c in columns [offsets[c], offsets[c+1])), so padding never
+/// enters: per head h, A = softmax_j(q_i . k_j / sqrt(d)) over the steps j of the same candidate,
+/// o_i = sum_j A_ij v_j; heads are concatenated and projected, y = W_o o + b_o.
 template <class Scalar>
 class SelfAttention {
  public:
@@ -79,63 +80,82 @@ class SelfAttention {
 
   [[nodiscard]] std::size_t heads() const noexcept { return heads_; }
 
-  /// x: one candidate's steps [E, T]; length: its real steps (the first `length` columns).
-  const Matrix<Scalar>& forward(const Matrix<Scalar>& x, Eigen::Index length) {
-    length_ = length;
-    const Eigen::Index T = x.cols(), d = static_cast<Eigen::Index>(dims_ / heads_);
+  const Matrix<Scalar>& forward(const Matrix<Scalar>& x, const std::vector<Eigen::Index>& offsets) {
+    offsets_ = offsets;
+    const Eigen::Index d = static_cast<Eigen::Index>(dims_ / heads_);
     const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(d));
     // The projections stay in the Linear layers' buffers until their next forward; backward reads them.
     q_out_ = &q_.forward(x);
     k_out_ = &k_.forward(x);
     v_out_ = &v_.forward(x);
     const Matrix<Scalar>&Q = *q_out_, &K = *k_out_, &V = *v_out_;
-    attention_.resize(heads_);
-    heads_out_.resize(static_cast<Eigen::Index>(dims_), T);
-    heads_out_.setZero();
-    for (std::size_t h = 0; h < heads_; ++h) {
-      const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
-      Matrix<Scalar>& A = attention_[h];
-      A = Matrix<Scalar>::Zero(T, T);  // rows: queries, columns: keys
-      if (length > 0) {
-        A.leftCols(length).noalias() =
-            (Q.middleRows(r, d).transpose() * K.middleRows(r, d).leftCols(length)) * scale;
-        for (Eigen::Index i = 0; i < T; ++i) {
-          auto row = A.row(i).head(length);
+    const std::size_t segments = offsets.empty() ? 0 : offsets.size() - 1;
+    attention_.resize(segments * heads_);
+    heads_out_.resize(static_cast<Eigen::Index>(dims_), x.cols());
+    for (std::size_t c = 0; c < segments; ++c) {
+      const Eigen::Index begin = offsets[c], n = offsets[c + 1] - offsets[c];
+      for (std::size_t h = 0; h < heads_; ++h) {
+        const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
+        Matrix<Scalar>& A = attention_[c * heads_ + h];  // rows: queries, columns: keys
+        A.noalias() = (Q.block(r, begin, d, n).transpose() * K.block(r, begin, d, n)) * scale;
+        for (Eigen::Index i = 0; i < n; ++i) {
+          auto row = A.row(i);
           const Scalar top = row.maxCoeff();
           row = (row.array() - top).exp().matrix();
           row /= row.sum();
         }
-        heads_out_.middleRows(r, d).noalias() = V.middleRows(r, d) * A.transpose();
+        heads_out_.block(r, begin, d, n).noalias() = V.block(r, begin, d, n) * A.transpose();
       }
     }
     return o_.forward(heads_out_);
   }
 
-  /// Returns d(loss)/dx, [E, T].
-  const Matrix<Scalar>& backward(const Matrix<Scalar>& d_y) {
-    const Eigen::Index T = d_y.cols(), d = static_cast<Eigen::Index>(dims_ / heads_);
+  /// Single candidate of `length` real steps in the first columns of x; later columns are padding and
+  /// come out as zeros.
+  const Matrix<Scalar>& forward(const Matrix<Scalar>& x, Eigen::Index length) {
+    packed_ = x.leftCols(length);
+    const auto& y = forward(packed_, std::vector<Eigen::Index>{0, length});
+    padded_out_ = Matrix<Scalar>::Zero(y.rows(), x.cols());
+    padded_out_.leftCols(length) = y;
+    padded_columns_ = x.cols();
+    return padded_out_;
+  }
+
+  /// Returns d(loss)/dx with the shape of the last forward's input.
+  const Matrix<Scalar>& backward(const Matrix<Scalar>& d_y_in) {
+    const bool padded = padded_columns_ > 0;
+    const Matrix<Scalar> d_y = padded ? Matrix<Scalar>(d_y_in.leftCols(offsets_.back())) : d_y_in;
+    const Eigen::Index d = static_cast<Eigen::Index>(dims_ / heads_);
     const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(d));
     const Matrix<Scalar> d_heads = o_.backward(d_y);
-    d_q_ = Matrix<Scalar>::Zero(static_cast<Eigen::Index>(dims_), T);
+    const Matrix<Scalar>&Q = *q_out_, &K = *k_out_, &V = *v_out_;
+    d_q_ = Matrix<Scalar>::Zero(static_cast<Eigen::Index>(dims_), d_y.cols());
     d_k_ = d_q_;
     d_v_ = d_q_;
-    const Matrix<Scalar>&Q = *q_out_, &K = *k_out_, &V = *v_out_;
-    for (std::size_t h = 0; h < heads_; ++h) {
-      if (length_ == 0) break;
-      const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
-      const Matrix<Scalar>& A = attention_[h];
-      const auto dO = d_heads.middleRows(r, d);
-      d_v_.middleRows(r, d).noalias() = dO * A;
-      Matrix<Scalar> dA = dO.transpose() * V.middleRows(r, d);  // [T, T]
-      // Softmax over each row: dS_ij = A_ij (dA_ij - sum_k dA_ik A_ik); masked keys have A = 0.
-      const Matrix<Scalar> row_dot = (dA.cwiseProduct(A)).rowwise().sum();
-      Matrix<Scalar> dS = A.cwiseProduct(dA - row_dot.replicate(1, T)) * scale;
-      d_q_.middleRows(r, d).noalias() = K.middleRows(r, d) * dS.transpose();
-      d_k_.middleRows(r, d).noalias() = Q.middleRows(r, d) * dS;
+    for (std::size_t c = 0; c + 1 < offsets_.size(); ++c) {
+      const Eigen::Index begin = offsets_[c], n = offsets_[c + 1] - offsets_[c];
+      for (std::size_t h = 0; h < heads_; ++h) {
+        const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
+        const Matrix<Scalar>& A = attention_[c * heads_ + h];
+        const auto dO = d_heads.block(r, begin, d, n);
+        d_v_.block(r, begin, d, n).noalias() = dO * A;
+        const Matrix<Scalar> dA = dO.transpose() * V.block(r, begin, d, n);
+        // Softmax over each row: dS_ij = A_ij (dA_ij - sum_k dA_ik A_ik).
+        const Matrix<Scalar> row_dot = dA.cwiseProduct(A).rowwise().sum();
+        const Matrix<Scalar> dS = A.cwiseProduct(dA - row_dot.replicate(1, n)) * scale;
+        d_q_.block(r, begin, d, n).noalias() = K.block(r, begin, d, n) * dS.transpose();
+        d_k_.block(r, begin, d, n).noalias() = Q.block(r, begin, d, n) * dS;
+      }
     }
     d_x_ = q_.backward(d_q_);
     d_x_ += k_.backward(d_k_);
     d_x_ += v_.backward(d_v_);
+    if (padded) {
+      Matrix<Scalar> full = Matrix<Scalar>::Zero(d_x_.rows(), padded_columns_);
+      full.leftCols(d_x_.cols()) = d_x_;
+      d_x_ = std::move(full);
+      padded_columns_ = 0;
+    }
     return d_x_;
   }
 
@@ -156,9 +176,10 @@ class SelfAttention {
  private:
   std::size_t dims_, heads_;
   Linear<Scalar> q_, k_, v_, o_;
-  Eigen::Index length_ = 0;
+  std::vector<Eigen::Index> offsets_;
   std::vector<Matrix<Scalar>> attention_;
-  Matrix<Scalar> heads_out_, d_q_, d_k_, d_v_, d_x_;
+  Matrix<Scalar> heads_out_, d_q_, d_k_, d_v_, d_x_, packed_, padded_out_;
+  Eigen::Index padded_columns_ = 0;
   const Matrix<Scalar>*q_out_ = nullptr, *k_out_ = nullptr, *v_out_ = nullptr;
 };
 
