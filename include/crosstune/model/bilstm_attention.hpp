@@ -1,0 +1,221 @@
+// crosstune/model/bilstm_attention.hpp — the BiLSTM + attention network that scores candidates.
+//
+// Architecture (Verma et al.'s attention-inspired cost model, on crosstune's features):
+//
+//   step vectors [D] --Linear+ReLU--> [embedding] --BiLSTM x layers--> [2 hidden] per step
+//     --multi-head self-attention within the candidate--> --mean over real steps--> [2 hidden]
+//     --concat workload [W] and hardware [H]--> Linear+ReLU [head_hidden] --> Linear --> score
+//
+// forward() reads a features::FeatureBatch and returns one score per candidate (higher = faster);
+// backward() takes d(loss)/d(scores) and accumulates every parameter's gradient. All of it is written
+// out on Eigen; tests/unit/test_bilstm_attention.cpp checks the gradients of the whole network by finite
+// differences, with padding. Scalar is float in use and double in the gradient check.
+//
+//   crosstune::model::BiLstmAttentionNet<float> net(config_for(extractor.layout()), rng);
+//   const auto& scores = net.forward(batch);
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crosstune/core/expected.hpp"
+#include "crosstune/core/rng.hpp"
+#include "crosstune/features/feature_batch.hpp"
+#include "crosstune/model/layers.hpp"
+#include "crosstune/model/lstm.hpp"
+
+namespace crosstune::model {
+
+struct BiLstmAttentionConfig {
+  std::size_t step_dims = 0;      ///< D, from the feature layout
+  std::size_t workload_dims = 0;  ///< W
+  std::size_t hardware_dims = 0;  ///< H (0 when hardware is joined to every step)
+  std::size_t embedding = 64;     ///< width of the input projection
+  std::size_t hidden = 128;       ///< LSTM hidden size per direction
+  std::size_t layers = 3;         ///< stacked bidirectional LSTM layers
+  std::size_t heads = 2;          ///< attention heads; 2 * hidden must be divisible by it
+  std::size_t head_hidden = 64;   ///< hidden width of the scoring MLP
+
+  [[nodiscard]] Expected<void> validate() const {
+    auto bad = [](std::string what) {
+      return unexpected(Error(ErrorKind::invalid_argument, "BiLstmAttentionConfig: " + what));
+    };
+    if (step_dims == 0) return bad("step_dims must be set from the feature layout");
+    if (embedding == 0 || hidden == 0 || layers == 0 || head_hidden == 0)
+      return bad("sizes must be at least 1");
+    if (heads == 0 || (2 * hidden) % heads != 0) {
+      return bad("2 * hidden (" + std::to_string(2 * hidden) + ") must be divisible by heads (" +
+                 std::to_string(heads) + ")");
+    }
+    return {};
+  }
+  friend bool operator==(const BiLstmAttentionConfig&, const BiLstmAttentionConfig&) = default;
+};
+
+/// The configuration matching an extractor's layout, other sizes at their defaults.
+[[nodiscard]] inline BiLstmAttentionConfig config_for(const features::FeatureLayout& layout) {
+  BiLstmAttentionConfig c;
+  c.step_dims = layout.step_dims;
+  c.workload_dims = layout.workload_dims;
+  c.hardware_dims = layout.hardware_dims;
+  return c;
+}
+
+template <class Scalar>
+class BiLstmAttentionNet {
+ public:
+  BiLstmAttentionNet(const BiLstmAttentionConfig& config, Rng& rng)
+      : config_((config.validate().value(), config)),
+        embed_(config.step_dims, config.embedding, rng),
+        attention_(2 * config.hidden, config.heads, rng),
+        head1_(2 * config.hidden + config.workload_dims + config.hardware_dims, config.head_hidden, rng),
+        head2_(config.head_hidden, 1, rng) {
+    for (std::size_t l = 0; l < config.layers; ++l)
+      lstm_.emplace_back(l == 0 ? config.embedding : 2 * config.hidden, config.hidden, rng);
+  }
+
+  [[nodiscard]] const BiLstmAttentionConfig& config() const noexcept { return config_; }
+
+  /// Scores of the batch's candidates, [1, B].
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) {
+    const std::size_t B = batch.size(), S = batch.steps.shape()[1], D = batch.steps.shape()[2];
+    // Only the steps some candidate uses are run.
+    std::size_t T = 0;
+    for (auto len : batch.lengths)
+      T = std::max<std::size_t>(T, len);
+    T = std::max<std::size_t>(T, 1);
+    const auto Bi = static_cast<Eigen::Index>(B);
+    // Steps, time-major, all time steps side by side for one embedding GEMM: column t * B + b.
+    x_all_.resize(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(T) * Bi);
+    mask_.assign(T, RowVector<Scalar>::Zero(Bi));
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t t = 0; t < T; ++t) {
+        const float* row = batch.steps.data() + (b * S + t) * D;
+        for (std::size_t k = 0; k < D; ++k)
+          x_all_(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(t * B + b)) =
+              static_cast<Scalar>(row[k]);
+        mask_[t](static_cast<Eigen::Index>(b)) = t < batch.lengths[b] ? Scalar(1) : Scalar(0);
+      }
+    }
+    const Matrix<Scalar>& e = embed_.forward(x_all_);
+    embedded_pre_ = e;
+    sequence_.resize(T);
+    for (std::size_t t = 0; t < T; ++t)
+      sequence_[t] = e.middleCols(static_cast<Eigen::Index>(t * B), Bi).cwiseMax(Scalar(0));
+    const Sequence<Scalar>* h = &sequence_;
+    for (auto& layer : lstm_)
+      h = &layer.forward(*h, mask_);
+    // Pack the real steps of each candidate side by side for attention.
+    offsets_.assign(1, 0);
+    for (std::size_t b = 0; b < B; ++b)
+      offsets_.push_back(offsets_.back() + static_cast<Eigen::Index>(batch.lengths[b]));
+    const auto E = static_cast<Eigen::Index>(2 * config_.hidden);
+    packed_.resize(E, offsets_.back());
+    for (std::size_t b = 0; b < B; ++b)
+      for (Eigen::Index t = 0; t < offsets_[b + 1] - offsets_[b]; ++t)
+        packed_.col(offsets_[b] + t) = (*h)[static_cast<std::size_t>(t)].col(static_cast<Eigen::Index>(b));
+    const Matrix<Scalar>& y = attention_.forward(packed_, offsets_);
+    // Mean over real steps, then the head's input: [pooled; workload; hardware].
+    const auto W = static_cast<Eigen::Index>(config_.workload_dims),
+               Hw = static_cast<Eigen::Index>(config_.hardware_dims);
+    head_in_.resize(E + W + Hw, Bi);
+    for (std::size_t b = 0; b < B; ++b) {
+      const Eigen::Index n = offsets_[b + 1] - offsets_[b];
+      head_in_.col(static_cast<Eigen::Index>(b)).head(E) =
+          n > 0 ? Vector<Scalar>(y.middleCols(offsets_[b], n).rowwise().mean()) : Vector<Scalar>::Zero(E);
+      for (Eigen::Index k = 0; k < W; ++k)
+        head_in_(E + k, static_cast<Eigen::Index>(b)) =
+            static_cast<Scalar>(batch.workload(b, static_cast<std::size_t>(k)));
+      for (Eigen::Index k = 0; k < Hw; ++k)
+        head_in_(E + W + k, static_cast<Eigen::Index>(b)) =
+            static_cast<Scalar>(batch.hardware(b, static_cast<std::size_t>(k)));
+    }
+    hidden_pre_ = head1_.forward(head_in_);
+    hidden_ = hidden_pre_.cwiseMax(Scalar(0));
+    return head2_.forward(hidden_);
+  }
+
+  /// Accumulates the gradients of every parameter for d(loss)/d(scores), [1, B].
+  void backward(const Matrix<Scalar>& d_scores) {
+    const Eigen::Index B = d_scores.cols(), E = static_cast<Eigen::Index>(2 * config_.hidden);
+    Matrix<Scalar> d_hidden = head2_.backward(d_scores);
+    d_hidden = d_hidden.cwiseProduct((hidden_pre_.array() > Scalar(0)).template cast<Scalar>().matrix());
+    const Matrix<Scalar>& d_head_in = head1_.backward(d_hidden);
+    Matrix<Scalar> d_y = Matrix<Scalar>::Zero(E, offsets_.back());
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index n =
+          offsets_[static_cast<std::size_t>(b) + 1] - offsets_[static_cast<std::size_t>(b)];
+      if (n > 0)
+        d_y.middleCols(offsets_[static_cast<std::size_t>(b)], n) =
+            (d_head_in.col(b).head(E) / static_cast<Scalar>(n)).replicate(1, n);
+    }
+    const Matrix<Scalar>& d_packed = attention_.backward(d_y);
+    const std::size_t T = sequence_.size();
+    d_sequence_.assign(T, Matrix<Scalar>::Zero(E, B));
+    for (Eigen::Index b = 0; b < B; ++b)
+      for (Eigen::Index t = 0;
+           t < offsets_[static_cast<std::size_t>(b) + 1] - offsets_[static_cast<std::size_t>(b)]; ++t)
+        d_sequence_[static_cast<std::size_t>(t)].col(b) =
+            d_packed.col(offsets_[static_cast<std::size_t>(b)] + t);
+    const Sequence<Scalar>* d = &d_sequence_;
+    for (std::size_t l = lstm_.size(); l-- > 0;)
+      d = &lstm_[l].backward(*d);
+    Matrix<Scalar> d_embedded(static_cast<Eigen::Index>(config_.embedding), static_cast<Eigen::Index>(T) * B);
+    for (std::size_t t = 0; t < T; ++t) {
+      const auto cols = embedded_pre_.middleCols(static_cast<Eigen::Index>(t) * B, B);
+      d_embedded.middleCols(static_cast<Eigen::Index>(t) * B, B) =
+          (*d)[t].cwiseProduct((cols.array() > Scalar(0)).template cast<Scalar>().matrix());
+    }
+    (void)embed_.backward(d_embedded);
+  }
+
+  void zero_grad() {
+    embed_.zero_grad();
+    for (auto& l : lstm_)
+      l.zero_grad();
+    attention_.zero_grad();
+    head1_.zero_grad();
+    head2_.zero_grad();
+  }
+
+  /// Every parameter, in a fixed order (the order of the weights file).
+  [[nodiscard]] std::vector<Parameter<Scalar>> parameters() {
+    std::vector<Parameter<Scalar>> p;
+    auto add = [&](auto&& layer_params) {
+      for (auto q : layer_params)
+        p.push_back(q);
+    };
+    add(embed_.parameters());
+    for (auto& l : lstm_)
+      add(l.parameters());
+    add(attention_.parameters());
+    add(head1_.parameters());
+    add(head2_.parameters());
+    return p;
+  }
+
+  [[nodiscard]] std::size_t parameter_count() {
+    std::size_t n = 0;
+    for (auto p : parameters())
+      n += static_cast<std::size_t>(p.value->size());
+    return n;
+  }
+
+ private:
+  BiLstmAttentionConfig config_;
+  Linear<Scalar> embed_;
+  std::vector<BiLstm<Scalar>> lstm_;
+  SelfAttention<Scalar> attention_;
+  Linear<Scalar> head1_, head2_;
+  Matrix<Scalar> x_all_, embedded_pre_, packed_, head_in_, hidden_pre_, hidden_;
+  Mask<Scalar> mask_;
+  Sequence<Scalar> sequence_, d_sequence_;
+  std::vector<Eigen::Index> offsets_;
+};
+
+}  // namespace crosstune::model
