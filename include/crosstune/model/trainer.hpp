@@ -1,0 +1,209 @@
+// crosstune/model/trainer.hpp — train and apply a BiLSTM-attention cost model on extracted features.
+//
+// Mini-batches are drawn within tasks (a batch holds records of one task, as TenSet trains), so the
+// pairwise rank loss always has pairs to compare; the order of batches is shuffled with the Rng, so a
+// seed gives the same model. Each epoch reports its training loss and, given a validation set, its
+// pairwise comparison accuracy; the weights of the best validation epoch are kept (early stopping after
+// `patience` epochs without improvement). predict() scores any number of candidates in chunks.
+//
+//   auto report = crosstune::model::train(net, train_batch, labels, task_ids, &validation, options, rng);
+//   std::vector<float> scores(n);
+//   crosstune::model::predict(net, batch, scores);
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "crosstune/core/expected.hpp"
+#include "crosstune/core/rng.hpp"
+#include "crosstune/features/feature_batch.hpp"
+#include "crosstune/metrics/ranking.hpp"
+#include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/optim.hpp"
+
+namespace crosstune::model {
+
+enum class Loss { mse, rank, mse_and_rank };
+
+struct TrainOptions {
+  std::size_t epochs = 30;
+  std::size_t batch_size = 16;
+  float learning_rate = 1e-3f;
+  float weight_decay = 0.0f;
+  float clip_norm = 1.0f;  ///< global gradient norm limit (0: no clipping)
+  Loss loss = Loss::mse_and_rank;
+  float rank_weight = 1.0f;  ///< weight of the rank loss in mse_and_rank
+  std::size_t patience = 5;  ///< epochs without a better validation PCA before stopping (0: never stop early)
+};
+
+/// Labelled candidates: features plus a label and a task id per candidate.
+struct LabelledBatch {
+  const features::FeatureBatch* features = nullptr;
+  std::span<const float> labels;
+  std::span<const std::uint32_t> tasks;
+};
+
+struct TrainReport {
+  std::vector<double> train_loss;      ///< per epoch
+  std::vector<double> validation_pca;  ///< per epoch, when a validation set was given
+  std::size_t best_epoch = 0;          ///< epoch whose weights were kept
+  bool stopped_early = false;
+};
+
+/// Copies candidates `rows` of `from` into `to` (reusing its buffers).
+inline void gather(const features::FeatureBatch& from, std::span<const std::size_t> rows,
+                   features::FeatureBatch& to) {
+  const std::size_t S = from.steps.shape()[1], D = from.steps.shape()[2], W = from.workload.shape()[1],
+                    H = from.hardware.shape()[1];
+  to.reshape(rows.size(), {"", 0, D, S, W, H});
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::size_t r = rows[i];
+    std::copy_n(from.steps.data() + r * S * D, S * D, to.steps.data() + i * S * D);
+    std::copy_n(from.mask.data() + r * S, S, to.mask.data() + i * S);
+    std::copy_n(from.workload.data() + r * W, W, to.workload.data() + i * W);
+    std::copy_n(from.hardware.data() + r * H, H, to.hardware.data() + i * H);
+    to.lengths[i] = from.lengths[r];
+    to.truncated[i] = from.truncated[r];
+  }
+}
+
+/// Scores every candidate of `batch` into `scores` (size batch.size()), in chunks of `chunk`.
+template <class Net>
+void predict(Net& net, const features::FeatureBatch& batch, std::span<float> scores,
+             std::size_t chunk = 512) {
+  features::FeatureBatch part;
+  std::vector<std::size_t> rows;
+  for (std::size_t begin = 0; begin < batch.size(); begin += chunk) {
+    const std::size_t end = std::min(batch.size(), begin + chunk);
+    rows.resize(end - begin);
+    std::iota(rows.begin(), rows.end(), begin);
+    gather(batch, rows, part);
+    const auto& s = net.forward(part);
+    for (std::size_t i = begin; i < end; ++i)
+      scores[i] = static_cast<float>(s(0, static_cast<Eigen::Index>(i - begin)));
+  }
+}
+
+/// Pairwise comparison accuracy of the net on labelled candidates, per task, weighted by records.
+template <class Net>
+[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data) {
+  const std::size_t n = data.features->size();
+  std::vector<float> scores(n);
+  predict(net, *data.features, scores);
+  // Group by task: order candidates by task id (stable), offsets at task boundaries.
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return data.tasks[a] < data.tasks[b]; });
+  std::vector<float> p(n), l(n);
+  std::vector<std::size_t> offsets{0};
+  for (std::size_t i = 0; i < n; ++i) {
+    p[i] = scores[order[i]];
+    l[i] = data.labels[order[i]];
+    if (i + 1 == n || data.tasks[order[i + 1]] != data.tasks[order[i]]) offsets.push_back(i + 1);
+  }
+  return metrics::pairwise_comparison_accuracy(p, l, offsets);
+}
+
+/// Trains `net` on `train` (and watches `validation`, if given). Deterministic for the Rng's seed.
+template <class Scalar>
+[[nodiscard]] Expected<TrainReport> train(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& train_set,
+                                          const LabelledBatch* validation, const TrainOptions& options,
+                                          Rng& rng) {
+  const std::size_t n = train_set.features->size();
+  if (n == 0 || train_set.labels.size() != n || train_set.tasks.size() != n) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "train: features, labels and task ids must have the same, non-zero count"));
+  }
+  if (options.batch_size == 0)
+    return unexpected(Error(ErrorKind::invalid_argument, "train: batch_size must be at least 1"));
+  std::map<std::uint32_t, std::vector<std::size_t>> by_task;
+  for (std::size_t i = 0; i < n; ++i)
+    by_task[train_set.tasks[i]].push_back(i);
+
+  Adam<Scalar> adam({.learning_rate = static_cast<Scalar>(options.learning_rate),
+                     .weight_decay = static_cast<Scalar>(options.weight_decay)});
+  TrainReport report;
+  double best = -1;
+  std::vector<Matrix<Scalar>> best_weights;
+  std::size_t since_best = 0;
+  features::FeatureBatch batch;
+  std::vector<float> labels;
+  std::vector<std::uint32_t> tasks;
+  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    // Batches within tasks, in shuffled order.
+    std::vector<std::vector<std::size_t>> batches;
+    for (auto& [task, rows] : by_task) {
+      rng.shuffle(std::span<std::size_t>(rows));
+      for (std::size_t b = 0; b < rows.size(); b += options.batch_size)
+        batches.emplace_back(
+            rows.begin() + static_cast<std::ptrdiff_t>(b),
+            rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), b + options.batch_size)));
+    }
+    rng.shuffle(std::span<std::vector<std::size_t>>(batches));
+    double epoch_loss = 0;
+    for (const auto& rows : batches) {
+      gather(*train_set.features, rows, batch);
+      labels.resize(rows.size());
+      tasks.resize(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        labels[i] = train_set.labels[rows[i]];
+        tasks[i] = train_set.tasks[rows[i]];
+      }
+      const Matrix<Scalar> scores = net.forward(batch);
+      Scalar loss = 0;
+      Matrix<Scalar> grad = Matrix<Scalar>::Zero(1, scores.cols());
+      if (options.loss != Loss::rank) {
+        auto [l, g] = mse_loss(scores, labels);
+        loss += l;
+        grad += g;
+      }
+      if (options.loss != Loss::mse) {
+        auto [l, g] = pairwise_rank_loss(scores, labels, tasks);
+        const auto w = options.loss == Loss::rank ? Scalar(1) : static_cast<Scalar>(options.rank_weight);
+        loss += w * l;
+        grad += w * g;
+      }
+      net.zero_grad();
+      net.backward(grad);
+      const auto params = net.parameters();
+      clip_gradients(params, static_cast<Scalar>(options.clip_norm));
+      adam.step(params);
+      epoch_loss += static_cast<double>(loss);
+    }
+    report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));
+    if (validation) {
+      auto pca = evaluate_pca(net, *validation);
+      if (!pca) return unexpected(std::move(pca).error());
+      report.validation_pca.push_back(*pca);
+      if (*pca > best) {
+        best = *pca;
+        report.best_epoch = epoch;
+        since_best = 0;
+        best_weights.clear();
+        for (auto p : net.parameters())
+          best_weights.push_back(*p.value);
+      } else if (options.patience > 0 && ++since_best >= options.patience) {
+        report.stopped_early = true;
+        break;
+      }
+    } else {
+      report.best_epoch = epoch;
+    }
+  }
+  if (!best_weights.empty()) {
+    std::size_t i = 0;
+    for (auto p : net.parameters())
+      *p.value = best_weights[i++];
+  }
+  return report;
+}
+
+}  // namespace crosstune::model
