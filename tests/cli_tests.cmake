@@ -91,6 +91,16 @@ set_tests_properties(cli.features PROPERTIES PASS_REGULAR_EXPRESSION "10541 reco
 add_test(NAME cli.features_bad_join_fails COMMAND ${_cli} features --hardware-join diagonal --out ${CMAKE_CURRENT_BINARY_DIR}/y.npy ${_logs})
 set_tests_properties(cli.features_bad_join_fails PROPERTIES WILL_FAIL TRUE)
 
+# crosstune train / eval: a tiny model, one epoch, on the K80 sample; eval reads it back.
+add_test(NAME cli.train COMMAND ${_cli} train --epochs 1 --hidden 8 --layers 1 --embedding 8 --min-records 10
+         --out ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin ${_logs}/k80)
+set_tests_properties(cli.train PROPERTIES PASS_REGULAR_EXPRESSION "epoch 1/1 .*validation PCA 0\\.[0-9]+.*model written to")
+add_test(NAME cli.eval COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin ${_logs}/v100)
+set_tests_properties(cli.eval PROPERTIES DEPENDS cli.train PASS_REGULAR_EXPRESSION
+  "^\\{\"pca\": 0\\.[0-9]+, \"top1\": [01]\\.[0-9]+, \"top5\": [01]\\.[0-9]+, \"rmse\": [0-9.]+, \"kendall\": -?[0-9.]+, \"records\": 4011, \"tasks\": 5\\}")
+add_test(NAME cli.eval_refuses_a_corrupt_model COMMAND ${_cli} eval --model ${_bad} ${_logs}/v100)
+set_tests_properties(cli.eval_refuses_a_corrupt_model PROPERTIES WILL_FAIL TRUE)
+
 get_property(_cli_tests DIRECTORY PROPERTY TESTS)
 foreach(_t IN LISTS _cli_tests)
   if(_t MATCHES "^cli\\.")

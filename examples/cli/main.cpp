@@ -3,11 +3,13 @@
 //   crosstune hw [--preset NAME | --target STRING | --cuda | --list-presets] [--json]   hardware descriptors
 //   crosstune data stats|split|sample|export ... LOGS...   datasets, train/test splits, sampling
 //   crosstune features --out X.npy [--mask-out M.npy] LOGS...   model input of every record
+//   crosstune train --out MODEL.bin LOGS... / crosstune eval --model MODEL.bin LOGS...   the cost model
 #include <CLI/CLI.hpp>
 
 #include "crosstune/version.hpp"
 #include "data_command.hpp"
 #include "features_command.hpp"
+#include "model_command.hpp"
 #include "hw_command.hpp"
 #include "logs_command.hpp"
 
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
   crosstune::cli::add_hw_command(app);
   crosstune::cli::add_data_command(app);
   crosstune::cli::add_features_command(app);
+  crosstune::cli::add_model_commands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

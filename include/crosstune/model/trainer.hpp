@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -41,6 +42,8 @@ struct TrainOptions {
   Loss loss = Loss::mse_and_rank;
   float rank_weight = 1.0f;  ///< weight of the rank loss in mse_and_rank
   std::size_t patience = 5;  ///< epochs without a better validation PCA before stopping (0: never stop early)
+  /// Called after every epoch with (epoch, training loss, validation PCA or -1); for progress output.
+  std::function<void(std::size_t, double, double)> on_epoch;
 };
 
 /// Labelled candidates: features plus a label and a task id per candidate.
@@ -183,6 +186,7 @@ template <class Scalar>
       auto pca = evaluate_pca(net, *validation);
       if (!pca) return unexpected(std::move(pca).error());
       report.validation_pca.push_back(*pca);
+      if (options.on_epoch) options.on_epoch(epoch, report.train_loss.back(), *pca);
       if (*pca > best) {
         best = *pca;
         report.best_epoch = epoch;
@@ -196,6 +200,7 @@ template <class Scalar>
       }
     } else {
       report.best_epoch = epoch;
+      if (options.on_epoch) options.on_epoch(epoch, report.train_loss.back(), -1.0);
     }
   }
   if (!best_weights.empty()) {

@@ -1,0 +1,191 @@
+// `crosstune train` and `crosstune eval`: the BiLSTM-attention cost model on tuning logs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crosstune/data/dataset.hpp"
+#include "crosstune/data/splits.hpp"
+#include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/metrics/ranking.hpp"
+#include "crosstune/model/serialization.hpp"
+#include "crosstune/model/trainer.hpp"
+#include "logs_command.hpp"
+
+namespace crosstune::cli {
+
+struct ModelOptions {
+  std::vector<std::string> logs;
+  std::string model = "bilstm";
+  std::string hardware;
+  std::size_t min_records = 48;
+  std::size_t epochs = 30, batch = 16, max_steps = 64, hidden = 128, layers = 3, heads = 2, embedding = 64;
+  std::uint64_t seed = 0;
+  double ratio = 0.9;
+  float learning_rate = 1e-3f;
+  std::string loss = "both";
+  std::string out, model_in;
+  bool json = false;
+};
+
+/// Features, labels and task ids of the referenced records of a dataset.
+struct ExtractedSet {
+  features::FeatureBatch batch;
+  std::vector<float> labels;
+  std::vector<std::uint32_t> tasks;
+};
+
+inline Expected<ExtractedSet> extract_set(const data::Dataset& ds, const std::vector<data::RecordRef>& refs,
+                                          features::StepSequenceExtractor& extractor) {
+  std::vector<Record> records;
+  std::vector<hw::HardwareParams> hardware;
+  ExtractedSet out;
+  records.reserve(refs.size());
+  for (const auto& r : refs) {
+    const auto& task = ds.tasks()[r.task];
+    records.push_back(task.records[r.record]);
+    hardware.push_back(task.hardware_params);
+    out.labels.push_back(task.labels[r.record]);
+    out.tasks.push_back(static_cast<std::uint32_t>(r.task));
+  }
+  if (auto ok = extractor.extract(records, hardware, out.batch); !ok)
+    return unexpected(std::move(ok).error());
+  return out;
+}
+
+inline data::Dataset load_model_dataset(const ModelOptions& o) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& f : expand_log_paths(o.logs))
+    paths.emplace_back(f);
+  auto ds = data::Dataset::load(paths, o.hardware, {.min_records_per_task = o.min_records});
+  if (!ds) fail(ds.error());
+  for (const auto& w : ds->stats().warnings)
+    std::cerr << "crosstune: warning: " << w << '\n';
+  if (ds->tasks().empty())
+    fail(Error(ErrorKind::invalid_argument, "no task has enough records", {}, 0, 0, "lower --min-records"));
+  return std::move(*ds);
+}
+
+inline void run_train(const ModelOptions& o) {
+  if (o.model != "bilstm") {
+    fail(Error(ErrorKind::unsupported, "model \"" + o.model + "\" is not built yet", {}, 0, 0,
+               "use --model bilstm"));
+  }
+  const auto ds = load_model_dataset(o);
+  Rng rng(o.seed);
+  auto split = data::split_within_task(ds, o.ratio, true, rng);
+  if (!split) fail(split.error());
+  features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
+  auto train_set = extract_set(ds, split->train, extractor);
+  auto val_set = extract_set(ds, split->test, extractor);
+  if (!train_set) fail(train_set.error());
+  if (!val_set) fail(val_set.error());
+  auto config = model::config_for(extractor.layout());
+  config.hidden = o.hidden;
+  config.layers = o.layers;
+  config.heads = o.heads;
+  config.embedding = o.embedding;
+  if (auto ok = config.validate(); !ok) fail(ok.error());
+  model::BiLstmAttentionNet<float> net(config, rng);
+  model::TrainOptions options;
+  options.epochs = o.epochs;
+  options.batch_size = o.batch;
+  options.learning_rate = o.learning_rate;
+  options.loss = o.loss == "mse"    ? model::Loss::mse
+                 : o.loss == "rank" ? model::Loss::rank
+                                    : model::Loss::mse_and_rank;
+  const auto start = std::chrono::steady_clock::now();
+  options.on_epoch = [&](std::size_t epoch, double loss, double pca) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(o.epochs - epoch - 1);
+    std::printf("epoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n", epoch + 1, o.epochs,
+                loss, pca, elapsed, eta);
+    std::fflush(stdout);
+  };
+  std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
+              split->train.size(), ds.tasks().size(), split->test.size(), net.parameter_count());
+  const model::LabelledBatch train_data{&train_set->batch, train_set->labels, train_set->tasks};
+  const model::LabelledBatch val_data{&val_set->batch, val_set->labels, val_set->tasks};
+  auto report = model::train(net, train_data, &val_data, options, rng);
+  if (!report) fail(report.error());
+  if (auto ok = model::save_model(o.out, net, extractor.layout()); !ok) fail(ok.error());
+  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
+              report->validation_pca.empty() ? 0.0 : report->validation_pca[report->best_epoch],
+              report->best_epoch + 1, o.out.c_str());
+}
+
+inline void run_eval(const ModelOptions& o) {
+  auto loaded = model::load_model(o.model_in);
+  if (!loaded) fail(loaded.error());
+  const auto& layout = loaded->layout;
+  features::StepSequenceExtractor extractor({.max_steps = layout.max_steps,
+                                             .hardware_join = layout.hardware_dims == 0
+                                                                  ? features::HardwareJoin::per_step
+                                                                  : features::HardwareJoin::separate});
+  if (auto ok = features::check_compatible(layout, extractor.layout()); !ok) fail(ok.error());
+  const auto ds = load_model_dataset(o);
+  std::vector<data::RecordRef> all;
+  for (std::size_t t = 0; t < ds.tasks().size(); ++t)
+    for (std::size_t r = 0; r < ds.tasks()[t].size(); ++r)
+      all.push_back({t, r});
+  auto set = extract_set(ds, all, extractor);
+  if (!set) fail(set.error());
+  std::vector<float> scores(all.size());
+  model::predict(*loaded->net, set->batch, scores);
+  std::vector<std::size_t> offsets{0};
+  for (const auto& t : ds.tasks())
+    offsets.push_back(offsets.back() + t.size());
+  auto report = metrics::evaluate_ranking(scores, set->labels, offsets);
+  if (!report) fail(report.error());
+  if (o.json) {
+    std::printf(
+        "{\"pca\": %.6f, \"top1\": %.6f, \"top5\": %.6f, \"rmse\": %.6f, \"kendall\": %.6f, \"records\": "
+        "%zu, \"tasks\": %zu}\n",
+        report->pairwise_comparison_accuracy, report->top1, report->top5, report->rmse, report->kendall_tau,
+        all.size(), ds.tasks().size());
+  } else {
+    std::printf("records %zu, tasks %zu\nPCA %.4f  top-1 %.4f  top-5 %.4f  RMSE %.4f  Kendall tau %.4f\n",
+                all.size(), ds.tasks().size(), report->pairwise_comparison_accuracy, report->top1,
+                report->top5, report->rmse, report->kendall_tau);
+  }
+}
+
+inline void add_model_commands(CLI::App& app) {
+  auto o = std::make_shared<ModelOptions>();
+  auto common = [&](CLI::App* c) {
+    c->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
+    c->add_option("--hardware", o->hardware,
+                  "Preset that measured all the logs (else HARDWARE files / targets)");
+    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)");
+  };
+  auto* train =
+      app.add_subcommand("train", "Train the BiLSTM-attention cost model (validating on 10% of each task)");
+  common(train);
+  train->add_option("--model", o->model, "Model kind (bilstm)");
+  train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)");
+  train->add_option("--batch", o->batch, "Mini-batch size (default 16)");
+  train->add_option("--seed", o->seed, "Random seed (default 0)");
+  train->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
+  train->add_option("--loss", o->loss, "mse, rank or both (default)");
+  train->add_option("--hidden", o->hidden, "LSTM hidden size (default 128)");
+  train->add_option("--layers", o->layers, "BiLSTM layers (default 3)");
+  train->add_option("--heads", o->heads, "Attention heads (default 2)");
+  train->add_option("--embedding", o->embedding, "Input projection width (default 64)");
+  train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)");
+  train->add_option("--ratio", o->ratio, "Share of each task used for training (default 0.9)");
+  train->add_option("--out", o->out, "Model file to write")->required();
+  train->callback([o] { run_train(*o); });
+  auto* eval = app.add_subcommand("eval", "Score a model on logs: PCA, top-1, top-5, RMSE, Kendall tau");
+  common(eval);
+  eval->add_option("--model", o->model_in, "Model file")->required()->check(CLI::ExistingFile);
+  eval->add_flag("--json", o->json, "Print one JSON object");
+  eval->callback([o] { run_eval(*o); });
+}
+
+}  // namespace crosstune::cli
