@@ -5,10 +5,12 @@
 // a page in docs/policies/ showing the smallest type that satisfies it. Functions taking a policy check it
 // with a static_assert whose message says what is missing, instead of a template backtrace.
 //
-// The concepts of the later layers (CostModel, Measurer, SearchPolicy) are added with those layers.
+// The concepts of the later layers (Measurer, SearchPolicy) are added with those layers.
 #pragma once
 
 #include <concepts>
+#include <filesystem>
+#include <span>
 #include <string_view>
 
 #include "crosstune/core/record.hpp"
@@ -16,6 +18,7 @@
 #include "crosstune/data/samplers.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/hw/hardware_params.hpp"
+#include "crosstune/model/trainer.hpp"
 
 namespace crosstune {
 
@@ -76,6 +79,31 @@ template <class F>
                                               features::FeatureBatch& batch) {
   static_assert(require_feature_extractor<F>());
   return extractor.extract(records, hardware, batch);
+}
+
+/// Scores candidates from their features (higher = faster), learns from labelled candidates, and keeps
+/// its weights in a file: `layout()`, `predict(batch, scores)`, `fit(train, validation, options, rng)`,
+/// `save(path)`. model::BiLstmAttentionModel satisfies it; baselines (MLP, XGBoost) will too. See
+/// docs/policies/cost-model.md.
+template <class M>
+concept CostModel = requires(M& m, const M& cm, const features::FeatureBatch& batch, std::span<float> scores,
+                             const model::LabelledBatch& data, const model::TrainOptions& options, Rng& rng,
+                             const std::filesystem::path& path) {
+  { cm.layout() } -> std::convertible_to<features::FeatureLayout>;
+  { m.predict(batch, scores) } -> std::same_as<Expected<void>>;
+  { m.fit(data, &data, options, rng) } -> std::same_as<Expected<model::TrainReport>>;
+  { m.save(path) } -> std::same_as<Expected<void>>;
+};
+
+/// Checks a CostModel with a readable message.
+template <class M>
+constexpr bool require_cost_model() {
+  static_assert(
+      CostModel<M>,
+      "crosstune: this type is not a CostModel: it needs layout(), predict(FeatureBatch, span<float>) -> "
+      "Expected<void>, fit(LabelledBatch, const LabelledBatch*, TrainOptions, Rng&) -> Expected<TrainReport> "
+      "and save(path) -> Expected<void> (see docs/policies/cost-model.md)");
+  return CostModel<M>;
 }
 
 /// Chooses the records of a Dataset to train on: `select(dataset, rng)` returns a data::Selection

@@ -42,8 +42,10 @@ struct TrainOptions {
   Loss loss = Loss::mse_and_rank;
   float rank_weight = 1.0f;  ///< weight of the rank loss in mse_and_rank
   std::size_t patience = 5;  ///< epochs without a better validation PCA before stopping (0: never stop early)
+  /// Parameters (in BiLstmAttentionNet::parameters() order) left unchanged: fine-tuning with frozen layers.
+  std::vector<bool> frozen{};
   /// Called after every epoch with (epoch, training loss, validation PCA or -1); for progress output.
-  std::function<void(std::size_t, double, double)> on_epoch;
+  std::function<void(std::size_t, double, double)> on_epoch{};
 };
 
 /// Labelled candidates: features plus a label and a task id per candidate.
@@ -178,7 +180,7 @@ template <class Scalar>
       net.backward(grad);
       const auto params = net.parameters();
       clip_gradients(params, static_cast<Scalar>(options.clip_norm));
-      adam.step(params);
+      adam.step(params, options.frozen);
       epoch_loss += static_cast<double>(loss);
     }
     report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));

@@ -1,0 +1,114 @@
+// crosstune/model/cost_model.hpp — the BiLSTM-attention cost model as one object: network, feature layout,
+// training, fine-tuning with frozen layers, prediction and weights files (a CostModel).
+//
+//   crosstune::model::BiLstmAttentionModel model(extractor.layout(), {.hidden = 64});
+//   model.fit(train, &validation, {.epochs = 20}, rng).value();
+//   model.fine_tune(few_target_records, nullptr, {.epochs = 10}, {crosstune::model::Block::embedding,
+//                   crosstune::model::Block::lstm}, rng).value();
+//   model.predict(batch, scores).value();
+//   model.save("model.bin").value();
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+
+#include "crosstune/core/expected.hpp"
+#include "crosstune/features/feature_batch.hpp"
+#include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/serialization.hpp"
+#include "crosstune/model/trainer.hpp"
+
+namespace crosstune::model {
+
+/// Blocks of the network that fine-tuning can freeze.
+enum class Block { embedding, lstm, attention, head };
+
+class BiLstmAttentionModel {
+ public:
+  /// A new model for features of `layout`; `sizes` gives the architecture's widths (its feature dimensions
+  /// are taken from the layout).
+  BiLstmAttentionModel(const features::FeatureLayout& layout, BiLstmAttentionConfig sizes = {},
+                       std::uint64_t seed = 0)
+      : layout_(layout) {
+    sizes.step_dims = layout.step_dims;
+    sizes.workload_dims = layout.workload_dims;
+    sizes.hardware_dims = layout.hardware_dims;
+    Rng rng(seed);
+    net_ = std::make_unique<BiLstmAttentionNet<float>>(sizes, rng);
+  }
+
+  [[nodiscard]] static Expected<BiLstmAttentionModel> load(const std::filesystem::path& path) {
+    auto loaded = load_model(path);
+    if (!loaded) return unexpected(std::move(loaded).error());
+    return BiLstmAttentionModel(std::move(*loaded));
+  }
+  [[nodiscard]] Expected<void> save(const std::filesystem::path& path) {
+    return save_model(path, *net_, layout_);
+  }
+
+  /// The feature layout the model reads; extract with a matching extractor (features::check_compatible).
+  [[nodiscard]] const features::FeatureLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] BiLstmAttentionNet<float>& network() noexcept { return *net_; }
+
+  /// Scores (higher = faster) of every candidate of `batch` into `scores`.
+  [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
+    if (auto ok = check_batch(batch); !ok) return ok;
+    if (scores.size() != batch.size()) {
+      return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
+                                                               " score slots for " +
+                                                               std::to_string(batch.size()) + " candidates"));
+    }
+    model::predict(*net_, batch, scores);
+    return {};
+  }
+
+  [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
+                                          TrainOptions options, Rng& rng) {
+    if (auto ok = check_batch(*train_set.features); !ok) return unexpected(std::move(ok).error());
+    options.frozen.clear();
+    return train(*net_, train_set, validation, options, rng);
+  }
+
+  /// Continues training on (few) records of a new target with the given blocks frozen.
+  [[nodiscard]] Expected<TrainReport> fine_tune(const LabelledBatch& train_set,
+                                                const LabelledBatch* validation, TrainOptions options,
+                                                std::initializer_list<Block> frozen, Rng& rng) {
+    if (auto ok = check_batch(*train_set.features); !ok) return unexpected(std::move(ok).error());
+    options.frozen = frozen_mask(std::set<Block>(frozen));
+    return train(*net_, train_set, validation, options, rng);
+  }
+
+  /// Which parameters (in network order) belong to the frozen blocks.
+  [[nodiscard]] std::vector<bool> frozen_mask(const std::set<Block>& frozen) {
+    const auto& c = net_->config();
+    std::vector<bool> mask;
+    auto add = [&](std::size_t count, Block block) {
+      mask.insert(mask.end(), count, frozen.count(block) > 0);
+    };
+    add(2, Block::embedding);        // embedding weight and bias
+    add(6 * c.layers, Block::lstm);  // per BiLSTM layer: 2 directions x (w_ih, w_hh, bias)
+    add(8, Block::attention);        // q, k, v, o projections
+    add(4, Block::head);             // two head layers
+    return mask;
+  }
+
+ private:
+  explicit BiLstmAttentionModel(LoadedModel loaded)
+      : layout_(std::move(loaded.layout)), net_(std::move(loaded.net)) {}
+
+  [[nodiscard]] Expected<void> check_batch(const features::FeatureBatch& batch) const {
+    const features::FeatureLayout actual{
+        layout_.name,           layout_.version,           batch.steps.shape()[2],
+        batch.steps.shape()[1], batch.workload.shape()[1], batch.hardware.shape()[1]};
+    return features::check_compatible(layout_, actual);
+  }
+
+  features::FeatureLayout layout_;
+  std::unique_ptr<BiLstmAttentionNet<float>> net_;
+};
+
+}  // namespace crosstune::model

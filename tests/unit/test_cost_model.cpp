@@ -1,0 +1,100 @@
+#include "crosstune/model/cost_model.hpp"
+
+#include <doctest/doctest.h>
+
+#include "crosstune/concepts.hpp"
+#include "test_support.hpp"
+
+using namespace crosstune;
+using namespace crosstune::model;
+
+static_assert(CostModel<BiLstmAttentionModel>);
+static_assert(!CostModel<BiLstmAttentionNet<float>>);
+
+namespace {
+const features::FeatureLayout layout{"synthetic", 1, 6, 8, 2, 2};
+BiLstmAttentionConfig sizes() {
+  BiLstmAttentionConfig c;
+  c.embedding = 8;
+  c.hidden = 8;
+  c.layers = 2;
+  c.heads = 2;
+  c.head_hidden = 8;
+  return c;
+}
+struct Data {
+  features::FeatureBatch batch;
+  std::vector<float> labels;
+  std::vector<std::uint32_t> tasks;
+};
+Data make(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  Data d;
+  d.batch.reshape(n, layout);
+  for (std::size_t b = 0; b < n; ++b) {
+    d.batch.lengths[b] = static_cast<std::uint32_t>(rng.uniform_int(1, 8));
+    float sum = 0;
+    for (std::size_t t = 0; t < 8; ++t)
+      for (std::size_t k = 0; k < 6; ++k) {
+        const bool real = t < d.batch.lengths[b];
+        d.batch.steps(b, t, k) = real ? static_cast<float>(rng.uniform01()) : 0.0f;
+        d.batch.mask(b, t) = real ? 1.0f : 0.0f;
+        if (real && k == 0) sum += d.batch.steps(b, t, k);
+      }
+    d.labels.push_back(sum / static_cast<float>(d.batch.lengths[b]));
+    d.tasks.push_back(static_cast<std::uint32_t>(b % 2));
+  }
+  return d;
+}
+}  // namespace
+
+TEST_CASE("fit, predict, save and load through the CostModel interface") {
+  const auto data = make(64, 1);
+  BiLstmAttentionModel model(layout, sizes(), 3);
+  const LabelledBatch set{&data.batch, data.labels, data.tasks};
+  Rng rng(0);
+  REQUIRE(model.fit(set, &set, {.epochs = 2}, rng));
+  std::vector<float> scores(64), again(64);
+  REQUIRE(model.predict(data.batch, scores));
+  test::TempDir dir;
+  REQUIRE(model.save(dir / "m.bin"));
+  auto loaded = BiLstmAttentionModel::load(dir / "m.bin");
+  REQUIRE(loaded);
+  CHECK(loaded->layout() == layout);
+  REQUIRE(loaded->predict(data.batch, again));
+  CHECK(scores == again);
+  std::vector<float> too_few(3);
+  CHECK_FALSE(model.predict(data.batch, too_few));
+}
+
+TEST_CASE("fine-tuning leaves frozen blocks unchanged and trains the others") {
+  const auto data = make(48, 2);
+  BiLstmAttentionModel model(layout, sizes(), 5);
+  std::vector<Matrix<float>> before;
+  for (auto p : model.network().parameters())
+    before.push_back(*p.value);
+  Rng rng(1);
+  const LabelledBatch set{&data.batch, data.labels, data.tasks};
+  REQUIRE(model.fine_tune(set, nullptr, {.epochs = 1}, {Block::embedding, Block::lstm}, rng));
+  const auto mask = model.frozen_mask({Block::embedding, Block::lstm});
+  const auto params = model.network().parameters();
+  REQUIRE(mask.size() == params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    CAPTURE(i);
+    if (mask[i]) {
+      CHECK(*params[i].value == before[i]);
+    } else {
+      CHECK(*params[i].value != before[i]);
+    }
+  }
+}
+
+TEST_CASE("features of another layout are refused") {
+  BiLstmAttentionModel model(layout, sizes());
+  features::FeatureBatch other;
+  other.reshape(2, {"synthetic", 1, 6, 16, 2, 2});  // 16 steps, not 8
+  std::vector<float> scores(2);
+  auto refused = model.predict(other, scores);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("max steps 8") != std::string::npos);
+}
