@@ -98,6 +98,14 @@ set_tests_properties(cli.train PROPERTIES PASS_REGULAR_EXPRESSION "epoch 1/1 .*v
 add_test(NAME cli.eval COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin ${_logs}/v100)
 set_tests_properties(cli.eval PROPERTIES DEPENDS cli.train PASS_REGULAR_EXPRESSION
   "^\\{\"pca\": 0\\.[0-9]+, \"top1\": [01]\\.[0-9]+, \"top5\": [01]\\.[0-9]+, \"rmse\": [0-9.]+, \"kendall\": -?[0-9.]+, \"records\": 4011, \"tasks\": 5\\}")
+add_test(NAME cli.finetune COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin --freeze embedding,lstm
+         --epochs 1 --ratio 0.05 --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-v100.bin ${_logs}/v100)
+set_tests_properties(cli.finetune PROPERTIES DEPENDS cli.train PASS_REGULAR_EXPRESSION
+  "fine-tuning on [0-9]+ records \\(2 frozen blocks\\).*model written to")
+add_test(NAME cli.finetune_unknown_block_is_named COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin
+         --freeze lstms --out ${CMAKE_CURRENT_BINARY_DIR}/x.bin ${_logs}/v100)
+set_tests_properties(cli.finetune_unknown_block_is_named PROPERTIES DEPENDS cli.train
+  PASS_REGULAR_EXPRESSION "error: unknown layer block \"lstms\" \\(freeze any of")
 add_test(NAME cli.eval_refuses_a_corrupt_model COMMAND ${_cli} eval --model ${_bad} ${_logs}/v100)
 set_tests_properties(cli.eval_refuses_a_corrupt_model PROPERTIES WILL_FAIL TRUE)
 

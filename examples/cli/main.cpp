@@ -3,15 +3,15 @@
 //   crosstune hw [--preset NAME | --target STRING | --cuda | --list-presets] [--json]   hardware descriptors
 //   crosstune data stats|split|sample|export ... LOGS...   datasets, train/test splits, sampling
 //   crosstune features --out X.npy [--mask-out M.npy] LOGS...   model input of every record
-//   crosstune train --out MODEL.bin LOGS... / crosstune eval --model MODEL.bin LOGS...   the cost model
+//   crosstune train | eval | finetune ... LOGS...   the BiLSTM-attention cost model
 #include <CLI/CLI.hpp>
 
 #include "crosstune/version.hpp"
 #include "data_command.hpp"
 #include "features_command.hpp"
-#include "model_command.hpp"
 #include "hw_command.hpp"
 #include "logs_command.hpp"
+#include "model_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"crosstune: learned cost models of tensor programs that transfer across hardware"};

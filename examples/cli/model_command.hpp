@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "crosstune/data/splits.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/metrics/ranking.hpp"
+#include "crosstune/model/cost_model.hpp"
 #include "crosstune/model/serialization.hpp"
 #include "crosstune/model/trainer.hpp"
 #include "logs_command.hpp"
@@ -31,6 +33,7 @@ struct ModelOptions {
   float learning_rate = 1e-3f;
   std::string loss = "both";
   std::string out, model_in;
+  std::vector<std::string> freeze;
   bool json = false;
 };
 
@@ -156,6 +159,60 @@ inline void run_eval(const ModelOptions& o) {
   }
 }
 
+inline void run_finetune(const ModelOptions& o) {
+  auto loaded = model::BiLstmAttentionModel::load(o.model_in);
+  if (!loaded) fail(loaded.error());
+  const auto& layout = loaded->layout();
+  features::StepSequenceExtractor extractor({.max_steps = layout.max_steps,
+                                             .hardware_join = layout.hardware_dims == 0
+                                                                  ? features::HardwareJoin::per_step
+                                                                  : features::HardwareJoin::separate});
+  if (auto ok = features::check_compatible(layout, extractor.layout()); !ok) fail(ok.error());
+  std::set<model::Block> frozen;
+  for (const auto& name : o.freeze) {
+    if (name == "embedding")
+      frozen.insert(model::Block::embedding);
+    else if (name == "lstm")
+      frozen.insert(model::Block::lstm);
+    else if (name == "attention")
+      frozen.insert(model::Block::attention);
+    else if (name == "head")
+      frozen.insert(model::Block::head);
+    else
+      fail(Error(ErrorKind::invalid_argument, "unknown layer block \"" + name + "\"", {}, 0, 0,
+                 "freeze any of: embedding, lstm, attention, head"));
+  }
+  const auto ds = load_model_dataset(o);
+  Rng rng(o.seed);
+  auto split = data::split_within_task(ds, o.ratio, true, rng);
+  if (!split) fail(split.error());
+  auto train_set = extract_set(ds, split->train, extractor);
+  auto val_set = extract_set(ds, split->test, extractor);
+  if (!train_set) fail(train_set.error());
+  if (!val_set) fail(val_set.error());
+  model::TrainOptions options;
+  options.epochs = o.epochs;
+  options.batch_size = o.batch;
+  options.learning_rate = o.learning_rate;
+  options.frozen = loaded->frozen_mask(frozen);
+  options.on_epoch = [&](std::size_t epoch, double loss, double pca) {
+    std::printf("epoch %zu/%zu  loss %.5f  validation PCA %.4f\n", epoch + 1, o.epochs, loss, pca);
+    std::fflush(stdout);
+  };
+  const model::LabelledBatch train_data{&train_set->batch, train_set->labels, train_set->tasks};
+  const model::LabelledBatch val_data{&val_set->batch, val_set->labels, val_set->tasks};
+  const double before = *model::evaluate_pca(loaded->network(), val_data);
+  std::printf(
+      "fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f\n",
+      split->train.size(), frozen.size(), split->test.size(), before);
+  auto report = model::train(loaded->network(), train_data, &val_data, options, rng);
+  if (!report) fail(report.error());
+  if (auto ok = loaded->save(o.out); !ok) fail(ok.error());
+  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
+              report->validation_pca.empty() ? before : report->validation_pca[report->best_epoch],
+              report->best_epoch + 1, o.out.c_str());
+}
+
 inline void add_model_commands(CLI::App& app) {
   auto o = std::make_shared<ModelOptions>();
   auto common = [&](CLI::App* c) {
@@ -186,6 +243,22 @@ inline void add_model_commands(CLI::App& app) {
   eval->add_option("--model", o->model_in, "Model file")->required()->check(CLI::ExistingFile);
   eval->add_flag("--json", o->json, "Print one JSON object");
   eval->callback([o] { run_eval(*o); });
+  auto* finetune =
+      app.add_subcommand("finetune", "Continue training a model on a new target's records, layers frozen");
+  common(finetune);
+  finetune->add_option("--model", o->model_in, "Model file to start from")
+      ->required()
+      ->check(CLI::ExistingFile);
+  finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
+      ->delimiter(',');
+  finetune->add_option("--epochs", o->epochs, "Epochs (default 30)");
+  finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)");
+  finetune->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
+  finetune->add_option("--seed", o->seed, "Random seed (default 0)");
+  finetune->add_option("--ratio", o->ratio,
+                       "Share of each task fine-tuned on; the rest validates (default 0.9)");
+  finetune->add_option("--out", o->out, "Model file to write")->required();
+  finetune->callback([o] { run_finetune(*o); });
 }
 
 }  // namespace crosstune::cli
