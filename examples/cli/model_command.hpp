@@ -201,7 +201,12 @@ inline void run_finetune(const ModelOptions& o) {
   };
   const model::LabelledBatch train_data{&train_set->batch, train_set->labels, train_set->tasks};
   const model::LabelledBatch val_data{&val_set->batch, val_set->labels, val_set->tasks};
-  const double before = *model::evaluate_pca(loaded->network(), val_data);
+  if (split->test.empty()) {
+    fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
+  }
+  const auto before_pca = model::evaluate_pca(loaded->network(), val_data);
+  if (!before_pca) fail(before_pca.error());
+  const double before = *before_pca;
   std::printf(
       "fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f\n",
       split->train.size(), frozen.size(), split->test.size(), before);
