@@ -62,6 +62,16 @@ inline Expected<ExtractedSet> extract_set(const data::Dataset& ds, const std::ve
   return out;
 }
 
+/// Train and validation features of a split.
+inline std::pair<ExtractedSet, ExtractedSet> extract_split(const data::Dataset& ds, const data::Split& split,
+                                                           features::StepSequenceExtractor& extractor) {
+  auto train_set = extract_set(ds, split.train, extractor);
+  if (!train_set) fail(train_set.error());
+  auto val_set = extract_set(ds, split.test, extractor);
+  if (!val_set) fail(val_set.error());
+  return {std::move(*train_set), std::move(*val_set)};
+}
+
 inline data::Dataset load_model_dataset(const ModelOptions& o) {
   std::vector<std::filesystem::path> paths;
   for (const auto& f : expand_log_paths(o.logs))
@@ -85,10 +95,7 @@ inline void run_train(const ModelOptions& o) {
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
-  auto train_set = extract_set(ds, split->train, extractor);
-  auto val_set = extract_set(ds, split->test, extractor);
-  if (!train_set) fail(train_set.error());
-  if (!val_set) fail(val_set.error());
+  auto [train_set, val_set] = extract_split(ds, *split, extractor);
   auto config = model::config_for(extractor.layout());
   config.hidden = o.hidden;
   config.layers = o.layers;
@@ -113,8 +120,8 @@ inline void run_train(const ModelOptions& o) {
   };
   std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
               split->train.size(), ds.tasks().size(), split->test.size(), net.parameter_count());
-  const model::LabelledBatch train_data{&train_set->batch, train_set->labels, train_set->tasks};
-  const model::LabelledBatch val_data{&val_set->batch, val_set->labels, val_set->tasks};
+  const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
+  const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model::train(net, train_data, &val_data, options, rng);
   if (!report) fail(report.error());
   if (auto ok = model::save_model(o.out, net, extractor.layout()); !ok) fail(ok.error());
@@ -127,11 +134,9 @@ inline void run_eval(const ModelOptions& o) {
   auto loaded = model::load_model(o.model_in);
   if (!loaded) fail(loaded.error());
   const auto& layout = loaded->layout;
-  features::StepSequenceExtractor extractor({.max_steps = layout.max_steps,
-                                             .hardware_join = layout.hardware_dims == 0
-                                                                  ? features::HardwareJoin::per_step
-                                                                  : features::HardwareJoin::separate});
-  if (auto ok = features::check_compatible(layout, extractor.layout()); !ok) fail(ok.error());
+  auto for_layout = features::StepSequenceExtractor::for_layout(layout);
+  if (!for_layout) fail(for_layout.error());
+  auto& extractor = *for_layout;
   const auto ds = load_model_dataset(o);
   std::vector<data::RecordRef> all;
   for (std::size_t t = 0; t < ds.tasks().size(); ++t)
@@ -163,11 +168,9 @@ inline void run_finetune(const ModelOptions& o) {
   auto loaded = model::BiLstmAttentionModel::load(o.model_in);
   if (!loaded) fail(loaded.error());
   const auto& layout = loaded->layout();
-  features::StepSequenceExtractor extractor({.max_steps = layout.max_steps,
-                                             .hardware_join = layout.hardware_dims == 0
-                                                                  ? features::HardwareJoin::per_step
-                                                                  : features::HardwareJoin::separate});
-  if (auto ok = features::check_compatible(layout, extractor.layout()); !ok) fail(ok.error());
+  auto for_layout = features::StepSequenceExtractor::for_layout(layout);
+  if (!for_layout) fail(for_layout.error());
+  auto& extractor = *for_layout;
   std::set<model::Block> frozen;
   for (const auto& name : o.freeze) {
     if (name == "embedding")
@@ -186,10 +189,7 @@ inline void run_finetune(const ModelOptions& o) {
   Rng rng(o.seed);
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
-  auto train_set = extract_set(ds, split->train, extractor);
-  auto val_set = extract_set(ds, split->test, extractor);
-  if (!train_set) fail(train_set.error());
-  if (!val_set) fail(val_set.error());
+  auto [train_set, val_set] = extract_split(ds, *split, extractor);
   model::TrainOptions options;
   options.epochs = o.epochs;
   options.batch_size = o.batch;
@@ -199,8 +199,8 @@ inline void run_finetune(const ModelOptions& o) {
     std::printf("epoch %zu/%zu  loss %.5f  validation PCA %.4f\n", epoch + 1, o.epochs, loss, pca);
     std::fflush(stdout);
   };
-  const model::LabelledBatch train_data{&train_set->batch, train_set->labels, train_set->tasks};
-  const model::LabelledBatch val_data{&val_set->batch, val_set->labels, val_set->tasks};
+  const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
+  const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   if (split->test.empty()) {
     fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
   }

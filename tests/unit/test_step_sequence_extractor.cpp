@@ -137,3 +137,15 @@ TEST_CASE("a model trained on one layout refuses another") {
   CHECK_FALSE(
       StepSequenceExtractor({.max_steps = 0}).extract(std::span<const Record>(), hw::presets::v100, batch));
 }
+
+TEST_CASE("the extractor for a stored layout reproduces it, and an impossible layout is refused") {
+  for (const auto join : {HardwareJoin::separate, HardwareJoin::per_step}) {
+    const auto stored = StepSequenceExtractor({.max_steps = 40, .hardware_join = join}).layout();
+    auto extractor = StepSequenceExtractor::for_layout(stored);
+    REQUIRE(extractor);
+    CHECK(extractor->layout() == stored);
+  }
+  FeatureLayout foreign = StepSequenceExtractor().layout();
+  foreign.step_dims = 7;
+  CHECK_FALSE(StepSequenceExtractor::for_layout(foreign));
+}

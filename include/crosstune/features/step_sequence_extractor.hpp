@@ -53,6 +53,16 @@ class StepSequenceExtractor {
 
   explicit StepSequenceExtractor(StepSequenceOptions options = {}) : options_(options) {}
 
+  /// The extractor that produces `layout` (a model's stored layout), or an error naming the difference
+  /// when no options of this extractor do.
+  [[nodiscard]] static Expected<StepSequenceExtractor> for_layout(const FeatureLayout& layout) {
+    StepSequenceExtractor extractor(
+        {.max_steps = layout.max_steps,
+         .hardware_join = layout.hardware_dims == 0 ? HardwareJoin::per_step : HardwareJoin::separate});
+    if (auto ok = check_compatible(layout, extractor.layout()); !ok) return unexpected(std::move(ok).error());
+    return extractor;
+  }
+
   [[nodiscard]] const StepSequenceOptions& options() const noexcept { return options_; }
 
   [[nodiscard]] FeatureLayout layout() const {
