@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -76,6 +77,11 @@ TEST_CASE("every parameter's gradient of the whole network matches central finit
   }
   CHECK(checked == net.parameter_count());
   MESSAGE(checked << " parameters checked");
+  const auto blocks = net.parameter_blocks();
+  REQUIRE(blocks.size() == net.parameters().size());
+  CHECK(blocks.front() == Block::embedding);
+  CHECK(blocks.back() == Block::head);
+  CHECK(std::is_sorted(blocks.begin(), blocks.end()));
 }
 
 TEST_CASE("padded steps do not change the scores; a candidate scores the same alone or in a batch") {

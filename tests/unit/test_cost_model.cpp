@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "crosstune/concepts.hpp"
+#include "synthetic_ranking.hpp"
 #include "test_support.hpp"
 
 using namespace crosstune;
@@ -12,7 +13,7 @@ static_assert(CostModel<BiLstmAttentionModel>);
 static_assert(!CostModel<BiLstmAttentionNet<float>>);
 
 namespace {
-const features::FeatureLayout layout{"synthetic", 1, 6, 8, 2, 2};
+const features::FeatureLayout& layout = test::synthetic_layout;
 BiLstmAttentionConfig sizes() {
   BiLstmAttentionConfig c;
   c.embedding = 8;
@@ -22,34 +23,11 @@ BiLstmAttentionConfig sizes() {
   c.head_hidden = 8;
   return c;
 }
-struct Data {
-  features::FeatureBatch batch;
-  std::vector<float> labels;
-  std::vector<std::uint32_t> tasks;
-};
-Data make(std::size_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  Data d;
-  d.batch.reshape(n, layout);
-  for (std::size_t b = 0; b < n; ++b) {
-    d.batch.lengths[b] = static_cast<std::uint32_t>(rng.uniform_int(1, 8));
-    float sum = 0;
-    for (std::size_t t = 0; t < 8; ++t)
-      for (std::size_t k = 0; k < 6; ++k) {
-        const bool real = t < d.batch.lengths[b];
-        d.batch.steps(b, t, k) = real ? static_cast<float>(rng.uniform01()) : 0.0f;
-        d.batch.mask(b, t) = real ? 1.0f : 0.0f;
-        if (real && k == 0) sum += d.batch.steps(b, t, k);
-      }
-    d.labels.push_back(sum / static_cast<float>(d.batch.lengths[b]));
-    d.tasks.push_back(static_cast<std::uint32_t>(b % 2));
-  }
-  return d;
-}
+using test::make_synthetic;
 }  // namespace
 
 TEST_CASE("fit, predict, save and load through the CostModel interface") {
-  const auto data = make(64, 1);
+  const auto data = make_synthetic(64, 1);
   BiLstmAttentionModel model(layout, sizes(), 3);
   const LabelledBatch set{&data.batch, data.labels, data.tasks};
   Rng rng(0);
@@ -68,7 +46,7 @@ TEST_CASE("fit, predict, save and load through the CostModel interface") {
 }
 
 TEST_CASE("fine-tuning leaves frozen blocks unchanged and trains the others") {
-  const auto data = make(48, 2);
+  const auto data = make_synthetic(48, 2);
   BiLstmAttentionModel model(layout, sizes(), 5);
   std::vector<Matrix<float>> before;
   for (auto p : model.network().parameters())

@@ -17,8 +17,8 @@ Mat random_matrix(Eigen::Index rows, Eigen::Index cols, Rng& rng) {
     m.data()[i] = rng.uniform_real(-1, 1);
   return m;
 }
-// Relative error below 1e-4, or absolute below 1e-8 for gradients that are exactly zero (the key bias,
-// which shifts a whole softmax row), where only finite-difference noise of ~1e-10 remains.
+// Relative error below 1e-4, or absolute below 1e-8 for gradients that are exactly zero, where only
+// finite-difference noise of ~1e-10 remains.
 bool close(double analytic, double numeric) {
   return std::abs(analytic - numeric) <= 1e-4 * std::max(std::abs(analytic), std::abs(numeric)) + 1e-8;
 }
@@ -59,15 +59,36 @@ void check(std::vector<Parameter<double>> params, Mat& x, const Mat& r, Forward 
 }
 }  // namespace
 
-TEST_CASE("linear layer gradients match finite differences") {
+TEST_CASE("linear layer gradients match finite differences, with and without bias") {
   Rng rng(2);
-  Linear<double> layer(5, 3, rng);
-  Mat x = random_matrix(5, 4, rng);
-  const Mat r = random_matrix(3, 4, rng);
-  layer.zero_grad();
-  check(
-      layer.parameters(), x, r, [&](const Mat& in) -> Mat { return layer.forward(in); },
-      [&](const Mat& d) -> Mat { return layer.backward(d); });
+  for (const Bias bias : {Bias::with, Bias::without}) {
+    CAPTURE(static_cast<bool>(bias));
+    Linear<double> layer(5, 3, rng, bias);
+    CHECK(layer.parameters().size() == (bias == Bias::with ? 2u : 1u));
+    Mat x = random_matrix(5, 4, rng);
+    const Mat r = random_matrix(3, 4, rng);
+    layer.zero_grad();
+    check(
+        layer.parameters(), x, r, [&](const Mat& in) -> Mat { return layer.forward(in); },
+        [&](const Mat& d) -> Mat { return layer.backward(d); });
+    if (bias == Bias::without) CHECK(layer.forward(Mat::Zero(5, 2)).isZero());
+  }
+}
+
+TEST_CASE("every attention parameter is trainable: each gets a non-zero gradient") {
+  // A key bias would not: it adds the same score to a whole softmax row. The layer has none.
+  Rng rng(5);
+  SelfAttention<double> attention(4, 2, rng);
+  const Mat x = random_matrix(4, 5, rng);
+  attention.zero_grad();
+  (void)attention.forward(x, 5);
+  (void)attention.backward(random_matrix(4, 5, rng));
+  const auto params = attention.parameters();
+  CHECK(params.size() == 7);  // q, v, o: weight and bias; k: weight
+  for (auto p : params) {
+    CAPTURE(std::string(p.name));
+    CHECK(p.grad->cwiseAbs().maxCoeff() > 1e-6);
+  }
 }
 
 TEST_CASE("masked multi-head self-attention gradients match finite differences") {

@@ -17,6 +17,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -79,7 +80,9 @@ struct FeatureBatch {
 
   [[nodiscard]] std::size_t size() const noexcept { return lengths.size(); }
 
-  /// Shapes the buffers for `batch` candidates of `layout`; reallocates only when a shape changes.
+  /// Shapes the buffers for `batch` candidates of `layout`; reallocates only when a shape changes. The
+  /// values are left as they were (or uninitialised after a reallocation): a writer fills every cell, as
+  /// the extractors do; reset() gives zeros.
   void reshape(std::size_t batch, const FeatureLayout& layout) {
     reshape_if(steps, std::array<std::size_t, 3>{batch, layout.max_steps, layout.step_dims});
     reshape_if(mask, std::array<std::size_t, 2>{batch, layout.max_steps});
@@ -87,6 +90,17 @@ struct FeatureBatch {
     reshape_if(hardware, std::array<std::size_t, 2>{batch, layout.hardware_dims});
     lengths.resize(batch);
     truncated.resize(batch);
+  }
+
+  /// reshape() and then every value zero: no steps, every cell padding.
+  void reset(std::size_t batch, const FeatureLayout& layout) {
+    reshape(batch, layout);
+    steps.fill(0.0f);
+    mask.fill(0.0f);
+    workload.fill(0.0f);
+    hardware.fill(0.0f);
+    std::fill(lengths.begin(), lengths.end(), 0u);
+    std::fill(truncated.begin(), truncated.end(), 0u);
   }
 
  private:

@@ -31,6 +31,9 @@
 
 namespace crosstune::model {
 
+/// The network's blocks, in the order their parameters come; fine-tuning can freeze any of them.
+enum class Block { embedding, lstm, attention, head };
+
 struct BiLstmAttentionConfig {
   std::size_t step_dims = 0;      ///< D, from the feature layout
   std::size_t workload_dims = 0;  ///< W
@@ -186,17 +189,15 @@ class BiLstmAttentionNet {
   /// Every parameter, in a fixed order (the order of the weights file).
   [[nodiscard]] std::vector<Parameter<Scalar>> parameters() {
     std::vector<Parameter<Scalar>> p;
-    auto add = [&](auto&& layer_params) {
-      for (auto q : layer_params)
-        p.push_back(q);
-    };
-    add(embed_.parameters());
-    for (auto& l : lstm_)
-      add(l.parameters());
-    add(attention_.parameters());
-    add(head1_.parameters());
-    add(head2_.parameters());
+    for_each_parameter([&](Block, Parameter<Scalar> q) { p.push_back(q); });
     return p;
+  }
+
+  /// The block of each parameter, in the order of parameters().
+  [[nodiscard]] std::vector<Block> parameter_blocks() {
+    std::vector<Block> blocks;
+    for_each_parameter([&](Block block, Parameter<Scalar>) { blocks.push_back(block); });
+    return blocks;
   }
 
   [[nodiscard]] std::size_t parameter_count() {
@@ -207,6 +208,20 @@ class BiLstmAttentionNet {
   }
 
  private:
+  template <class F>
+  void for_each_parameter(F&& f) {
+    auto add = [&](Block block, auto&& layer_params) {
+      for (auto q : layer_params)
+        f(block, q);
+    };
+    add(Block::embedding, embed_.parameters());
+    for (auto& l : lstm_)
+      add(Block::lstm, l.parameters());
+    add(Block::attention, attention_.parameters());
+    add(Block::head, head1_.parameters());
+    add(Block::head, head2_.parameters());
+  }
+
   BiLstmAttentionConfig config_;
   Linear<Scalar> embed_;
   std::vector<BiLstm<Scalar>> lstm_;

@@ -24,9 +24,6 @@
 
 namespace crosstune::model {
 
-/// Blocks of the network that fine-tuning can freeze.
-enum class Block { embedding, lstm, attention, head };
-
 class BiLstmAttentionModel {
  public:
   /// A new model for features of `layout`; `sizes` gives the architecture's widths (its feature dimensions
@@ -84,15 +81,9 @@ class BiLstmAttentionModel {
 
   /// Which parameters (in network order) belong to the frozen blocks.
   [[nodiscard]] std::vector<bool> frozen_mask(const std::set<Block>& frozen) {
-    const auto& c = net_->config();
     std::vector<bool> mask;
-    auto add = [&](std::size_t count, Block block) {
-      mask.insert(mask.end(), count, frozen.count(block) > 0);
-    };
-    add(2, Block::embedding);        // embedding weight and bias
-    add(6 * c.layers, Block::lstm);  // per BiLSTM layer: 2 directions x (w_ih, w_hh, bias)
-    add(8, Block::attention);        // q, k, v, o projections
-    add(4, Block::head);             // two head layers
+    for (const Block block : net_->parameter_blocks())
+      mask.push_back(frozen.contains(block));
     return mask;
   }
 

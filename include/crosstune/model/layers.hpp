@@ -17,15 +17,18 @@
 
 namespace crosstune::model {
 
-/// y = W x + b on the columns of x ([in, N] -> [out, N]).
+/// Whether a Linear layer adds a bias.
+enum class Bias : bool { without, with };
+
+/// y = W x + b on the columns of x ([in, N] -> [out, N]); y = W x for a layer built with Bias::without.
 template <class Scalar>
 class Linear {
  public:
-  Linear(std::size_t in, std::size_t out, Rng& rng) {
+  Linear(std::size_t in, std::size_t out, Rng& rng, Bias bias = Bias::with) : bias_(bias) {
     w_.resize(static_cast<Eigen::Index>(out), static_cast<Eigen::Index>(in));
-    b_.resize(static_cast<Eigen::Index>(out), 1);
+    b_ = Matrix<Scalar>::Zero(static_cast<Eigen::Index>(out), 1);
     init_uniform(w_, in, rng);
-    init_uniform(b_, in, rng);
+    if (bias_ == Bias::with) init_uniform(b_, in, rng);
     grad_w_ = Matrix<Scalar>::Zero(w_.rows(), w_.cols());
     grad_b_ = Matrix<Scalar>::Zero(b_.rows(), 1);
   }
@@ -36,7 +39,7 @@ class Linear {
   /// Stateless forward (for inference): out = W x + b.
   void apply(const Matrix<Scalar>& x, Matrix<Scalar>& out) const {
     out.noalias() = w_ * x;
-    out.colwise() += b_.col(0);
+    if (bias_ == Bias::with) out.colwise() += b_.col(0);
   }
   const Matrix<Scalar>& forward(const Matrix<Scalar>& x) {
     x_ = &x;
@@ -46,7 +49,7 @@ class Linear {
   /// Accumulates dW, db; returns d(loss)/dx.
   const Matrix<Scalar>& backward(const Matrix<Scalar>& d_out) {
     grad_w_.noalias() += d_out * x_->transpose();
-    grad_b_.col(0) += d_out.rowwise().sum();
+    if (bias_ == Bias::with) grad_b_.col(0) += d_out.rowwise().sum();
     d_x_.noalias() = w_.transpose() * d_out;
     return d_x_;
   }
@@ -55,10 +58,12 @@ class Linear {
     grad_b_.setZero();
   }
   [[nodiscard]] std::vector<Parameter<Scalar>> parameters() {
+    if (bias_ == Bias::without) return {{&w_, &grad_w_, "w"}};
     return {{&w_, &grad_w_, "w"}, {&b_, &grad_b_, "b"}};
   }
 
  private:
+  Bias bias_;
   Matrix<Scalar> w_, b_, grad_w_, grad_b_, out_, d_x_;
   const Matrix<Scalar>* x_ = nullptr;
 };
@@ -66,7 +71,9 @@ class Linear {
 /// Multi-head self-attention within each candidate's steps. The input packs the real steps of all
 /// candidates side by side ([E, N], candidate c in columns [offsets[c], offsets[c+1])), so padding never
 /// enters: per head h, A = softmax_j(q_i . k_j / sqrt(d)) over the steps j of the same candidate,
-/// o_i = sum_j A_ij v_j; heads are concatenated and projected, y = W_o o + b_o.
+/// o_i = sum_j A_ij v_j; heads are concatenated and projected, y = W_o o + b_o. The key projection has
+/// no bias: a key bias adds q_i . b_k to every score of query i, which the softmax cancels, so its
+/// gradient is zero and it would only be dead weight (and an untrainable parameter in fine-tuning).
 template <class Scalar>
 class SelfAttention {
  public:
@@ -74,7 +81,7 @@ class SelfAttention {
       : dims_(dims),
         heads_(heads),
         q_(dims, dims, rng),
-        k_(dims, dims, rng),
+        k_(dims, dims, rng, Bias::without),
         v_(dims, dims, rng),
         o_(dims, dims, rng) {}
 

@@ -31,7 +31,7 @@
 namespace crosstune::model {
 
 inline constexpr char model_file_magic[8] = {'C', 'R', 'T', 'N', 'M', 'D', 'L', '\0'};
-inline constexpr std::uint32_t model_file_version = 1;
+inline constexpr std::uint32_t model_file_version = 2;  // 2: the attention key projection has no bias
 
 namespace detail {
 inline std::uint64_t fnv1a(const std::string& bytes) {
