@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,11 +86,15 @@ class BiLstmAttentionNet {
   [[nodiscard]] const BiLstmAttentionConfig& config() const noexcept { return config_; }
 
   /// Scores of the batch's candidates, [1, B].
-  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) {
-    const std::size_t B = batch.size(), S = batch.steps.shape()[1], D = batch.steps.shape()[2];
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) { return forward(batch, 0, batch.size()); }
+
+  /// Scores of candidates [first, first + count) of the batch, [1, count]; reads the batch in place.
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
+    const std::size_t B = count, S = batch.steps.shape()[1], D = batch.steps.shape()[2];
+    const std::span<const std::uint32_t> lengths(batch.lengths.data() + first, count);
     // Only the steps some candidate uses are run.
     std::size_t T = 0;
-    for (auto len : batch.lengths)
+    for (auto len : lengths)
       T = std::max<std::size_t>(T, len);
     T = std::max<std::size_t>(T, 1);
     const auto Bi = static_cast<Eigen::Index>(B);
@@ -98,11 +103,11 @@ class BiLstmAttentionNet {
     mask_.assign(T, RowVector<Scalar>::Zero(Bi));
     for (std::size_t b = 0; b < B; ++b) {
       for (std::size_t t = 0; t < T; ++t) {
-        const float* row = batch.steps.data() + (b * S + t) * D;
+        const float* row = batch.steps.data() + ((first + b) * S + t) * D;
         for (std::size_t k = 0; k < D; ++k)
           x_all_(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(t * B + b)) =
               static_cast<Scalar>(row[k]);
-        mask_[t](static_cast<Eigen::Index>(b)) = t < batch.lengths[b] ? Scalar(1) : Scalar(0);
+        mask_[t](static_cast<Eigen::Index>(b)) = t < lengths[b] ? Scalar(1) : Scalar(0);
       }
     }
     const Matrix<Scalar>& e = embed_.forward(x_all_);
@@ -116,7 +121,7 @@ class BiLstmAttentionNet {
     // Pack the real steps of each candidate side by side for attention.
     offsets_.assign(1, 0);
     for (std::size_t b = 0; b < B; ++b)
-      offsets_.push_back(offsets_.back() + static_cast<Eigen::Index>(batch.lengths[b]));
+      offsets_.push_back(offsets_.back() + static_cast<Eigen::Index>(lengths[b]));
     const auto E = static_cast<Eigen::Index>(2 * config_.hidden);
     packed_.resize(E, offsets_.back());
     for (std::size_t b = 0; b < B; ++b)
@@ -133,10 +138,10 @@ class BiLstmAttentionNet {
           n > 0 ? Vector<Scalar>(y.middleCols(offsets_[b], n).rowwise().mean()) : Vector<Scalar>::Zero(E);
       for (Eigen::Index k = 0; k < W; ++k)
         head_in_(E + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.workload(b, static_cast<std::size_t>(k)));
+            static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));
       for (Eigen::Index k = 0; k < Hw; ++k)
         head_in_(E + W + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.hardware(b, static_cast<std::size_t>(k)));
+            static_cast<Scalar>(batch.hardware(first + b, static_cast<std::size_t>(k)));
     }
     hidden_pre_ = head1_.forward(head_in_);
     hidden_ = hidden_pre_.cwiseMax(Scalar(0));

@@ -47,6 +47,10 @@ class BiLstmAttentionModel {
     return save_model(path, *net_, layout_);
   }
 
+  /// Threads predict() uses (0: every core); fit and fine_tune take theirs from TrainOptions::threads.
+  void set_threads(std::size_t threads) { predictor_ = Predictor<float>(threads); }
+  [[nodiscard]] std::size_t threads() const noexcept { return predictor_.threads(); }
+
   /// The feature layout the model reads; extract with a matching extractor (features::check_compatible).
   [[nodiscard]] const features::FeatureLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] BiLstmAttentionNet<float>& network() noexcept { return *net_; }
@@ -59,7 +63,7 @@ class BiLstmAttentionModel {
                                                                " score slots for " +
                                                                std::to_string(batch.size()) + " candidates"));
     }
-    model::predict(*net_, batch, scores);
+    predictor_.predict(*net_, batch, scores);
     return {};
   }
 
@@ -100,6 +104,7 @@ class BiLstmAttentionModel {
 
   features::FeatureLayout layout_;
   std::unique_ptr<BiLstmAttentionNet<float>> net_;
+  Predictor<float> predictor_;
 };
 
 }  // namespace crosstune::model

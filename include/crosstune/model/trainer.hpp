@@ -28,10 +28,9 @@
 #include "crosstune/metrics/ranking.hpp"
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/optim.hpp"
+#include "crosstune/model/parallel.hpp"
 
 namespace crosstune::model {
-
-enum class Loss { mse, rank, mse_and_rank };
 
 struct TrainOptions {
   std::size_t epochs = 30;
@@ -42,6 +41,9 @@ struct TrainOptions {
   Loss loss = Loss::mse_and_rank;
   float rank_weight = 1.0f;  ///< weight of the rank loss in mse_and_rank
   std::size_t patience = 5;  ///< epochs without a better validation PCA before stopping (0: never stop early)
+  /// Threads for batch-parallel gradients and validation (0: every core). Results are deterministic for
+  /// a seed and a thread count; a different thread count sums gradients in a different order.
+  std::size_t threads = 0;
   /// Parameters (in BiLstmAttentionNet::parameters() order) left unchanged: fine-tuning with frozen layers.
   std::vector<bool> frozen{};
   /// Called after every epoch with (epoch, training loss, validation PCA or -1); for progress output.
@@ -79,29 +81,26 @@ inline void gather(const features::FeatureBatch& from, std::span<const std::size
   }
 }
 
-/// Scores every candidate of `batch` into `scores` (size batch.size()), in chunks of `chunk`.
+/// Scores every candidate of `batch` into `scores` (size batch.size()) on the calling thread, in chunks of
+/// `chunk` read in place. Predictor (model/parallel.hpp) does the same on several threads.
 template <class Net>
 void predict(Net& net, const features::FeatureBatch& batch, std::span<float> scores,
-             std::size_t chunk = 512) {
-  features::FeatureBatch part;
-  std::vector<std::size_t> rows;
-  for (std::size_t begin = 0; begin < batch.size(); begin += chunk) {
-    const std::size_t end = std::min(batch.size(), begin + chunk);
-    rows.resize(end - begin);
-    std::iota(rows.begin(), rows.end(), begin);
-    gather(batch, rows, part);
-    const auto& s = net.forward(part);
-    for (std::size_t i = begin; i < end; ++i)
-      scores[i] = static_cast<float>(s(0, static_cast<Eigen::Index>(i - begin)));
+             std::size_t chunk = 256) {
+  for (std::size_t first = 0; first < batch.size(); first += chunk) {
+    const std::size_t count = std::min(batch.size() - first, chunk);
+    const auto& s = net.forward(batch, first, count);
+    for (std::size_t i = 0; i < count; ++i)
+      scores[first + i] = static_cast<float>(s(0, static_cast<Eigen::Index>(i)));
   }
 }
 
 /// Pairwise comparison accuracy of the net on labelled candidates, per task, weighted by records.
-template <class Net>
-[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data) {
+template <class Scalar>
+[[nodiscard]] Expected<double> evaluate_pca(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& data,
+                                           Predictor<Scalar>& predictor) {
   const std::size_t n = data.features->size();
   std::vector<float> scores(n);
-  predict(net, *data.features, scores);
+  predictor.predict(net, *data.features, scores);
   // Group by task: order candidates by task id (stable), offsets at task boundaries.
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -117,7 +116,16 @@ template <class Net>
   return metrics::pairwise_comparison_accuracy(p, l, offsets);
 }
 
-/// Trains `net` on `train` (and watches `validation`, if given). Deterministic for the Rng's seed.
+/// evaluate_pca on `threads` threads (0: every core).
+template <class Scalar>
+[[nodiscard]] Expected<double> evaluate_pca(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& data,
+                                           std::size_t threads = 0) {
+  Predictor<Scalar> predictor(threads);
+  return evaluate_pca(net, data, predictor);
+}
+
+/// Trains `net` on `train` (and watches `validation`, if given). Deterministic for the Rng's seed and
+/// options.threads.
 template <class Scalar>
 [[nodiscard]] Expected<TrainReport> train(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& train_set,
                                           const LabelledBatch* validation, const TrainOptions& options,
@@ -133,8 +141,15 @@ template <class Scalar>
   for (std::size_t i = 0; i < n; ++i)
     by_task[train_set.tasks[i]].push_back(i);
 
-  Adam<Scalar> adam({.learning_rate = static_cast<Scalar>(options.learning_rate),
-                     .weight_decay = static_cast<Scalar>(options.weight_decay)});
+  TrainStep<Scalar> step(net,
+                         {.learning_rate = options.learning_rate,
+                          .weight_decay = options.weight_decay,
+                          .clip_norm = options.clip_norm,
+                          .loss = options.loss,
+                          .rank_weight = options.rank_weight,
+                          .frozen = options.frozen},
+                         options.threads);
+  Predictor<Scalar> predictor(options.threads);
   TrainReport report;
   double best = -1;
   std::vector<Matrix<Scalar>> best_weights;
@@ -162,30 +177,12 @@ template <class Scalar>
         labels[i] = train_set.labels[rows[i]];
         tasks[i] = train_set.tasks[rows[i]];
       }
-      const Matrix<Scalar> scores = net.forward(batch);
-      Scalar loss = 0;
-      Matrix<Scalar> grad = Matrix<Scalar>::Zero(1, scores.cols());
-      if (options.loss != Loss::rank) {
-        auto [l, g] = mse_loss(scores, labels);
-        loss += l;
-        grad += g;
-      }
-      if (options.loss != Loss::mse) {
-        auto [l, g] = pairwise_rank_loss(scores, labels, tasks);
-        const auto w = options.loss == Loss::rank ? Scalar(1) : static_cast<Scalar>(options.rank_weight);
-        loss += w * l;
-        grad += w * g;
-      }
-      net.zero_grad();
-      net.backward(grad);
-      const auto params = net.parameters();
-      clip_gradients(params, static_cast<Scalar>(options.clip_norm));
-      adam.step(params, options.frozen);
+      const Scalar loss = step.run(batch, labels, tasks);
       epoch_loss += static_cast<double>(loss);
     }
     report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));
     if (validation) {
-      auto pca = evaluate_pca(net, *validation);
+      auto pca = evaluate_pca(net, *validation, predictor);
       if (!pca) return unexpected(std::move(pca).error());
       report.validation_pca.push_back(*pca);
       if (options.on_epoch) options.on_epoch(epoch, report.train_loss.back(), *pca);
