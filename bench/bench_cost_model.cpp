@@ -48,14 +48,14 @@ crosstune::features::FeatureBatch inputs(std::size_t n, crosstune::Rng& rng) {
   return batch;
 }
 
-// Args: candidates per call, threads.
+// Args: candidates per call, threads, candidates per forward pass (Predictor's chunk).
 void BM_crosstune_predict(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   crosstune::Rng rng(1);
   BiLstmAttentionNet<float> net(shape(), rng);
   const auto batch = inputs(n, rng);
   std::vector<float> scores(n);
-  crosstune::model::Predictor<float> predictor(static_cast<std::size_t>(state.range(1)));
+  crosstune::model::Predictor<float> predictor(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
   predictor.predict(net, batch, scores);  // warm-up
   for (auto _ : state) {
     predictor.predict(net, batch, scores);
@@ -64,8 +64,8 @@ void BM_crosstune_predict(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
 }
 BENCHMARK(BM_crosstune_predict)
-    ->ArgsProduct({{1, 64, 512, 4096}, {1, 2}})
-    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{1, 64, 512, 4096}, {1, 2}, {64, 256}})
+    ->ArgNames({"batch", "threads", "chunk"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

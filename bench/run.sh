@@ -7,10 +7,18 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--shared" ]; then export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift; fi
 bash bench/install-peers.sh
 cmake --preset release -DCROSSTUNE_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release --target bench_log_io bench_dataset bench_features -j "$(nproc)"
+cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_cost_model -j "$(nproc)"
 mkdir -p build/bench-results
 for b in bench_log_io bench_dataset bench_features; do
   build/release/bench/$b --benchmark_min_time=2 --benchmark_out=build/bench-results/$b.json \
     --benchmark_out_format=json "$@"
   python3 bench/ratios.py build/bench-results/$b.json
 done
+# The cost model and PyTorch's build of it, one after the other on the same idle machine. PyTorch gets
+# 1 and 2 threads; with 2, OMP_WAIT_POLICY=PASSIVE (several times faster here than its default).
+build/release/bench/bench_cost_model --benchmark_min_time=1 --benchmark_out=build/bench-results/bench_cost_model.json \
+  --benchmark_out_format=json "$@"
+/usr/bin/python3 bench/peers/torch_bilstm_attention.py 1 > build/bench-results/torch_1.json
+OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/peers/torch_bilstm_attention.py 2 > build/bench-results/torch_2.json
+python3 bench/model_ratios.py build/bench-results/bench_cost_model.json build/bench-results/torch_1.json \
+  build/bench-results/torch_2.json

@@ -117,3 +117,14 @@ TEST_CASE("an invalid configuration is refused") {
   defaults.step_dims = 44;
   CHECK(defaults.validate());
 }
+
+TEST_CASE("the inference pass scores exactly as the training pass") {
+  Rng rng(31);
+  BiLstmAttentionNet<double> net(small_config(), rng);
+  const auto batch = random_batch({6, 1, 3, 6, 2}, 6, 5, 3, 2, rng);
+  const Matrix<double> training = net.forward(batch);
+  const Matrix<double> inference = net.score(batch, 0, batch.size());
+  CHECK((training - inference).cwiseAbs().maxCoeff() < 1e-12);
+  const Matrix<double> tail = net.score(batch, 3, 2);
+  CHECK((training.middleCols(3, 2) - tail).cwiseAbs().maxCoeff() < 1e-12);
+}

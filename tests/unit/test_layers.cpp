@@ -135,3 +135,19 @@ TEST_CASE("packed attention: gradients over several candidates, and candidates d
   CHECK((before.leftCols(4) - after.leftCols(4)).cwiseAbs().maxCoeff() < 1e-12);
   CHECK((before.rightCols(4) - after.rightCols(4)).cwiseAbs().maxCoeff() < 1e-12);
 }
+
+TEST_CASE("pooled attention equals the mean over each candidate's steps of the full output") {
+  Rng rng(21);
+  SelfAttention<double> attention(6, 3, rng);
+  const Mat x = random_matrix(6, 9, rng);
+  const std::vector<Eigen::Index> offsets{0, 4, 4, 5, 9};  // the second candidate has no steps
+  const Mat pooled = attention.pooled(x, offsets);
+  const Mat full = attention.forward(x, offsets);
+  REQUIRE(pooled.cols() == 4);
+  for (std::size_t c = 0; c + 1 < offsets.size(); ++c) {
+    CAPTURE(c);
+    const Eigen::Index n = offsets[c + 1] - offsets[c];
+    const Mat expected = n > 0 ? Mat(full.middleCols(offsets[c], n).rowwise().mean()) : Mat::Zero(6, 1);
+    CHECK((pooled.col(static_cast<Eigen::Index>(c)) - expected).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}

@@ -88,64 +88,16 @@ class BiLstmAttentionNet {
   /// Scores of the batch's candidates, [1, B].
   const Matrix<Scalar>& forward(const features::FeatureBatch& batch) { return forward(batch, 0, batch.size()); }
 
-  /// Scores of candidates [first, first + count) of the batch, [1, count]; reads the batch in place.
+  /// Scores of candidates [first, first + count) of the batch, [1, count]; reads the batch in place and
+  /// keeps what backward() needs.
   const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
-    const std::size_t B = count, S = batch.steps.shape()[1], D = batch.steps.shape()[2];
-    const std::span<const std::uint32_t> lengths(batch.lengths.data() + first, count);
-    // Only the steps some candidate uses are run.
-    std::size_t T = 0;
-    for (auto len : lengths)
-      T = std::max<std::size_t>(T, len);
-    T = std::max<std::size_t>(T, 1);
-    const auto Bi = static_cast<Eigen::Index>(B);
-    // Steps, time-major, all time steps side by side for one embedding GEMM: column t * B + b.
-    x_all_.resize(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(T) * Bi);
-    mask_.assign(T, RowVector<Scalar>::Zero(Bi));
-    for (std::size_t b = 0; b < B; ++b) {
-      for (std::size_t t = 0; t < T; ++t) {
-        const float* row = batch.steps.data() + ((first + b) * S + t) * D;
-        for (std::size_t k = 0; k < D; ++k)
-          x_all_(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(t * B + b)) =
-              static_cast<Scalar>(row[k]);
-        mask_[t](static_cast<Eigen::Index>(b)) = t < lengths[b] ? Scalar(1) : Scalar(0);
-      }
-    }
-    const Matrix<Scalar>& e = embed_.forward(x_all_);
-    embedded_pre_ = e;
-    sequence_.resize(T);
-    for (std::size_t t = 0; t < T; ++t)
-      sequence_[t] = e.middleCols(static_cast<Eigen::Index>(t * B), Bi).cwiseMax(Scalar(0));
-    const Sequence<Scalar>* h = &sequence_;
-    for (auto& layer : lstm_)
-      h = &layer.forward(*h, mask_);
-    // Pack the real steps of each candidate side by side for attention.
-    offsets_.assign(1, 0);
-    for (std::size_t b = 0; b < B; ++b)
-      offsets_.push_back(offsets_.back() + static_cast<Eigen::Index>(lengths[b]));
-    const auto E = static_cast<Eigen::Index>(2 * config_.hidden);
-    packed_.resize(E, offsets_.back());
-    for (std::size_t b = 0; b < B; ++b)
-      for (Eigen::Index t = 0; t < offsets_[b + 1] - offsets_[b]; ++t)
-        packed_.col(offsets_[b] + t) = (*h)[static_cast<std::size_t>(t)].col(static_cast<Eigen::Index>(b));
-    const Matrix<Scalar>& y = attention_.forward(packed_, offsets_);
-    // Mean over real steps, then the head's input: [pooled; workload; hardware].
-    const auto W = static_cast<Eigen::Index>(config_.workload_dims),
-               Hw = static_cast<Eigen::Index>(config_.hardware_dims);
-    head_in_.resize(E + W + Hw, Bi);
-    for (std::size_t b = 0; b < B; ++b) {
-      const Eigen::Index n = offsets_[b + 1] - offsets_[b];
-      head_in_.col(static_cast<Eigen::Index>(b)).head(E) =
-          n > 0 ? Vector<Scalar>(y.middleCols(offsets_[b], n).rowwise().mean()) : Vector<Scalar>::Zero(E);
-      for (Eigen::Index k = 0; k < W; ++k)
-        head_in_(E + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));
-      for (Eigen::Index k = 0; k < Hw; ++k)
-        head_in_(E + W + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.hardware(first + b, static_cast<std::size_t>(k)));
-    }
-    hidden_pre_ = head1_.forward(head_in_);
-    hidden_ = hidden_pre_.cwiseMax(Scalar(0));
-    return head2_.forward(hidden_);
+    return run(batch, first, count, Pass::training);
+  }
+
+  /// The same scores for inference: pools the attention before its value and output projections
+  /// (SelfAttention::pooled), so fewer FLOPs; backward() must not follow it.
+  const Matrix<Scalar>& score(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
+    return run(batch, first, count, Pass::inference);
   }
 
   /// Accumulates the gradients of every parameter for d(loss)/d(scores), [1, B].
@@ -213,6 +165,69 @@ class BiLstmAttentionNet {
   }
 
  private:
+  enum class Pass { training, inference };
+
+  const Matrix<Scalar>& run(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
+                            Pass pass) {
+    const std::size_t B = count, S = batch.steps.shape()[1], D = batch.steps.shape()[2];
+    const std::span<const std::uint32_t> lengths(batch.lengths.data() + first, count);
+    // Only the steps some candidate uses are run.
+    std::size_t T = 0;
+    for (auto len : lengths)
+      T = std::max<std::size_t>(T, len);
+    T = std::max<std::size_t>(T, 1);
+    const auto Bi = static_cast<Eigen::Index>(B);
+    // Steps, time-major, all time steps side by side for one embedding GEMM: column t * B + b.
+    x_all_.resize(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(T) * Bi);
+    mask_.assign(T, RowVector<Scalar>::Zero(Bi));
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t t = 0; t < T; ++t) {
+        const float* row = batch.steps.data() + ((first + b) * S + t) * D;
+        for (std::size_t k = 0; k < D; ++k)
+          x_all_(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(t * B + b)) =
+              static_cast<Scalar>(row[k]);
+        mask_[t](static_cast<Eigen::Index>(b)) = t < lengths[b] ? Scalar(1) : Scalar(0);
+      }
+    }
+    const Matrix<Scalar>& e = embed_.forward(x_all_);
+    embedded_pre_ = e;
+    sequence_.resize(T);
+    for (std::size_t t = 0; t < T; ++t)
+      sequence_[t] = e.middleCols(static_cast<Eigen::Index>(t * B), Bi).cwiseMax(Scalar(0));
+    const Sequence<Scalar>* h = &sequence_;
+    for (auto& layer : lstm_)
+      h = &layer.forward(*h, mask_);
+    // Pack the real steps of each candidate side by side for attention.
+    offsets_.assign(1, 0);
+    for (std::size_t b = 0; b < B; ++b)
+      offsets_.push_back(offsets_.back() + static_cast<Eigen::Index>(lengths[b]));
+    const auto E = static_cast<Eigen::Index>(2 * config_.hidden);
+    packed_.resize(E, offsets_.back());
+    for (std::size_t b = 0; b < B; ++b)
+      for (Eigen::Index t = 0; t < offsets_[b + 1] - offsets_[b]; ++t)
+        packed_.col(offsets_[b] + t) = (*h)[static_cast<std::size_t>(t)].col(static_cast<Eigen::Index>(b));
+    // Mean over real steps, then the head's input: [pooled; workload; hardware].
+    const auto W = static_cast<Eigen::Index>(config_.workload_dims),
+               Hw = static_cast<Eigen::Index>(config_.hardware_dims);
+    head_in_.resize(E + W + Hw, Bi);
+    if (pass == Pass::inference) head_in_.topRows(E) = attention_.pooled(packed_, offsets_);
+    const Matrix<Scalar>* y = pass == Pass::training ? &attention_.forward(packed_, offsets_) : nullptr;
+    for (std::size_t b = 0; b < B; ++b) {
+      const Eigen::Index n = offsets_[b + 1] - offsets_[b];
+      if (y && n > 0) head_in_.col(static_cast<Eigen::Index>(b)).head(E) = y->middleCols(offsets_[b], n).rowwise().mean();
+      if (y && n == 0) head_in_.col(static_cast<Eigen::Index>(b)).head(E).setZero();
+      for (Eigen::Index k = 0; k < W; ++k)
+        head_in_(E + k, static_cast<Eigen::Index>(b)) =
+            static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));
+      for (Eigen::Index k = 0; k < Hw; ++k)
+        head_in_(E + W + k, static_cast<Eigen::Index>(b)) =
+            static_cast<Scalar>(batch.hardware(first + b, static_cast<std::size_t>(k)));
+    }
+    hidden_pre_ = head1_.forward(head_in_);
+    hidden_ = hidden_pre_.cwiseMax(Scalar(0));
+    return head2_.forward(hidden_);
+  }
+
   template <class F>
   void for_each_parameter(F&& f) {
     auto add = [&](Block block, auto&& layer_params) {

@@ -33,6 +33,9 @@ class Linear {
     grad_b_ = Matrix<Scalar>::Zero(b_.rows(), 1);
   }
 
+  [[nodiscard]] const Matrix<Scalar>& weight() const noexcept { return w_; }
+  /// The bias column (zeros for a layer without bias).
+  [[nodiscard]] const Matrix<Scalar>& bias() const noexcept { return b_; }
   [[nodiscard]] std::size_t input_size() const noexcept { return static_cast<std::size_t>(w_.cols()); }
   [[nodiscard]] std::size_t output_size() const noexcept { return static_cast<std::size_t>(w_.rows()); }
 
@@ -117,6 +120,49 @@ class SelfAttention {
     return o_.forward(heads_out_);
   }
 
+  /// The mean over each candidate's steps of forward()'s output, [E, candidates], computed without the
+  /// per-step outputs (inference only; backward() does not apply to it). Since the output projection and
+  /// the values are affine, mean_i y_i = W_o [per head: W_v (X a) + b_v] + b_o, where a_j is the mean
+  /// over queries i of A_ij: the value and output projections run once per candidate, not per step.
+  /// A candidate without steps pools to zeros, as forward() followed by a mean does.
+  const Matrix<Scalar>& pooled(const Matrix<Scalar>& x, const std::vector<Eigen::Index>& offsets) {
+    const Eigen::Index d = static_cast<Eigen::Index>(dims_ / heads_);
+    const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(d));
+    q_.apply(x, q_pool_);
+    k_.apply(x, k_pool_);
+    const auto segments = static_cast<Eigen::Index>(offsets.empty() ? 0 : offsets.size() - 1);
+    pooled_heads_.resize(static_cast<Eigen::Index>(dims_), segments);
+    const Matrix<Scalar>& Wv = v_.weight();
+    const Matrix<Scalar>& bv = v_.bias();
+    for (Eigen::Index c = 0; c < segments; ++c) {
+      const Eigen::Index begin = offsets[static_cast<std::size_t>(c)],
+                         n = offsets[static_cast<std::size_t>(c) + 1] - begin;
+      if (n == 0) {
+        pooled_heads_.col(c).setZero();
+        continue;
+      }
+      for (std::size_t h = 0; h < heads_; ++h) {
+        const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
+        a_pool_.noalias() = (q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n)) * scale;
+        for (Eigen::Index i = 0; i < n; ++i) {
+          auto row = a_pool_.row(i);
+          const Scalar top = row.maxCoeff();
+          row = (row.array() - top).exp().matrix();
+          row /= row.sum();
+        }
+        mean_weights_.noalias() = a_pool_.colwise().mean().transpose();
+        x_mean_.noalias() = x.middleCols(begin, n) * mean_weights_;
+        pooled_heads_.col(c).segment(r, d).noalias() = Wv.middleRows(r, d) * x_mean_;
+        pooled_heads_.col(c).segment(r, d) += bv.col(0).segment(r, d);
+      }
+    }
+    o_.apply(pooled_heads_, pooled_out_);
+    for (Eigen::Index c = 0; c < segments; ++c)
+      if (offsets[static_cast<std::size_t>(c) + 1] == offsets[static_cast<std::size_t>(c)])
+        pooled_out_.col(c).setZero();
+    return pooled_out_;
+  }
+
   /// Single candidate of `length` real steps in the first columns of x; later columns are padding and
   /// come out as zeros.
   const Matrix<Scalar>& forward(const Matrix<Scalar>& x, Eigen::Index length) {
@@ -186,6 +232,8 @@ class SelfAttention {
   std::vector<Eigen::Index> offsets_;
   std::vector<Matrix<Scalar>> attention_;
   Matrix<Scalar> heads_out_, d_q_, d_k_, d_v_, d_x_, packed_, padded_out_;
+  Matrix<Scalar> q_pool_, k_pool_, a_pool_, pooled_heads_, pooled_out_;  // pooled()'s buffers
+  Vector<Scalar> mean_weights_, x_mean_;
   Eigen::Index padded_columns_ = 0;
   const Matrix<Scalar>*q_out_ = nullptr, *k_out_ = nullptr, *v_out_ = nullptr;
 };

@@ -83,19 +83,23 @@ class Lstm {
     const Eigen::Index B = T ? x[0].cols() : 0, H = static_cast<Eigen::Index>(hidden_);
     x_ = &x;
     mask_ = &mask;
-    gates_.resize(T);
     cells_.resize(T);
     tanh_cells_.resize(T);
     states_h_.resize(T + 1);
     states_c_.resize(T + 1);
     out_.resize(T);
+    // The input's contribution to every step's gates in one GEMM: x_cat_ holds the steps side by side.
+    x_cat_.resize(static_cast<Eigen::Index>(input_), static_cast<Eigen::Index>(T) * B);
+    for (std::size_t t = 0; t < T; ++t)
+      x_cat_.middleCols(static_cast<Eigen::Index>(t) * B, B) = x[t];
+    gates_.noalias() = w_ih_ * x_cat_;
     // states_[k] is the state before the k-th step in processing order; states_[0] is zero.
     states_h_[0] = Matrix<Scalar>::Zero(H, B);
     states_c_[0] = Matrix<Scalar>::Zero(H, B);
     for (std::size_t k = 0; k < T; ++k) {
       const std::size_t t = reverse_ ? T - 1 - k : k;
-      Matrix<Scalar>& g = gates_[k];
-      g.noalias() = w_ih_ * x[t];
+      // Step t's gates, in place in gates_ (kept for backward).
+      auto g = gates_.middleCols(static_cast<Eigen::Index>(t) * B, B);
       g.noalias() += w_hh_ * states_h_[k];
       g.colwise() += bias_.col(0);
       // i, f, o: sigmoid; g: tanh.
@@ -107,7 +111,8 @@ class Lstm {
       cells_[k] = (f * states_c_[k].array() + i * cg).matrix();
       tanh_cells_[k] = cells_[k].array().tanh().matrix();
       const auto m = mask[t].array().replicate(H, 1);
-      const Matrix<Scalar> h_new = (o * tanh_cells_[k].array()).matrix();
+      h_new_ = (o * tanh_cells_[k].array()).matrix();
+      const auto& h_new = h_new_;
       states_h_[k + 1] = (m * h_new.array() + (Scalar(1) - m) * states_h_[k].array()).matrix();
       states_c_[k + 1] = (m * cells_[k].array() + (Scalar(1) - m) * states_c_[k].array()).matrix();
       out_[t] = (m * h_new.array()).matrix();
@@ -123,11 +128,13 @@ class Lstm {
     const std::size_t T = x.size();
     const Eigen::Index B = T ? x[0].cols() : 0, H = static_cast<Eigen::Index>(hidden_);
     d_x_.resize(T);
-    Matrix<Scalar> dh = Matrix<Scalar>::Zero(H, B), dc = Matrix<Scalar>::Zero(H, B), d_gates(4 * H, B);
+    d_gates_all_.resize(4 * H, static_cast<Eigen::Index>(T) * B);
+    Matrix<Scalar> dh = Matrix<Scalar>::Zero(H, B), dc = Matrix<Scalar>::Zero(H, B);
     for (std::size_t kk = T; kk-- > 0;) {
-      const std::size_t t = reverse_ ? T - 1 - kk : kk;
+      auto d_gates = d_gates_all_.middleCols(static_cast<Eigen::Index>(t_of(kk, T)) * B, B);
+      const std::size_t t = t_of(kk, T);
       const auto m = mask[t].array().replicate(H, 1);
-      const Matrix<Scalar>& g = gates_[kk];
+      const auto g = gates_.middleCols(static_cast<Eigen::Index>(t) * B, B);
       const auto i = g.topRows(H).array(), f = g.middleRows(H, H).array(),
                  cg = g.middleRows(2 * H, H).array(), o = g.bottomRows(H).array();
       const auto tc = tanh_cells_[kk].array();
@@ -138,14 +145,17 @@ class Lstm {
       d_gates.middleRows(H, H) = (dc_cell.array() * states_c_[kk].array() * f * (Scalar(1) - f)).matrix();
       d_gates.middleRows(2 * H, H) = (dc_cell.array() * i * (Scalar(1) - cg * cg)).matrix();
       d_gates.bottomRows(H) = (dh_cell.array() * tc * o * (Scalar(1) - o)).matrix();
-      grad_w_ih_.noalias() += d_gates * x[t].transpose();
       grad_w_hh_.noalias() += d_gates * states_h_[kk].transpose();
-      grad_bias_.col(0) += d_gates.rowwise().sum();
-      d_x_[t].noalias() = w_ih_.transpose() * d_gates;
       Matrix<Scalar> dh_prev = w_hh_.transpose() * d_gates;
       dh = (dh_prev.array() + (Scalar(1) - m) * dh.array()).matrix();
       dc = (dc_cell.array() * f + (Scalar(1) - m) * dc.array()).matrix();
     }
+    // The input weights' gradient and the inputs' gradients for all steps in one GEMM each.
+    grad_w_ih_.noalias() += d_gates_all_ * x_cat_.transpose();
+    grad_bias_.col(0) += d_gates_all_.rowwise().sum();
+    d_x_cat_.noalias() = w_ih_.transpose() * d_gates_all_;
+    for (std::size_t t = 0; t < T; ++t)
+      d_x_[t] = d_x_cat_.middleCols(static_cast<Eigen::Index>(t) * B, B);
     return d_x_;
   }
 
@@ -160,6 +170,9 @@ class Lstm {
   }
 
  private:
+  /// The time step processed k-th.
+  [[nodiscard]] std::size_t t_of(std::size_t k, std::size_t T) const noexcept { return reverse_ ? T - 1 - k : k; }
+
   std::size_t input_, hidden_;
   bool reverse_;
   Matrix<Scalar> w_ih_, w_hh_, bias_;
@@ -167,7 +180,10 @@ class Lstm {
   // Saved by forward() for backward(), indexed in processing order (k), outputs in time order (t).
   const Sequence<Scalar>* x_ = nullptr;
   const Mask<Scalar>* mask_ = nullptr;
-  Sequence<Scalar> gates_, cells_, tanh_cells_, states_h_, states_c_, out_, d_x_;
+  Sequence<Scalar> cells_, tanh_cells_, states_h_, states_c_, out_, d_x_;
+  // Every step's inputs, gates and gate gradients side by side (column t * B + b): the input GEMMs run
+  // once for all steps.
+  Matrix<Scalar> x_cat_, gates_, h_new_, d_gates_all_, d_x_cat_;
 };
 
 /// Bidirectional LSTM: a forward and a reverse Lstm on the same input; outputs concatenated [2 hidden, B].

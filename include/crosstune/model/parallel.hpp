@@ -192,7 +192,7 @@ class Predictor {
     const std::size_t chunks = (n + chunk - 1) / chunk, workers = std::min(threads_, chunks);
     auto score = [&](BiLstmAttentionNet<Scalar>& worker, std::size_t c) {
       const std::size_t first = c * chunk, count = std::min(chunk, n - first);
-      const auto& s = worker.forward(batch, first, count);
+      const auto& s = worker.score(batch, first, count);
       for (std::size_t i = 0; i < count; ++i)
         scores[first + i] = static_cast<float>(s(0, static_cast<Eigen::Index>(i)));
     };

@@ -88,7 +88,7 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
              std::size_t chunk = 256) {
   for (std::size_t first = 0; first < batch.size(); first += chunk) {
     const std::size_t count = std::min(batch.size() - first, chunk);
-    const auto& s = net.forward(batch, first, count);
+    const auto& s = net.score(batch, first, count);
     for (std::size_t i = 0; i < count; ++i)
       scores[first + i] = static_cast<float>(s(0, static_cast<Eigen::Index>(i)));
   }
