@@ -55,7 +55,8 @@ void BM_crosstune_predict(benchmark::State& state) {
   BiLstmAttentionNet<float> net(shape(), rng);
   const auto batch = inputs(n, rng);
   std::vector<float> scores(n);
-  crosstune::model::Predictor<float> predictor(static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)));
+  crosstune::model::Predictor<BiLstmAttentionNet<float>> predictor(static_cast<std::size_t>(state.range(1)),
+                                                                  static_cast<std::size_t>(state.range(2)));
   predictor.predict(net, batch, scores);  // warm-up
   for (auto _ : state) {
     predictor.predict(net, batch, scores);
@@ -79,7 +80,7 @@ void BM_crosstune_train_step(benchmark::State& state) {
   for (auto& l : labels)
     l = static_cast<float>(rng.uniform01());
   const std::vector<std::uint32_t> tasks(n, 0);
-  crosstune::model::TrainStep<float> step(net, {}, static_cast<std::size_t>(state.range(1)));
+  crosstune::model::TrainStep step(net, {}, static_cast<std::size_t>(state.range(1)));
   (void)step.run(batch, labels, tasks);  // warm-up
   for (auto _ : state)
     benchmark::DoNotOptimize(step.run(batch, labels, tasks));

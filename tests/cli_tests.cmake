@@ -106,6 +106,15 @@ add_test(NAME cli.finetune_unknown_block_is_named COMMAND ${_cli} finetune --mod
          --freeze lstms --out ${CMAKE_CURRENT_BINARY_DIR}/x.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_unknown_block_is_named PROPERTIES DEPENDS cli.train
   PASS_REGULAR_EXPRESSION "error: unknown layer block \"lstms\" \\(freeze any of")
+add_test(NAME cli.train_mlp COMMAND ${_cli} train --model mlp --epochs 2 --hidden 16 --min-records 10 --threads 2
+         --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin ${_logs}/k80)
+set_tests_properties(cli.train_mlp PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 2/2 .*model written to")
+add_test(NAME cli.eval_mlp COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin ${_logs}/v100)
+set_tests_properties(cli.eval_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
+  "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
+add_test(NAME cli.train_unknown_model_kind COMMAND ${_cli} train --model gbdt --out x.bin ${_logs}/k80)
+set_tests_properties(cli.train_unknown_model_kind PROPERTIES PASS_REGULAR_EXPRESSION
+  "error: unknown model kind \"gbdt\" \\(use --model bilstm or --model mlp\\)")
 add_test(NAME cli.eval_refuses_a_corrupt_model COMMAND ${_cli} eval --model ${_bad} ${_logs}/v100)
 set_tests_properties(cli.eval_refuses_a_corrupt_model PROPERTIES WILL_FAIL TRUE)
 

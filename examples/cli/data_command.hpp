@@ -43,7 +43,7 @@ struct DataOptions {
   std::string out;
 };
 
-inline void fail(const Error& e) {
+[[noreturn]] inline void fail(const Error& e) {
   std::cerr << "crosstune: error: " << e.describe() << '\n';
   throw CLI::RuntimeError(1);
 }

@@ -3,12 +3,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "crosstune/data/dataset.hpp"
@@ -16,6 +20,7 @@
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/metrics/ranking.hpp"
 #include "crosstune/model/cost_model.hpp"
+#include "crosstune/model/mlp.hpp"
 #include "crosstune/model/serialization.hpp"
 #include "crosstune/model/trainer.hpp"
 #include "logs_command.hpp"
@@ -29,6 +34,7 @@ struct ModelOptions {
   std::size_t min_records = 48;
   std::size_t epochs = 30, batch = 16, max_steps = 64, hidden = 128, layers = 3, heads = 2, embedding = 64;
   std::uint64_t seed = 0;
+  std::size_t threads = 0;
   double ratio = 0.9;
   float learning_rate = 1e-3f;
   std::string loss = "both";
@@ -72,6 +78,42 @@ inline std::pair<ExtractedSet, ExtractedSet> extract_split(const data::Dataset& 
   return {std::move(*train_set), std::move(*val_set)};
 }
 
+inline model::Loss parse_loss(const std::string& loss) {
+  if (loss == "mse") return model::Loss::mse;
+  if (loss == "rank") return model::Loss::rank;
+  if (loss == "both") return model::Loss::mse_and_rank;
+  fail(Error(ErrorKind::invalid_argument, "unknown loss \"" + loss + "\"", {}, 0, 0, "use mse, rank or both"));
+}
+
+/// Per-epoch lines, and on a terminal a progress bar within the epoch (batches, ETA of the epoch).
+inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
+  const bool tty = isatty(fileno(stdout)) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (tty) {
+    auto epoch_start = std::make_shared<double>(0.0);
+    options.on_batch = [=](std::size_t epoch, std::size_t done, std::size_t total) {
+      if (done == 1) *epoch_start = seconds();
+      if (done % 16 != 0 && done != total) return;
+      const double spent = seconds() - *epoch_start;
+      const double eta = spent / static_cast<double>(done) * static_cast<double>(total - done);
+      const int width = 30, filled = static_cast<int>(width * done / total);
+      std::printf("\repoch %zu/%zu [%.*s%*s] %zu/%zu batches, ETA %.0f s ", epoch + 1, epochs, filled,
+                  "##############################", width - filled, "", done, total, eta);
+      std::fflush(stdout);
+    };
+  }
+  options.on_epoch = [=](std::size_t epoch, double loss, double pca) {
+    const double elapsed = seconds();
+    const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(epochs - epoch - 1);
+    std::printf("%sepoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n", tty ? "\r\033[K" : "",
+                epoch + 1, epochs, loss, pca, elapsed, eta);
+    std::fflush(stdout);
+  };
+}
+
 inline data::Dataset load_model_dataset(const ModelOptions& o) {
   std::vector<std::filesystem::path> paths;
   for (const auto& f : expand_log_paths(o.logs))
@@ -85,10 +127,63 @@ inline data::Dataset load_model_dataset(const ModelOptions& o) {
   return std::move(*ds);
 }
 
+inline void run_train_mlp(const ModelOptions& o, const data::Dataset& ds, const data::Split& split,
+                          const features::StepSequenceExtractor& extractor, const ExtractedSet& train_set,
+                          const ExtractedSet& val_set, Rng& rng) {
+  model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
+  model::TrainOptions options;
+  options.epochs = o.epochs;
+  options.batch_size = o.batch;
+  options.learning_rate = o.learning_rate;
+  options.loss = parse_loss(o.loss);
+  options.threads = o.threads;
+  report_progress(options, o.epochs);
+  std::printf("training the MLP baseline on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
+              split.train.size(), ds.tasks().size(), split.test.size(), mlp.network().parameter_count());
+  const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
+  const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
+  auto report = mlp.fit(train_data, &val_data, options, rng);
+  if (!report) fail(report.error());
+  if (auto ok = mlp.save(o.out); !ok) fail(ok.error());
+  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
+              report->validation_pca.empty() ? 0.0 : report->validation_pca[report->best_epoch],
+              report->best_epoch + 1, o.out.c_str());
+}
+
+/// A model file of either kind, told apart by its magic.
+struct AnyModel {
+  std::variant<model::BiLstmAttentionModel, model::MlpModel> model;
+
+  static AnyModel load(const std::string& path) {
+    auto bytes = model::detail::read_file(path);
+    if (!bytes) fail(bytes.error());
+    if (bytes->compare(0, sizeof model::mlp_file_magic,
+                       std::string(model::mlp_file_magic, sizeof model::mlp_file_magic)) == 0) {
+      auto mlp = model::MlpModel::deserialize(*bytes, path);
+      if (!mlp) fail(mlp.error());
+      return {std::move(*mlp)};
+    }
+    auto bilstm = model::BiLstmAttentionModel::load(path);
+    if (!bilstm) fail(bilstm.error());
+    return {std::move(*bilstm)};
+  }
+  const features::FeatureLayout& layout() const {
+    return std::visit([](const auto& m) -> const features::FeatureLayout& { return m.layout(); }, model);
+  }
+  void predict(const features::FeatureBatch& batch, std::span<float> scores, std::size_t threads) {
+    std::visit(
+        [&](auto& m) {
+          m.set_threads(threads);
+          if (auto ok = m.predict(batch, scores); !ok) fail(ok.error());
+        },
+        model);
+  }
+};
+
 inline void run_train(const ModelOptions& o) {
-  if (o.model != "bilstm") {
-    fail(Error(ErrorKind::unsupported, "model \"" + o.model + "\" is not built yet", {}, 0, 0,
-               "use --model bilstm"));
+  if (o.model != "bilstm" && o.model != "mlp") {
+    fail(Error(ErrorKind::invalid_argument, "unknown model kind \"" + o.model + "\"", {}, 0, 0,
+               "use --model bilstm or --model mlp"));
   }
   const auto ds = load_model_dataset(o);
   Rng rng(o.seed);
@@ -96,6 +191,7 @@ inline void run_train(const ModelOptions& o) {
   if (!split) fail(split.error());
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
   auto [train_set, val_set] = extract_split(ds, *split, extractor);
+  if (o.model == "mlp") return run_train_mlp(o, ds, *split, extractor, train_set, val_set, rng);
   auto config = model::config_for(extractor.layout());
   config.hidden = o.hidden;
   config.layers = o.layers;
@@ -107,17 +203,9 @@ inline void run_train(const ModelOptions& o) {
   options.epochs = o.epochs;
   options.batch_size = o.batch;
   options.learning_rate = o.learning_rate;
-  options.loss = o.loss == "mse"    ? model::Loss::mse
-                 : o.loss == "rank" ? model::Loss::rank
-                                    : model::Loss::mse_and_rank;
-  const auto start = std::chrono::steady_clock::now();
-  options.on_epoch = [&](std::size_t epoch, double loss, double pca) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(o.epochs - epoch - 1);
-    std::printf("epoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n", epoch + 1, o.epochs,
-                loss, pca, elapsed, eta);
-    std::fflush(stdout);
-  };
+  options.loss = parse_loss(o.loss);
+  options.threads = o.threads;
+  report_progress(options, o.epochs);
   std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
               split->train.size(), ds.tasks().size(), split->test.size(), net.parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
@@ -131,10 +219,8 @@ inline void run_train(const ModelOptions& o) {
 }
 
 inline void run_eval(const ModelOptions& o) {
-  auto loaded = model::load_model(o.model_in);
-  if (!loaded) fail(loaded.error());
-  const auto& layout = loaded->layout;
-  auto for_layout = features::StepSequenceExtractor::for_layout(layout);
+  auto loaded = AnyModel::load(o.model_in);
+  auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
   const auto ds = load_model_dataset(o);
@@ -145,7 +231,7 @@ inline void run_eval(const ModelOptions& o) {
   auto set = extract_set(ds, all, extractor);
   if (!set) fail(set.error());
   std::vector<float> scores(all.size());
-  model::predict(*loaded->net, set->batch, scores);
+  loaded.predict(set->batch, scores, o.threads);
   std::vector<std::size_t> offsets{0};
   for (const auto& t : ds.tasks())
     offsets.push_back(offsets.back() + t.size());
@@ -195,16 +281,14 @@ inline void run_finetune(const ModelOptions& o) {
   options.batch_size = o.batch;
   options.learning_rate = o.learning_rate;
   options.frozen = loaded->frozen_mask(frozen);
-  options.on_epoch = [&](std::size_t epoch, double loss, double pca) {
-    std::printf("epoch %zu/%zu  loss %.5f  validation PCA %.4f\n", epoch + 1, o.epochs, loss, pca);
-    std::fflush(stdout);
-  };
+  options.threads = o.threads;
+  report_progress(options, o.epochs);
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   if (split->test.empty()) {
     fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
   }
-  const auto before_pca = model::evaluate_pca(loaded->network(), val_data);
+  const auto before_pca = model::evaluate_pca(loaded->network(), val_data, o.threads);
   if (!before_pca) fail(before_pca.error());
   const double before = *before_pca;
   std::printf(
@@ -229,13 +313,15 @@ inline void add_model_commands(CLI::App& app) {
   auto* train =
       app.add_subcommand("train", "Train the BiLSTM-attention cost model (validating on 10% of each task)");
   common(train);
-  train->add_option("--model", o->model, "Model kind (bilstm)");
+  train->add_option("--model", o->model, "Model kind: bilstm (default) or mlp (the pooled-feature baseline)");
   train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)");
   train->add_option("--batch", o->batch, "Mini-batch size (default 16)");
   train->add_option("--seed", o->seed, "Random seed (default 0)");
+  train->add_option("--threads", o->threads,
+                    "Threads (default 0: every core); results are reproducible for a seed and thread count");
   train->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
   train->add_option("--loss", o->loss, "mse, rank or both (default)");
-  train->add_option("--hidden", o->hidden, "LSTM hidden size (default 128)");
+  train->add_option("--hidden", o->hidden, "LSTM hidden size, or the MLP's first layer width (default 128)");
   train->add_option("--layers", o->layers, "BiLSTM layers (default 3)");
   train->add_option("--heads", o->heads, "Attention heads (default 2)");
   train->add_option("--embedding", o->embedding, "Input projection width (default 64)");
@@ -247,6 +333,7 @@ inline void add_model_commands(CLI::App& app) {
   common(eval);
   eval->add_option("--model", o->model_in, "Model file")->required()->check(CLI::ExistingFile);
   eval->add_flag("--json", o->json, "Print one JSON object");
+  eval->add_option("--threads", o->threads, "Threads (default 0: every core)");
   eval->callback([o] { run_eval(*o); });
   auto* finetune =
       app.add_subcommand("finetune", "Continue training a model on a new target's records, layers frozen");
@@ -260,6 +347,7 @@ inline void add_model_commands(CLI::App& app) {
   finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)");
   finetune->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
   finetune->add_option("--seed", o->seed, "Random seed (default 0)");
+  finetune->add_option("--threads", o->threads, "Threads (default 0: every core)");
   finetune->add_option("--ratio", o->ratio,
                        "Share of each task fine-tuned on; the rest validates (default 0.9)");
   finetune->add_option("--out", o->out, "Model file to write")->required();

@@ -39,7 +39,7 @@ std::vector<Matrix<float>> trained(std::size_t threads, std::size_t steps) {
   const auto data = test::make_synthetic(16, 7);
   Rng rng(3);
   BiLstmAttentionNet<float> net(small(), rng);
-  TrainStep<float> step(net, {.learning_rate = 1e-2f}, threads);
+  TrainStep<BiLstmAttentionNet<float>> step(net, {.learning_rate = 1e-2f}, threads);
   for (std::size_t s = 0; s < steps; ++s)
     (void)step.run(data.batch, data.labels, data.tasks);
   return weights(net);
@@ -63,7 +63,7 @@ TEST_CASE("more threads than candidates leaves none idle with an empty part") {
   const auto data = test::make_synthetic(2, 9);
   Rng rng(3);
   BiLstmAttentionNet<float> net(small(), rng);
-  TrainStep<float> step(net, {}, 8);
+  TrainStep<BiLstmAttentionNet<float>> step(net, {}, 8);
   CHECK(std::isfinite(step.run(data.batch, data.labels, data.tasks)));
 }
 
@@ -73,7 +73,7 @@ TEST_CASE("parallel prediction equals serial prediction, over uneven chunks") {
   BiLstmAttentionNet<float> net(small(), rng);
   std::vector<float> serial(100), parallel(100);
   predict(net, data.batch, serial);
-  Predictor<float> predictor(3, 7);  // 15 chunks, the last of 2 candidates
+  Predictor<BiLstmAttentionNet<float>> predictor(3, 7);  // 15 chunks, the last of 2 candidates
   predictor.predict(net, data.batch, parallel);
   for (std::size_t i = 0; i < serial.size(); ++i)
     CHECK(parallel[i] == doctest::Approx(serial[i]).epsilon(1e-5));
@@ -83,10 +83,10 @@ TEST_CASE("prediction follows the network's new weights") {
   const auto data = test::make_synthetic(64, 12);
   Rng rng(5);
   BiLstmAttentionNet<float> net(small(), rng);
-  Predictor<float> predictor(2, 8);
+  Predictor<BiLstmAttentionNet<float>> predictor(2, 8);
   std::vector<float> before(64), after(64), serial(64);
   predictor.predict(net, data.batch, before);
-  TrainStep<float> step(net, {.learning_rate = 1e-2f}, 1);
+  TrainStep<BiLstmAttentionNet<float>> step(net, {.learning_rate = 1e-2f}, 1);
   (void)step.run(data.batch, data.labels, data.tasks);
   predictor.predict(net, data.batch, after);
   predict(net, data.batch, serial);

@@ -113,4 +113,11 @@ struct FeatureBatch {
   }
 };
 
+/// Ok when `batch` has the shapes of `trained` (a model reads batches of the extractor it was trained on).
+[[nodiscard]] inline Expected<void> check_batch(const FeatureLayout& trained, const FeatureBatch& batch) {
+  const FeatureLayout actual{trained.name,           trained.version,           batch.steps.shape()[2],
+                             batch.steps.shape()[1], batch.workload.shape()[1], batch.hardware.shape()[1]};
+  return check_compatible(trained, actual);
+}
+
 }  // namespace crosstune::features

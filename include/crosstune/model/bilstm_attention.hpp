@@ -73,6 +73,8 @@ struct BiLstmAttentionConfig {
 template <class Scalar>
 class BiLstmAttentionNet {
  public:
+  using scalar_type = Scalar;
+
   BiLstmAttentionNet(const BiLstmAttentionConfig& config, Rng& rng)
       : config_((config.validate().value(), config)),
         embed_(config.step_dims, config.embedding, rng),

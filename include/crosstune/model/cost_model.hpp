@@ -48,7 +48,7 @@ class BiLstmAttentionModel {
   }
 
   /// Threads predict() uses (0: every core); fit and fine_tune take theirs from TrainOptions::threads.
-  void set_threads(std::size_t threads) { predictor_ = Predictor<float>(threads); }
+  void set_threads(std::size_t threads) { predictor_ = Predictor<BiLstmAttentionNet<float>>(threads); }
   [[nodiscard]] std::size_t threads() const noexcept { return predictor_.threads(); }
 
   /// The feature layout the model reads; extract with a matching extractor (features::check_compatible).
@@ -57,7 +57,7 @@ class BiLstmAttentionModel {
 
   /// Scores (higher = faster) of every candidate of `batch` into `scores`.
   [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
-    if (auto ok = check_batch(batch); !ok) return ok;
+    if (auto ok = features::check_batch(layout_, batch); !ok) return ok;
     if (scores.size() != batch.size()) {
       return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
                                                                " score slots for " +
@@ -69,7 +69,7 @@ class BiLstmAttentionModel {
 
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           TrainOptions options, Rng& rng) {
-    if (auto ok = check_batch(*train_set.features); !ok) return unexpected(std::move(ok).error());
+    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
     options.frozen.clear();
     return train(*net_, train_set, validation, options, rng);
   }
@@ -78,7 +78,7 @@ class BiLstmAttentionModel {
   [[nodiscard]] Expected<TrainReport> fine_tune(const LabelledBatch& train_set,
                                                 const LabelledBatch* validation, TrainOptions options,
                                                 std::initializer_list<Block> frozen, Rng& rng) {
-    if (auto ok = check_batch(*train_set.features); !ok) return unexpected(std::move(ok).error());
+    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
     options.frozen = frozen_mask(std::set<Block>(frozen));
     return train(*net_, train_set, validation, options, rng);
   }
@@ -95,16 +95,10 @@ class BiLstmAttentionModel {
   explicit BiLstmAttentionModel(LoadedModel loaded)
       : layout_(std::move(loaded.layout)), net_(std::move(loaded.net)) {}
 
-  [[nodiscard]] Expected<void> check_batch(const features::FeatureBatch& batch) const {
-    const features::FeatureLayout actual{
-        layout_.name,           layout_.version,           batch.steps.shape()[2],
-        batch.steps.shape()[1], batch.workload.shape()[1], batch.hardware.shape()[1]};
-    return features::check_compatible(layout_, actual);
-  }
 
   features::FeatureLayout layout_;
   std::unique_ptr<BiLstmAttentionNet<float>> net_;
-  Predictor<float> predictor_;
+  Predictor<BiLstmAttentionNet<float>> predictor_;
 };
 
 }  // namespace crosstune::model

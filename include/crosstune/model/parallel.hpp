@@ -7,9 +7,12 @@
 // itself. Prediction cuts the candidates into chunks that the replicas score side by side; after the
 // first call of a given size it allocates nothing.
 //
-//   crosstune::model::TrainStep<float> step(net, {.learning_rate = 1e-3f}, /*threads=*/2);
+// Both work on any network with forward/score/backward/zero_grad/parameters and a copy constructor:
+// BiLstmAttentionNet and the MLP baseline (model/mlp.hpp).
+//
+//   crosstune::model::TrainStep step(net, {.learning_rate = 1e-3f}, /*threads=*/2);
 //   const float loss = step.run(batch, labels, task_ids);
-//   crosstune::model::Predictor<float> predictor(/*threads=*/2);
+//   crosstune::model::Predictor<BiLstmAttentionNet<float>> predictor(/*threads=*/2);
 //   predictor.predict(net, candidates, scores);
 #pragma once
 
@@ -55,18 +58,20 @@ struct StepOptions {
 }
 
 /// Copies of a master network, one per worker, whose weights follow the master's.
-template <class Scalar>
+template <class Net>
 class Replicas {
  public:
+  using Scalar = typename Net::scalar_type;
+
   /// Ensures `count` copies of `master` exist and hold its current weights.
-  void sync(BiLstmAttentionNet<Scalar>& master, std::size_t count) {
-    if (copies_.size() != count || master_ != &master || !(copies_[0]->config() == master.config())) {
+  void sync(Net& master, std::size_t count) {
+    if (copies_.size() != count || master_ != &master) {
       master_ = &master;
       master_params_ = master.parameters();
       copies_.clear();
       copy_params_.clear();
       for (std::size_t i = 0; i < count; ++i) {
-        copies_.push_back(std::make_unique<BiLstmAttentionNet<Scalar>>(master));
+        copies_.push_back(std::make_unique<Net>(master));
         copy_params_.push_back(copies_.back()->parameters());
       }
       return;
@@ -76,22 +81,24 @@ class Replicas {
         *to[i].value = *master_params_[i].value;
   }
   [[nodiscard]] std::size_t size() const noexcept { return copies_.size(); }
-  BiLstmAttentionNet<Scalar>& operator[](std::size_t i) { return *copies_[i]; }
+  Net& operator[](std::size_t i) { return *copies_[i]; }
   /// The parameters of copy i, in parameters() order.
   [[nodiscard]] const std::vector<Parameter<Scalar>>& parameters(std::size_t i) const { return copy_params_[i]; }
 
  private:
-  BiLstmAttentionNet<Scalar>* master_ = nullptr;
+  Net* master_ = nullptr;
   std::vector<Parameter<Scalar>> master_params_;
-  std::vector<std::unique_ptr<BiLstmAttentionNet<Scalar>>> copies_;
+  std::vector<std::unique_ptr<Net>> copies_;
   std::vector<std::vector<Parameter<Scalar>>> copy_params_;
 };
 
 /// One optimisation step at a time on mini-batches: forward, loss, backward, clipping, Adam.
-template <class Scalar>
+template <class Net>
 class TrainStep {
  public:
-  TrainStep(BiLstmAttentionNet<Scalar>& net, StepOptions options, std::size_t threads = 1)
+  using Scalar = typename Net::scalar_type;
+
+  TrainStep(Net& net, StepOptions options, std::size_t threads = 1)
       : net_(net),
         options_(std::move(options)),
         threads_(resolve_threads(threads)),
@@ -164,19 +171,21 @@ class TrainStep {
     return {first, last - first};
   }
 
-  BiLstmAttentionNet<Scalar>& net_;
+  Net& net_;
   StepOptions options_;
   std::size_t threads_;
   std::unique_ptr<tbb::task_arena> arena_;  // held by pointer: task_arena cannot move
   Adam<Scalar> adam_;
-  Replicas<Scalar> replicas_;
+  Replicas<Net> replicas_;
   Matrix<Scalar> scores_, grad_;
 };
 
 /// Scores candidates in chunks, the chunks spread over `threads` copies of the network.
-template <class Scalar>
+template <class Net>
 class Predictor {
  public:
+  using Scalar = typename Net::scalar_type;
+
   explicit Predictor(std::size_t threads = 0, std::size_t chunk = 256)
       : threads_(resolve_threads(threads)), chunk_(std::max<std::size_t>(chunk, 1)),
         arena_(make_arena(threads_)) {}
@@ -184,13 +193,13 @@ class Predictor {
   [[nodiscard]] std::size_t threads() const noexcept { return threads_; }
 
   /// Scores every candidate of `batch` into `scores` (size batch.size()) with `net`'s current weights.
-  void predict(BiLstmAttentionNet<Scalar>& net, const features::FeatureBatch& batch, std::span<float> scores) {
+  void predict(Net& net, const features::FeatureBatch& batch, std::span<float> scores) {
     // Chunks of at most chunk_ candidates, smaller when that leaves a thread idle (at least 8, below
     // which the GEMMs get too thin to pay for the thread).
     const std::size_t n = batch.size();
     const std::size_t chunk = std::min(chunk_, std::max<std::size_t>((n + threads_ - 1) / threads_, 8));
     const std::size_t chunks = (n + chunk - 1) / chunk, workers = std::min(threads_, chunks);
-    auto score = [&](BiLstmAttentionNet<Scalar>& worker, std::size_t c) {
+    auto score = [&](Net& worker, std::size_t c) {
       const std::size_t first = c * chunk, count = std::min(chunk, n - first);
       const auto& s = worker.score(batch, first, count);
       for (std::size_t i = 0; i < count; ++i)
@@ -214,7 +223,7 @@ class Predictor {
  private:
   std::size_t threads_, chunk_;
   std::unique_ptr<tbb::task_arena> arena_;  // held by pointer: task_arena cannot move
-  Replicas<Scalar> replicas_;
+  Replicas<Net> replicas_;
 };
 
 }  // namespace crosstune::model

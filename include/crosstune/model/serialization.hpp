@@ -75,6 +75,72 @@ struct Reader {
     return s;
   }
 };
+
+inline void put_layout(std::string& out, const features::FeatureLayout& layout) {
+  put(out, static_cast<std::uint32_t>(layout.name.size()));
+  out += layout.name;
+  put(out, static_cast<std::int32_t>(layout.version));
+  for (std::size_t v : {layout.step_dims, layout.max_steps, layout.workload_dims, layout.hardware_dims})
+    put(out, static_cast<std::uint64_t>(v));
+}
+inline features::FeatureLayout get_layout(Reader& in) {
+  features::FeatureLayout layout;
+  layout.name = in.get_string();
+  layout.version = in.get<std::int32_t>();
+  for (std::size_t* v : {&layout.step_dims, &layout.max_steps, &layout.workload_dims, &layout.hardware_dims})
+    *v = static_cast<std::size_t>(in.get<std::uint64_t>());
+  return layout;
+}
+/// Parameter count, then per parameter rows, cols and the float32 values (column-major).
+inline void put_parameters(std::string& out, const std::vector<Parameter<float>>& params) {
+  put(out, static_cast<std::uint64_t>(params.size()));
+  for (const auto& p : params) {
+    put(out, static_cast<std::uint64_t>(p.value->rows()));
+    put(out, static_cast<std::uint64_t>(p.value->cols()));
+    out.append(reinterpret_cast<const char*>(p.value->data()),
+               static_cast<std::size_t>(p.value->size()) * sizeof(float));
+  }
+}
+/// Reads put_parameters' bytes into parameters of the expected shapes; the checksum's 8 bytes follow.
+/// Returns what was wrong, or an empty string.
+inline std::string get_parameters(Reader& in, const std::vector<Parameter<float>>& params) {
+  if (in.get<std::uint64_t>() != params.size() || !in.ok) return "parameter count does not match the architecture";
+  for (const auto& p : params) {
+    const auto rows = in.get<std::uint64_t>(), cols = in.get<std::uint64_t>();
+    if (!in.ok || rows != static_cast<std::uint64_t>(p.value->rows()) ||
+        cols != static_cast<std::uint64_t>(p.value->cols())) {
+      return std::string("shape of parameter '") + p.name + "' does not match the architecture";
+    }
+    const std::size_t n = static_cast<std::size_t>(rows * cols) * sizeof(float);
+    if (in.pos + n > in.data.size() - 8) return "truncated weights";
+    std::memcpy(p.value->data(), in.data.data() + in.pos, n);
+    in.pos += n;
+  }
+  if (in.pos != in.data.size() - 8) return "unexpected bytes after the weights";
+  return {};
+}
+/// Checks magic and checksum; returns what was wrong, or an empty string.
+inline std::string check_envelope(const std::string& bytes, const char (&magic)[8]) {
+  if (bytes.size() < sizeof magic + 4 + 8 || std::memcmp(bytes.data(), magic, sizeof magic) != 0)
+    return "bad magic";
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  if (fnv1a(bytes.substr(0, bytes.size() - 8)) != stored) return "checksum";
+  return {};
+}
+inline Expected<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return unexpected(Error(ErrorKind::io, "cannot open the model file", path.string()));
+  return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+inline Expected<void> write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return unexpected(Error(ErrorKind::io, "cannot open for writing", path.string()));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out)
+    return unexpected(Error(ErrorKind::io, "write failed", path.string(), 0, 0, "check free disk space"));
+  return {};
+}
 }  // namespace detail
 
 /// The bytes of a weights file for `net`, trained on features of `layout`.
@@ -87,19 +153,8 @@ struct Reader {
   for (std::size_t v : {c.step_dims, c.workload_dims, c.hardware_dims, c.embedding, c.hidden, c.layers,
                         c.heads, c.head_hidden})
     put(out, static_cast<std::uint64_t>(v));
-  put(out, static_cast<std::uint32_t>(layout.name.size()));
-  out += layout.name;
-  put(out, static_cast<std::int32_t>(layout.version));
-  for (std::size_t v : {layout.step_dims, layout.max_steps, layout.workload_dims, layout.hardware_dims})
-    put(out, static_cast<std::uint64_t>(v));
-  const auto params = net.parameters();
-  put(out, static_cast<std::uint64_t>(params.size()));
-  for (const auto& p : params) {
-    put(out, static_cast<std::uint64_t>(p.value->rows()));
-    put(out, static_cast<std::uint64_t>(p.value->cols()));
-    out.append(reinterpret_cast<const char*>(p.value->data()),
-               static_cast<std::size_t>(p.value->size()) * sizeof(float));
-  }
+  detail::put_layout(out, layout);
+  detail::put_parameters(out, net.parameters());
   put(out, detail::fnv1a(out));
   return out;
 }
@@ -107,13 +162,7 @@ struct Reader {
 [[nodiscard]] inline Expected<void> save_model(const std::filesystem::path& path,
                                                BiLstmAttentionNet<float>& net,
                                                const features::FeatureLayout& layout) {
-  const std::string bytes = serialize_model(net, layout);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return unexpected(Error(ErrorKind::io, "cannot open for writing", path.string()));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out)
-    return unexpected(Error(ErrorKind::io, "write failed", path.string(), 0, 0, "check free disk space"));
-  return {};
+  return detail::write_file(path, serialize_model(net, layout));
 }
 
 struct LoadedModel {
@@ -127,13 +176,9 @@ struct LoadedModel {
   auto fail = [&](const std::string& what, const std::string& hint = {}) {
     return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
   };
-  if (bytes.size() < sizeof model_file_magic + 4 + 8 ||
-      std::memcmp(bytes.data(), model_file_magic, sizeof model_file_magic) != 0) {
-    return fail("not a crosstune model file (bad magic)");
-  }
-  std::uint64_t stored = 0;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  if (detail::fnv1a(bytes.substr(0, bytes.size() - 8)) != stored) {
+  if (const auto wrong = detail::check_envelope(bytes, model_file_magic); wrong == "bad magic") {
+    return fail("not a crosstune BiLSTM-attention model file (bad magic)");
+  } else if (!wrong.empty()) {
     return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
   }
   detail::Reader in{bytes, sizeof model_file_magic};
@@ -147,11 +192,7 @@ struct LoadedModel {
                          &c.heads, &c.head_hidden})
     *v = static_cast<std::size_t>(in.get<std::uint64_t>());
   LoadedModel loaded;
-  loaded.layout.name = in.get_string();
-  loaded.layout.version = in.get<std::int32_t>();
-  for (std::size_t* v : {&loaded.layout.step_dims, &loaded.layout.max_steps, &loaded.layout.workload_dims,
-                         &loaded.layout.hardware_dims})
-    *v = static_cast<std::size_t>(in.get<std::uint64_t>());
+  loaded.layout = detail::get_layout(in);
   if (!in.ok) return fail("truncated header");
   if (auto valid = c.validate(); !valid) return fail("invalid architecture: " + valid.error().message);
   if (c.layers > 64 || c.hidden > (1u << 16) || c.embedding > (1u << 16) || c.step_dims > (1u << 16)) {
@@ -159,29 +200,14 @@ struct LoadedModel {
   }
   Rng rng(0);
   loaded.net = std::make_unique<BiLstmAttentionNet<float>>(c, rng);
-  auto params = loaded.net->parameters();
-  if (in.get<std::uint64_t>() != params.size() || !in.ok)
-    return fail("parameter count does not match the architecture");
-  for (auto& p : params) {
-    const auto rows = in.get<std::uint64_t>(), cols = in.get<std::uint64_t>();
-    if (!in.ok || rows != static_cast<std::uint64_t>(p.value->rows()) ||
-        cols != static_cast<std::uint64_t>(p.value->cols())) {
-      return fail(std::string("shape of parameter '") + p.name + "' does not match the architecture");
-    }
-    const std::size_t n = static_cast<std::size_t>(rows * cols) * sizeof(float);
-    if (in.pos + n > bytes.size() - 8) return fail("truncated weights");
-    std::memcpy(p.value->data(), bytes.data() + in.pos, n);
-    in.pos += n;
-  }
-  if (in.pos != bytes.size() - 8) return fail("unexpected bytes after the weights");
+  if (const auto wrong = detail::get_parameters(in, loaded.net->parameters()); !wrong.empty()) return fail(wrong);
   return loaded;
 }
 
 [[nodiscard]] inline Expected<LoadedModel> load_model(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return unexpected(Error(ErrorKind::io, "cannot open the model file", path.string()));
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return deserialize_model(bytes, path.string());
+  auto bytes = detail::read_file(path);
+  if (!bytes) return unexpected(std::move(bytes).error());
+  return deserialize_model(*bytes, path.string());
 }
 
 }  // namespace crosstune::model

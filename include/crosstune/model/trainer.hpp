@@ -48,6 +48,8 @@ struct TrainOptions {
   std::vector<bool> frozen{};
   /// Called after every epoch with (epoch, training loss, validation PCA or -1); for progress output.
   std::function<void(std::size_t, double, double)> on_epoch{};
+  /// Called after every mini-batch with (epoch, batches done in it, batches in it); for progress bars.
+  std::function<void(std::size_t, std::size_t, std::size_t)> on_batch{};
 };
 
 /// Labelled candidates: features plus a label and a task id per candidate.
@@ -95,9 +97,8 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
 }
 
 /// Pairwise comparison accuracy of the net on labelled candidates, per task, weighted by records.
-template <class Scalar>
-[[nodiscard]] Expected<double> evaluate_pca(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& data,
-                                           Predictor<Scalar>& predictor) {
+template <class Net>
+[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data, Predictor<Net>& predictor) {
   const std::size_t n = data.features->size();
   std::vector<float> scores(n);
   predictor.predict(net, *data.features, scores);
@@ -117,17 +118,16 @@ template <class Scalar>
 }
 
 /// evaluate_pca on `threads` threads (0: every core).
-template <class Scalar>
-[[nodiscard]] Expected<double> evaluate_pca(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& data,
-                                           std::size_t threads = 0) {
-  Predictor<Scalar> predictor(threads);
+template <class Net>
+[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data, std::size_t threads = 0) {
+  Predictor<Net> predictor(threads);
   return evaluate_pca(net, data, predictor);
 }
 
 /// Trains `net` on `train` (and watches `validation`, if given). Deterministic for the Rng's seed and
 /// options.threads.
-template <class Scalar>
-[[nodiscard]] Expected<TrainReport> train(BiLstmAttentionNet<Scalar>& net, const LabelledBatch& train_set,
+template <class Net>
+[[nodiscard]] Expected<TrainReport> train(Net& net, const LabelledBatch& train_set,
                                           const LabelledBatch* validation, const TrainOptions& options,
                                           Rng& rng) {
   const std::size_t n = train_set.features->size();
@@ -141,7 +141,8 @@ template <class Scalar>
   for (std::size_t i = 0; i < n; ++i)
     by_task[train_set.tasks[i]].push_back(i);
 
-  TrainStep<Scalar> step(net,
+  using Scalar = typename Net::scalar_type;
+  TrainStep<Net> step(net,
                          {.learning_rate = options.learning_rate,
                           .weight_decay = options.weight_decay,
                           .clip_norm = options.clip_norm,
@@ -149,7 +150,7 @@ template <class Scalar>
                           .rank_weight = options.rank_weight,
                           .frozen = options.frozen},
                          options.threads);
-  Predictor<Scalar> predictor(options.threads);
+  Predictor<Net> predictor(options.threads);
   TrainReport report;
   double best = -1;
   std::vector<Matrix<Scalar>> best_weights;
@@ -169,6 +170,7 @@ template <class Scalar>
     }
     rng.shuffle(std::span<std::vector<std::size_t>>(batches));
     double epoch_loss = 0;
+    std::size_t done = 0;
     for (const auto& rows : batches) {
       gather(*train_set.features, rows, batch);
       labels.resize(rows.size());
@@ -179,6 +181,7 @@ template <class Scalar>
       }
       const Scalar loss = step.run(batch, labels, tasks);
       epoch_loss += static_cast<double>(loss);
+      if (options.on_batch) options.on_batch(epoch, ++done, batches.size());
     }
     report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));
     if (validation) {

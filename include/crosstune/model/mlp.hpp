@@ -1,0 +1,224 @@
+// crosstune/model/mlp.hpp — the pooled-feature MLP baseline, behind the same CostModel concept.
+//
+// The baseline the BiLSTM-attention model has to beat on identical splits: each candidate's step
+// features are pooled (mean and max over its real steps), joined with its workload and hardware features,
+// and scored by a plain MLP: [2 D + W + H] -> Linear+ReLU [hidden] -> Linear+ReLU [hidden / 2] -> Linear
+// -> score. It sees which loop transformations a program has, not their order, which is what the
+// sequence model adds. It trains with the same trainer (model/trainer.hpp: within-task mini-batches,
+// MSE + rank loss, batch-parallel TrainStep, early stopping) and has its own weights file ("CRTNMLP").
+//
+//   crosstune::model::MlpModel mlp(extractor.layout());
+//   mlp.fit(train, &validation, {.epochs = 30}, rng).value();
+//   mlp.predict(candidates, scores).value();
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crosstune/core/expected.hpp"
+#include "crosstune/core/rng.hpp"
+#include "crosstune/features/feature_batch.hpp"
+#include "crosstune/model/layers.hpp"
+#include "crosstune/model/parallel.hpp"
+#include "crosstune/model/serialization.hpp"
+#include "crosstune/model/trainer.hpp"
+
+namespace crosstune::model {
+
+struct MlpConfig {
+  std::size_t step_dims = 0;      ///< D, from the feature layout
+  std::size_t workload_dims = 0;  ///< W
+  std::size_t hardware_dims = 0;  ///< H
+  std::size_t hidden = 256;       ///< first hidden layer; the second has hidden / 2
+
+  [[nodiscard]] std::size_t input_dims() const noexcept { return 2 * step_dims + workload_dims + hardware_dims; }
+  friend bool operator==(const MlpConfig&, const MlpConfig&) = default;
+};
+
+/// The network: pooling, then three Linear layers. Same interface as BiLstmAttentionNet.
+template <class Scalar>
+class PooledMlpNet {
+ public:
+  using scalar_type = Scalar;
+
+  PooledMlpNet(const MlpConfig& config, Rng& rng)
+      : config_(config),
+        l1_(config.input_dims(), config.hidden, rng),
+        l2_(config.hidden, std::max<std::size_t>(config.hidden / 2, 1), rng),
+        l3_(std::max<std::size_t>(config.hidden / 2, 1), 1, rng) {}
+
+  [[nodiscard]] const MlpConfig& config() const noexcept { return config_; }
+
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) { return forward(batch, 0, batch.size()); }
+
+  /// Scores of candidates [first, first + count), [1, count].
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
+    const std::size_t S = batch.steps.shape()[1], D = config_.step_dims, W = config_.workload_dims,
+                      H = config_.hardware_dims;
+    const auto Di = static_cast<Eigen::Index>(D);
+    pooled_.resize(static_cast<Eigen::Index>(config_.input_dims()), static_cast<Eigen::Index>(count));
+    for (std::size_t b = 0; b < count; ++b) {
+      const auto col = static_cast<Eigen::Index>(b);
+      const std::size_t length = std::min<std::size_t>(batch.lengths[first + b], S);
+      auto mean = pooled_.col(col).head(Di);
+      auto max = pooled_.col(col).segment(Di, Di);
+      mean.setZero();
+      max.setConstant(length > 0 ? -std::numeric_limits<Scalar>::infinity() : Scalar(0));
+      for (std::size_t t = 0; t < length; ++t) {
+        const float* row = batch.steps.data() + ((first + b) * S + t) * D;
+        for (std::size_t k = 0; k < D; ++k) {
+          const auto v = static_cast<Scalar>(row[k]);
+          mean(static_cast<Eigen::Index>(k)) += v;
+          max(static_cast<Eigen::Index>(k)) = std::max(max(static_cast<Eigen::Index>(k)), v);
+        }
+      }
+      if (length > 0) mean /= static_cast<Scalar>(length);
+      for (std::size_t k = 0; k < W; ++k)
+        pooled_(2 * Di + static_cast<Eigen::Index>(k), col) = static_cast<Scalar>(batch.workload(first + b, k));
+      for (std::size_t k = 0; k < H; ++k)
+        pooled_(2 * Di + static_cast<Eigen::Index>(W + k), col) =
+            static_cast<Scalar>(batch.hardware(first + b, k));
+    }
+    h1_pre_ = l1_.forward(pooled_);
+    h1_ = h1_pre_.cwiseMax(Scalar(0));
+    h2_pre_ = l2_.forward(h1_);
+    h2_ = h2_pre_.cwiseMax(Scalar(0));
+    return l3_.forward(h2_);
+  }
+  /// Inference is the same pass.
+  const Matrix<Scalar>& score(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
+    return forward(batch, first, count);
+  }
+
+  void backward(const Matrix<Scalar>& d_scores) {
+    Matrix<Scalar> d = l3_.backward(d_scores);
+    d = d.cwiseProduct((h2_pre_.array() > Scalar(0)).template cast<Scalar>().matrix());
+    d = l2_.backward(d);
+    d = d.cwiseProduct((h1_pre_.array() > Scalar(0)).template cast<Scalar>().matrix());
+    (void)l1_.backward(d);
+  }
+  void zero_grad() {
+    l1_.zero_grad();
+    l2_.zero_grad();
+    l3_.zero_grad();
+  }
+  [[nodiscard]] std::vector<Parameter<Scalar>> parameters() {
+    std::vector<Parameter<Scalar>> p;
+    for (auto* layer : {&l1_, &l2_, &l3_})
+      for (auto q : layer->parameters())
+        p.push_back(q);
+    return p;
+  }
+  [[nodiscard]] std::size_t parameter_count() {
+    std::size_t n = 0;
+    for (auto p : parameters())
+      n += static_cast<std::size_t>(p.value->size());
+    return n;
+  }
+
+ private:
+  MlpConfig config_;
+  Linear<Scalar> l1_, l2_, l3_;
+  Matrix<Scalar> pooled_, h1_pre_, h1_, h2_pre_, h2_;
+};
+
+inline constexpr char mlp_file_magic[8] = {'C', 'R', 'T', 'N', 'M', 'L', 'P', '\0'};
+inline constexpr std::uint32_t mlp_file_version = 1;
+
+/// The MLP baseline as a CostModel.
+class MlpModel {
+ public:
+  explicit MlpModel(const features::FeatureLayout& layout, std::size_t hidden = 256, std::uint64_t seed = 0)
+      : layout_(layout) {
+    Rng rng(seed);
+    net_ = std::make_unique<PooledMlpNet<float>>(
+        MlpConfig{layout.step_dims, layout.workload_dims, layout.hardware_dims, std::max<std::size_t>(hidden, 2)},
+        rng);
+  }
+
+  [[nodiscard]] const features::FeatureLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] PooledMlpNet<float>& network() noexcept { return *net_; }
+  void set_threads(std::size_t threads) { predictor_ = Predictor<PooledMlpNet<float>>(threads); }
+
+  [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
+    if (auto ok = features::check_batch(layout_, batch); !ok) return ok;
+    if (scores.size() != batch.size()) {
+      return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
+                                                               " score slots for " +
+                                                               std::to_string(batch.size()) + " candidates"));
+    }
+    predictor_.predict(*net_, batch, scores);
+    return {};
+  }
+
+  [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
+                                          TrainOptions options, Rng& rng) {
+    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
+    options.frozen.clear();
+    return train(*net_, train_set, validation, options, rng);
+  }
+
+  [[nodiscard]] std::string serialize() {
+    using detail::put;
+    std::string out(mlp_file_magic, sizeof mlp_file_magic);
+    put(out, mlp_file_version);
+    const auto& c = net_->config();
+    for (std::size_t v : {c.step_dims, c.workload_dims, c.hardware_dims, c.hidden})
+      put(out, static_cast<std::uint64_t>(v));
+    detail::put_layout(out, layout_);
+    detail::put_parameters(out, net_->parameters());
+    put(out, detail::fnv1a(out));
+    return out;
+  }
+  [[nodiscard]] Expected<void> save(const std::filesystem::path& path) {
+    return detail::write_file(path, serialize());
+  }
+
+  [[nodiscard]] static Expected<MlpModel> deserialize(const std::string& bytes, const std::string& name) {
+    auto fail = [&](const std::string& what, const std::string& hint = {}) {
+      return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
+    };
+    if (const auto wrong = detail::check_envelope(bytes, mlp_file_magic); wrong == "bad magic") {
+      return fail("not a crosstune MLP model file (bad magic)");
+    } else if (!wrong.empty()) {
+      return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
+    }
+    detail::Reader in{bytes, sizeof mlp_file_magic};
+    if (const auto version = in.get<std::uint32_t>(); version != mlp_file_version) {
+      return fail("MLP file version " + std::to_string(version) + ", this crosstune reads version " +
+                  std::to_string(mlp_file_version));
+    }
+    MlpConfig c;
+    for (std::size_t* v : {&c.step_dims, &c.workload_dims, &c.hardware_dims, &c.hidden})
+      *v = static_cast<std::size_t>(in.get<std::uint64_t>());
+    const auto layout = detail::get_layout(in);
+    if (!in.ok) return fail("truncated header");
+    if (c.hidden < 2 || c.hidden > (1u << 16) || c.step_dims > (1u << 16) || c.step_dims != layout.step_dims ||
+        c.workload_dims != layout.workload_dims || c.hardware_dims != layout.hardware_dims) {
+      return fail("architecture does not match its feature layout");
+    }
+    MlpModel model(layout, c.hidden);
+    if (const auto wrong = detail::get_parameters(in, model.net_->parameters()); !wrong.empty()) return fail(wrong);
+    return model;
+  }
+  [[nodiscard]] static Expected<MlpModel> load(const std::filesystem::path& path) {
+    auto bytes = detail::read_file(path);
+    if (!bytes) return unexpected(std::move(bytes).error());
+    return deserialize(*bytes, path.string());
+  }
+
+ private:
+  features::FeatureLayout layout_;
+  std::unique_ptr<PooledMlpNet<float>> net_;
+  Predictor<PooledMlpNet<float>> predictor_;
+};
+
+}  // namespace crosstune::model
