@@ -115,6 +115,10 @@ set_tests_properties(cli.eval_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_
 add_test(NAME cli.train_unknown_model_kind COMMAND ${_cli} train --model gbdt --out x.bin ${_logs}/k80)
 set_tests_properties(cli.train_unknown_model_kind PROPERTIES PASS_REGULAR_EXPRESSION
   "error: unknown model kind \"gbdt\" \\(use --model bilstm or --model mlp\\)")
+# The shipped model: eval and finetune default to it. The V100 sample is mostly among its training records,
+# so this checks that the file is a trained model, not how well it generalises (docs/results.md does that).
+add_test(NAME cli.eval_shipped_model COMMAND ${_cli} eval --json --min-records 10 ${_logs}/v100)
+set_tests_properties(cli.eval_shipped_model PROPERTIES PASS_REGULAR_EXPRESSION "^\\{\"pca\": 0\\.[789][0-9]+")
 add_test(NAME cli.eval_refuses_a_corrupt_model COMMAND ${_cli} eval --model ${_bad} ${_logs}/v100)
 set_tests_properties(cli.eval_refuses_a_corrupt_model PROPERTIES WILL_FAIL TRUE)
 

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -38,6 +40,7 @@ struct ModelOptions {
   double ratio = 0.9;
   float learning_rate = 1e-3f;
   std::string loss = "both";
+  std::string split = "within_task";
   std::string out, model_in;
   std::vector<std::string> freeze;
   bool json = false;
@@ -114,6 +117,23 @@ inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
   };
 }
 
+/// The shipped GPU model (models/pretrained-gpu.bin): in $CROSSTUNE_MODELS, the source tree of this
+/// build, or the installed data directory, the first that has it.
+inline std::string default_model() {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* env = std::getenv("CROSSTUNE_MODELS")) dirs.emplace_back(env);
+#ifdef CROSSTUNE_SOURCE_MODELS
+  dirs.emplace_back(CROSSTUNE_SOURCE_MODELS);
+#endif
+#ifdef CROSSTUNE_INSTALLED_MODELS
+  dirs.emplace_back(CROSSTUNE_INSTALLED_MODELS);
+#endif
+  for (const auto& d : dirs)
+    if (std::filesystem::exists(d / "pretrained-gpu.bin")) return (d / "pretrained-gpu.bin").string();
+  fail(Error(ErrorKind::io, "no --model given and the shipped pretrained-gpu.bin was not found", {}, 0, 0,
+             "pass --model FILE, or set CROSSTUNE_MODELS to the folder holding pretrained-gpu.bin"));
+}
+
 inline data::Dataset load_model_dataset(const ModelOptions& o) {
   std::vector<std::filesystem::path> paths;
   for (const auto& f : expand_log_paths(o.logs))
@@ -187,7 +207,12 @@ inline void run_train(const ModelOptions& o) {
   }
   const auto ds = load_model_dataset(o);
   Rng rng(o.seed);
-  auto split = data::split_within_task(ds, o.ratio, true, rng);
+  if (o.split != "within_task" && o.split != "by_task") {
+    fail(Error(ErrorKind::invalid_argument, "unknown split \"" + o.split + "\"", {}, 0, 0,
+               "use --split within_task or --split by_task"));
+  }
+  auto split = o.split == "by_task" ? data::split_by_task(ds, o.ratio, rng)
+                                    : data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
   auto [train_set, val_set] = extract_split(ds, *split, extractor);
@@ -219,7 +244,7 @@ inline void run_train(const ModelOptions& o) {
 }
 
 inline void run_eval(const ModelOptions& o) {
-  auto loaded = AnyModel::load(o.model_in);
+  auto loaded = AnyModel::load(o.model_in.empty() ? default_model() : o.model_in);
   auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
@@ -251,7 +276,7 @@ inline void run_eval(const ModelOptions& o) {
 }
 
 inline void run_finetune(const ModelOptions& o) {
-  auto loaded = model::BiLstmAttentionModel::load(o.model_in);
+  auto loaded = model::BiLstmAttentionModel::load(o.model_in.empty() ? default_model() : o.model_in);
   if (!loaded) fail(loaded.error());
   const auto& layout = loaded->layout();
   auto for_layout = features::StepSequenceExtractor::for_layout(layout);
@@ -326,20 +351,25 @@ inline void add_model_commands(CLI::App& app) {
   train->add_option("--heads", o->heads, "Attention heads (default 2)");
   train->add_option("--embedding", o->embedding, "Input projection width (default 64)");
   train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)");
-  train->add_option("--ratio", o->ratio, "Share of each task used for training (default 0.9)");
+  train->add_option("--ratio", o->ratio,
+                    "Share of each task's records (within_task) or of the tasks (by_task) to train on (default 0.9)");
+  train->add_option("--split", o->split,
+                    "Validation split: within_task (default: held-out records of every task) or by_task "
+                    "(held-out tasks)");
   train->add_option("--out", o->out, "Model file to write")->required();
   train->callback([o] { run_train(*o); });
   auto* eval = app.add_subcommand("eval", "Score a model on logs: PCA, top-1, top-5, RMSE, Kendall tau");
   common(eval);
-  eval->add_option("--model", o->model_in, "Model file")->required()->check(CLI::ExistingFile);
+  eval->add_option("--model", o->model_in, "Model file (default: the shipped models/pretrained-gpu.bin)")
+      ->check(CLI::ExistingFile);
   eval->add_flag("--json", o->json, "Print one JSON object");
   eval->add_option("--threads", o->threads, "Threads (default 0: every core)");
   eval->callback([o] { run_eval(*o); });
   auto* finetune =
       app.add_subcommand("finetune", "Continue training a model on a new target's records, layers frozen");
   common(finetune);
-  finetune->add_option("--model", o->model_in, "Model file to start from")
-      ->required()
+  finetune->add_option("--model", o->model_in,
+                       "Model file to start from (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
       ->delimiter(',');
