@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "gradient_check.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -42,9 +44,6 @@ BiLstmAttentionConfig small_config() {
   return c;
 }
 
-bool close(double analytic, double numeric) {
-  return std::abs(analytic - numeric) <= 1e-4 * std::max(std::abs(analytic), std::abs(numeric)) + 1e-8;
-}
 }  // namespace
 
 TEST_CASE("every parameter's gradient of the whole network matches central finite differences") {
@@ -57,24 +56,7 @@ TEST_CASE("every parameter's gradient of the whole network matches central finit
   net.zero_grad();
   (void)loss();
   net.backward(r);
-  const double eps = 1e-6;
-  std::size_t checked = 0;
-  for (auto p : net.parameters()) {
-    const Matrix<double> analytic = *p.grad;
-    for (Eigen::Index i = 0; i < p.value->size(); ++i) {
-      double& v = p.value->data()[i];
-      const double saved = v;
-      v = saved + eps;
-      const double up = loss();
-      v = saved - eps;
-      const double down = loss();
-      v = saved;
-      const double numeric = (up - down) / (2 * eps);
-      INFO(std::string(p.name) << "[" << i << "] analytic " << analytic.data()[i] << " numeric " << numeric);
-      REQUIRE(close(analytic.data()[i], numeric));
-      ++checked;
-    }
-  }
+  const std::size_t checked = test::check_parameter_gradients(net.parameters(), loss);
   CHECK(checked == net.parameter_count());
   MESSAGE(checked << " parameters checked");
   const auto blocks = net.parameter_blocks();

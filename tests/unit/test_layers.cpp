@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "gradient_check.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -17,45 +19,14 @@ Mat random_matrix(Eigen::Index rows, Eigen::Index cols, Rng& rng) {
     m.data()[i] = rng.uniform_real(-1, 1);
   return m;
 }
-// Relative error below 1e-4, or absolute below 1e-8 for gradients that are exactly zero, where only
-// finite-difference noise of ~1e-10 remains.
-bool close(double analytic, double numeric) {
-  return std::abs(analytic - numeric) <= 1e-4 * std::max(std::abs(analytic), std::abs(numeric)) + 1e-8;
-}
-
 // Analytic gradients of loss = <R, f(x)> for every parameter and input, against central differences.
 template <class Forward, class Backward>
 void check(std::vector<Parameter<double>> params, Mat& x, const Mat& r, Forward forward, Backward backward) {
   auto loss = [&] { return forward(x).cwiseProduct(r).sum(); };
   (void)loss();
   const Mat d_x = backward(r);
-  const double eps = 1e-6;
-  for (auto p : params) {
-    const Mat analytic = *p.grad;
-    for (Eigen::Index i = 0; i < p.value->size(); ++i) {
-      double& v = p.value->data()[i];
-      const double saved = v;
-      v = saved + eps;
-      const double up = loss();
-      v = saved - eps;
-      const double down = loss();
-      v = saved;
-      INFO(std::string(p.name) << "[" << i << "] analytic " << analytic.data()[i] << " numeric "
-                               << (up - down) / (2 * eps));
-      REQUIRE(close(analytic.data()[i], (up - down) / (2 * eps)));
-    }
-  }
-  for (Eigen::Index i = 0; i < x.size(); ++i) {
-    double& v = x.data()[i];
-    const double saved = v;
-    v = saved + eps;
-    const double up = loss();
-    v = saved - eps;
-    const double down = loss();
-    v = saved;
-    INFO("x[" << i << "]");
-    REQUIRE(close(d_x.data()[i], (up - down) / (2 * eps)));
-  }
+  (void)test::check_parameter_gradients(params, loss);
+  (void)test::check_gradient(x, d_x, loss, "x");
 }
 }  // namespace
 

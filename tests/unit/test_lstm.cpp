@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "gradient_check.hpp"
+
 #include <cmath>
 
 using namespace crosstune;
@@ -46,54 +48,17 @@ double loss(Layer& layer, const Problem& p) {
   return s;
 }
 
-// Relative error below 1e-4, or absolute below 1e-8 for gradients that are exactly zero
-// (e.g. a weight that only meets padded steps), where only finite-difference noise of ~1e-10 remains.
-bool close(double analytic, double numeric) {
-  return std::abs(analytic - numeric) <= 1e-4 * std::max(std::abs(analytic), std::abs(numeric)) + 1e-8;
-}
-
-// Every parameter's and every input's analytic gradient against central finite differences.
+// Every parameter's and every input's analytic gradient against central finite differences (a weight
+// that only meets padded steps has an exactly-zero gradient, which the absolute tolerance covers).
 template <class Layer>
 void check_gradients(Layer& layer, Problem& p) {
   layer.zero_grad();
   (void)loss(layer, p);
   const auto d_x = layer.backward(p.weights);  // copy: later forwards overwrite the layer's buffers
-  const double eps = 1e-6;
-  double worst = 0;
-  for (auto param : layer.parameters()) {
-    const Mat analytic = *param.grad;
-    for (Eigen::Index i = 0; i < param.value->size(); ++i) {
-      double& v = param.value->data()[i];
-      const double saved = v;
-      v = saved + eps;
-      const double up = loss(layer, p);
-      v = saved - eps;
-      const double down = loss(layer, p);
-      v = saved;
-      const double numeric = (up - down) / (2 * eps);
-      const double err = std::abs(analytic.data()[i] - numeric) /
-                         std::max({1e-6, std::abs(analytic.data()[i]), std::abs(numeric)});
-      if (std::abs(numeric) > 1e-7 || std::abs(analytic.data()[i]) > 1e-7) worst = std::max(worst, err);
-      INFO(std::string(param.name) << "[" << i << "]: analytic " << analytic.data()[i] << " numeric "
-                                   << numeric);
-      REQUIRE(close(analytic.data()[i], numeric));
-    }
-  }
-  for (std::size_t t = 0; t < p.x.size(); ++t) {
-    for (Eigen::Index i = 0; i < p.x[t].size(); ++i) {
-      double& v = p.x[t].data()[i];
-      const double saved = v;
-      v = saved + eps;
-      const double up = loss(layer, p);
-      v = saved - eps;
-      const double down = loss(layer, p);
-      v = saved;
-      const double numeric = (up - down) / (2 * eps);
-      INFO("x[" << t << "][" << i << "]: analytic " << d_x[t].data()[i] << " numeric " << numeric);
-      REQUIRE(close(d_x[t].data()[i], numeric));
-    }
-  }
-  MESSAGE("worst relative error " << worst);
+  auto f = [&] { return loss(layer, p); };
+  (void)test::check_parameter_gradients(layer.parameters(), f);
+  for (std::size_t t = 0; t < p.x.size(); ++t)
+    (void)test::check_gradient(p.x[t], d_x[t], f, "x[" + std::to_string(t) + "]");
 }
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crosstune/concepts.hpp"
+#include "gradient_check.hpp"
 #include "synthetic_ranking.hpp"
 #include "test_support.hpp"
 
@@ -25,25 +26,7 @@ TEST_CASE("every MLP gradient matches central finite differences, with padding")
   net.zero_grad();
   (void)loss();
   net.backward(r);
-  const double eps = 1e-6;
-  std::size_t checked = 0;
-  for (auto p : net.parameters()) {
-    const Matrix<double> analytic = *p.grad;
-    for (Eigen::Index i = 0; i < p.value->size(); ++i) {
-      double& v = p.value->data()[i];
-      const double saved = v;
-      v = saved + eps;
-      const double up = loss();
-      v = saved - eps;
-      const double down = loss();
-      v = saved;
-      const double numeric = (up - down) / (2 * eps);
-      INFO(p.name << "[" << i << "]");
-      REQUIRE(std::abs(analytic.data()[i] - numeric) <=
-              1e-4 * std::max(std::abs(analytic.data()[i]), std::abs(numeric)) + 1e-8);
-      ++checked;
-    }
-  }
+  const std::size_t checked = test::check_parameter_gradients(net.parameters(), loss);
   CHECK(checked == net.parameter_count());
 }
 

@@ -159,12 +159,7 @@ class BiLstmAttentionNet {
     return blocks;
   }
 
-  [[nodiscard]] std::size_t parameter_count() {
-    std::size_t n = 0;
-    for (auto p : parameters())
-      n += static_cast<std::size_t>(p.value->size());
-    return n;
-  }
+  [[nodiscard]] std::size_t parameter_count() { return count_parameters(*this); }
 
  private:
   enum class Pass { training, inference };

@@ -57,30 +57,21 @@ class BiLstmAttentionModel {
 
   /// Scores (higher = faster) of every candidate of `batch` into `scores`.
   [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
-    if (auto ok = features::check_batch(layout_, batch); !ok) return ok;
-    if (scores.size() != batch.size()) {
-      return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
-                                                               " score slots for " +
-                                                               std::to_string(batch.size()) + " candidates"));
-    }
-    predictor_.predict(*net_, batch, scores);
-    return {};
+    return checked_predict(layout_, predictor_, *net_, batch, scores);
   }
 
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           TrainOptions options, Rng& rng) {
-    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
     options.frozen.clear();
-    return train(*net_, train_set, validation, options, rng);
+    return checked_train(layout_, *net_, train_set, validation, options, rng);
   }
 
   /// Continues training on (few) records of a new target with the given blocks frozen.
   [[nodiscard]] Expected<TrainReport> fine_tune(const LabelledBatch& train_set,
                                                 const LabelledBatch* validation, TrainOptions options,
                                                 std::initializer_list<Block> frozen, Rng& rng) {
-    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
     options.frozen = frozen_mask(std::set<Block>(frozen));
-    return train(*net_, train_set, validation, options, rng);
+    return checked_train(layout_, *net_, train_set, validation, options, rng);
   }
 
   /// Which parameters (in network order) belong to the frozen blocks.

@@ -48,6 +48,15 @@ struct Parameter {
   const char* name;
 };
 
+/// Number of scalars in all of a network's (or layer's) parameters.
+template <class Net>
+[[nodiscard]] std::size_t count_parameters(Net& net) {
+  std::size_t n = 0;
+  for (auto p : net.parameters())
+    n += static_cast<std::size_t>(p.value->size());
+  return n;
+}
+
 /// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the usual LSTM / linear initialisation.
 template <class Scalar>
 void init_uniform(Matrix<Scalar>& m, std::size_t fan_in, Rng& rng) {

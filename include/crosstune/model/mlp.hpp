@@ -117,12 +117,7 @@ class PooledMlpNet {
         p.push_back(q);
     return p;
   }
-  [[nodiscard]] std::size_t parameter_count() {
-    std::size_t n = 0;
-    for (auto p : parameters())
-      n += static_cast<std::size_t>(p.value->size());
-    return n;
-  }
+  [[nodiscard]] std::size_t parameter_count() { return count_parameters(*this); }
 
  private:
   MlpConfig config_;
@@ -149,21 +144,13 @@ class MlpModel {
   void set_threads(std::size_t threads) { predictor_ = Predictor<PooledMlpNet<float>>(threads); }
 
   [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
-    if (auto ok = features::check_batch(layout_, batch); !ok) return ok;
-    if (scores.size() != batch.size()) {
-      return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
-                                                               " score slots for " +
-                                                               std::to_string(batch.size()) + " candidates"));
-    }
-    predictor_.predict(*net_, batch, scores);
-    return {};
+    return checked_predict(layout_, predictor_, *net_, batch, scores);
   }
 
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           TrainOptions options, Rng& rng) {
-    if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(std::move(ok).error());
     options.frozen.clear();
-    return train(*net_, train_set, validation, options, rng);
+    return checked_train(layout_, *net_, train_set, validation, options, rng);
   }
 
   [[nodiscard]] std::string serialize() {

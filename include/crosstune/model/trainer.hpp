@@ -213,4 +213,29 @@ template <class Net>
   return report;
 }
 
+/// A CostModel's predict(): refuses a batch of another feature layout or a wrong number of score slots,
+/// then scores with `predictor`.
+template <class Net>
+[[nodiscard]] Expected<void> checked_predict(const features::FeatureLayout& layout, Predictor<Net>& predictor,
+                                             Net& net, const features::FeatureBatch& batch,
+                                             std::span<float> scores) {
+  if (auto ok = features::check_batch(layout, batch); !ok) return ok;
+  if (scores.size() != batch.size()) {
+    return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
+                                                             " score slots for " + std::to_string(batch.size()) +
+                                                             " candidates"));
+  }
+  predictor.predict(net, batch, scores);
+  return {};
+}
+
+/// A CostModel's fit() and fine-tuning: refuses features of another layout, then trains.
+template <class Net>
+[[nodiscard]] Expected<TrainReport> checked_train(const features::FeatureLayout& layout, Net& net,
+                                                  const LabelledBatch& train_set, const LabelledBatch* validation,
+                                                  const TrainOptions& options, Rng& rng) {
+  if (auto ok = features::check_batch(layout, *train_set.features); !ok) return unexpected(std::move(ok).error());
+  return train(net, train_set, validation, options, rng);
+}
+
 }  // namespace crosstune::model
