@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the quality table of docs/results.md on the shared Ansor logs: the BiLSTM-attention model
 # against the MLP baseline on identical splits (same seed, same records), within tasks, on held-out tasks,
-# and across GPUs (K80 -> V100, zero-shot and fine-tuned on 5% and 20% of the V100 records).
-# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about 40 min on 2 cores)
+# across GPUs (K80 -> V100, zero-shot and fine-tuned on 5% and 20% of the V100 records), and with the
+# K80 data pruned by the hardware-aware sampler against a uniform sample of the same size.
+# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about 50 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-../shared/data/ansor-logs}"
@@ -30,4 +31,12 @@ run $ct eval --json --model "$out/mlp-k80.bin" "$root/v100"
 for share in 0.05 0.2; do
   run $ct finetune --model "$out/bilstm-k80.bin" --ratio $share --epochs 6 --threads 2 --seed 0 \
     --out "$out/bilstm-k80-v100-$share.bin" "$root/v100"
+done
+# Data saved by the hardware-aware sampler: K80 records pruned for V100 against a uniform sample of the
+# same size, each trained like the full K80 model and tested on all of V100.
+run $ct data sample --sampler hardware-aware --target v100 --out "$out/k80-hwaware.json" "$root/k80"
+run $ct data sample --sampler uniform --fraction 0.5505 --out "$out/k80-uniform.json" "$root/k80"
+for kind in hwaware uniform; do
+  run $ct train --epochs 12 "${bilstm[@]}" --hardware k80 --out "$out/bilstm-k80-$kind.bin" "$out/k80-$kind.json"
+  run $ct eval --json --model "$out/bilstm-k80-$kind.bin" "$root/v100"
 done
