@@ -56,7 +56,7 @@ void BM_crosstune_predict(benchmark::State& state) {
   const auto batch = inputs(n, rng);
   std::vector<float> scores(n);
   crosstune::model::Predictor<BiLstmAttentionNet<float>> predictor(static_cast<std::size_t>(state.range(1)),
-                                                                  static_cast<std::size_t>(state.range(2)));
+                                                                   static_cast<std::size_t>(state.range(2)));
   predictor.predict(net, batch, scores);  // warm-up
   for (auto _ : state) {
     predictor.predict(net, batch, scores);

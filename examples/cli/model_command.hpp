@@ -85,7 +85,8 @@ inline model::Loss parse_loss(const std::string& loss) {
   if (loss == "mse") return model::Loss::mse;
   if (loss == "rank") return model::Loss::rank;
   if (loss == "both") return model::Loss::mse_and_rank;
-  fail(Error(ErrorKind::invalid_argument, "unknown loss \"" + loss + "\"", {}, 0, 0, "use mse, rank or both"));
+  fail(
+      Error(ErrorKind::invalid_argument, "unknown loss \"" + loss + "\"", {}, 0, 0, "use mse, rank or both"));
 }
 
 /// Per-epoch lines, and on a terminal a progress bar within the epoch (batches, ETA of the epoch).
@@ -111,8 +112,8 @@ inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
   options.on_epoch = [=](std::size_t epoch, double loss, double pca) {
     const double elapsed = seconds();
     const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(epochs - epoch - 1);
-    std::printf("%sepoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n", tty ? "\r\033[K" : "",
-                epoch + 1, epochs, loss, pca, elapsed, eta);
+    std::printf("%sepoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n",
+                tty ? "\r\033[K" : "", epoch + 1, epochs, loss, pca, elapsed, eta);
     std::fflush(stdout);
   };
 }
@@ -351,8 +352,9 @@ inline void add_model_commands(CLI::App& app) {
   train->add_option("--heads", o->heads, "Attention heads (default 2)");
   train->add_option("--embedding", o->embedding, "Input projection width (default 64)");
   train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)");
-  train->add_option("--ratio", o->ratio,
-                    "Share of each task's records (within_task) or of the tasks (by_task) to train on (default 0.9)");
+  train->add_option(
+      "--ratio", o->ratio,
+      "Share of each task's records (within_task) or of the tasks (by_task) to train on (default 0.9)");
   train->add_option("--split", o->split,
                     "Validation split: within_task (default: held-out records of every task) or by_task "
                     "(held-out tasks)");
@@ -368,8 +370,9 @@ inline void add_model_commands(CLI::App& app) {
   auto* finetune =
       app.add_subcommand("finetune", "Continue training a model on a new target's records, layers frozen");
   common(finetune);
-  finetune->add_option("--model", o->model_in,
-                       "Model file to start from (default: the shipped models/pretrained-gpu.bin)")
+  finetune
+      ->add_option("--model", o->model_in,
+                   "Model file to start from (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
       ->delimiter(',');

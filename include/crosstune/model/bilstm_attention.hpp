@@ -88,7 +88,9 @@ class BiLstmAttentionNet {
   [[nodiscard]] const BiLstmAttentionConfig& config() const noexcept { return config_; }
 
   /// Scores of the batch's candidates, [1, B].
-  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) { return forward(batch, 0, batch.size()); }
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) {
+    return forward(batch, 0, batch.size());
+  }
 
   /// Scores of candidates [first, first + count) of the batch, [1, count]; reads the batch in place and
   /// keeps what backward() needs.
@@ -211,8 +213,13 @@ class BiLstmAttentionNet {
     const Matrix<Scalar>* y = pass == Pass::training ? &attention_.forward(packed_, offsets_) : nullptr;
     for (std::size_t b = 0; b < B; ++b) {
       const Eigen::Index n = offsets_[b + 1] - offsets_[b];
-      if (y && n > 0) head_in_.col(static_cast<Eigen::Index>(b)).head(E) = y->middleCols(offsets_[b], n).rowwise().mean();
-      if (y && n == 0) head_in_.col(static_cast<Eigen::Index>(b)).head(E).setZero();
+      if (y) {
+        auto pooled = head_in_.col(static_cast<Eigen::Index>(b)).head(E);
+        if (n > 0)
+          pooled = y->middleCols(offsets_[b], n).rowwise().mean();
+        else
+          pooled.setZero();
+      }
       for (Eigen::Index k = 0; k < W; ++k)
         head_in_(E + k, static_cast<Eigen::Index>(b)) =
             static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));

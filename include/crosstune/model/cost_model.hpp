@@ -86,7 +86,6 @@ class BiLstmAttentionModel {
   explicit BiLstmAttentionModel(LoadedModel loaded)
       : layout_(std::move(loaded.layout)), net_(std::move(loaded.net)) {}
 
-
   features::FeatureLayout layout_;
   std::unique_ptr<BiLstmAttentionNet<float>> net_;
   Predictor<BiLstmAttentionNet<float>> predictor_;

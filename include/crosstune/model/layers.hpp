@@ -143,7 +143,8 @@ class SelfAttention {
       }
       for (std::size_t h = 0; h < heads_; ++h) {
         const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
-        a_pool_.noalias() = (q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n)) * scale;
+        a_pool_.noalias() =
+            (q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n)) * scale;
         for (Eigen::Index i = 0; i < n; ++i) {
           auto row = a_pool_.row(i);
           const Scalar top = row.maxCoeff();

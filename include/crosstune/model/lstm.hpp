@@ -180,7 +180,9 @@ class Lstm {
 
  private:
   /// The time step processed k-th.
-  [[nodiscard]] std::size_t t_of(std::size_t k, std::size_t T) const noexcept { return reverse_ ? T - 1 - k : k; }
+  [[nodiscard]] std::size_t t_of(std::size_t k, std::size_t T) const noexcept {
+    return reverse_ ? T - 1 - k : k;
+  }
 
   std::size_t input_, hidden_;
   bool reverse_;

@@ -39,7 +39,9 @@ struct MlpConfig {
   std::size_t hardware_dims = 0;  ///< H
   std::size_t hidden = 256;       ///< first hidden layer; the second has hidden / 2
 
-  [[nodiscard]] std::size_t input_dims() const noexcept { return 2 * step_dims + workload_dims + hardware_dims; }
+  [[nodiscard]] std::size_t input_dims() const noexcept {
+    return 2 * step_dims + workload_dims + hardware_dims;
+  }
   friend bool operator==(const MlpConfig&, const MlpConfig&) = default;
 };
 
@@ -57,7 +59,9 @@ class PooledMlpNet {
 
   [[nodiscard]] const MlpConfig& config() const noexcept { return config_; }
 
-  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) { return forward(batch, 0, batch.size()); }
+  const Matrix<Scalar>& forward(const features::FeatureBatch& batch) {
+    return forward(batch, 0, batch.size());
+  }
 
   /// Scores of candidates [first, first + count), [1, count].
   const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
@@ -82,7 +86,8 @@ class PooledMlpNet {
       }
       if (length > 0) mean /= static_cast<Scalar>(length);
       for (std::size_t k = 0; k < W; ++k)
-        pooled_(2 * Di + static_cast<Eigen::Index>(k), col) = static_cast<Scalar>(batch.workload(first + b, k));
+        pooled_(2 * Di + static_cast<Eigen::Index>(k), col) =
+            static_cast<Scalar>(batch.workload(first + b, k));
       for (std::size_t k = 0; k < H; ++k)
         pooled_(2 * Di + static_cast<Eigen::Index>(W + k), col) =
             static_cast<Scalar>(batch.hardware(first + b, k));
@@ -135,7 +140,8 @@ class MlpModel {
       : layout_(layout) {
     Rng rng(seed);
     net_ = std::make_unique<PooledMlpNet<float>>(
-        MlpConfig{layout.step_dims, layout.workload_dims, layout.hardware_dims, std::max<std::size_t>(hidden, 2)},
+        MlpConfig{layout.step_dims, layout.workload_dims, layout.hardware_dims,
+                  std::max<std::size_t>(hidden, 2)},
         rng);
   }
 
@@ -188,12 +194,14 @@ class MlpModel {
       *v = static_cast<std::size_t>(in.get<std::uint64_t>());
     const auto layout = detail::get_layout(in);
     if (!in.ok) return fail("truncated header");
-    if (c.hidden < 2 || c.hidden > (1u << 16) || c.step_dims > (1u << 16) || c.step_dims != layout.step_dims ||
-        c.workload_dims != layout.workload_dims || c.hardware_dims != layout.hardware_dims) {
+    if (c.hidden < 2 || c.hidden > (1u << 16) || c.step_dims > (1u << 16) ||
+        c.step_dims != layout.step_dims || c.workload_dims != layout.workload_dims ||
+        c.hardware_dims != layout.hardware_dims) {
       return fail("architecture does not match its feature layout");
     }
     MlpModel model(layout, c.hidden);
-    if (const auto wrong = detail::get_parameters(in, model.net_->parameters()); !wrong.empty()) return fail(wrong);
+    if (const auto wrong = detail::get_parameters(in, model.net_->parameters()); !wrong.empty())
+      return fail(wrong);
     return model;
   }
   [[nodiscard]] static Expected<MlpModel> load(const std::filesystem::path& path) {

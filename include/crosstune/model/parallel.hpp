@@ -83,7 +83,9 @@ class Replicas {
   [[nodiscard]] std::size_t size() const noexcept { return copies_.size(); }
   Net& operator[](std::size_t i) { return *copies_[i]; }
   /// The parameters of copy i, in parameters() order.
-  [[nodiscard]] const std::vector<Parameter<Scalar>>& parameters(std::size_t i) const { return copy_params_[i]; }
+  [[nodiscard]] const std::vector<Parameter<Scalar>>& parameters(std::size_t i) const {
+    return copy_params_[i];
+  }
 
  private:
   Net* master_ = nullptr;
@@ -149,8 +151,8 @@ class TrainStep {
         tbb::parallel_for(std::size_t{0}, parts, [&](std::size_t p) {
           const auto [first, count] = part(p, parts, n);
           replicas_[p].zero_grad();
-          replicas_[p].backward(grad_.middleCols(static_cast<Eigen::Index>(first),
-                                                 static_cast<Eigen::Index>(count)));
+          replicas_[p].backward(
+              grad_.middleCols(static_cast<Eigen::Index>(first), static_cast<Eigen::Index>(count)));
         });
       });
       for (std::size_t p = 0; p < parts; ++p) {
@@ -187,7 +189,8 @@ class Predictor {
   using Scalar = typename Net::scalar_type;
 
   explicit Predictor(std::size_t threads = 0, std::size_t chunk = 256)
-      : threads_(resolve_threads(threads)), chunk_(std::max<std::size_t>(chunk, 1)),
+      : threads_(resolve_threads(threads)),
+        chunk_(std::max<std::size_t>(chunk, 1)),
         arena_(make_arena(threads_)) {}
 
   [[nodiscard]] std::size_t threads() const noexcept { return threads_; }

@@ -104,7 +104,8 @@ inline void put_parameters(std::string& out, const std::vector<Parameter<float>>
 /// Reads put_parameters' bytes into parameters of the expected shapes; the checksum's 8 bytes follow.
 /// Returns what was wrong, or an empty string.
 inline std::string get_parameters(Reader& in, const std::vector<Parameter<float>>& params) {
-  if (in.get<std::uint64_t>() != params.size() || !in.ok) return "parameter count does not match the architecture";
+  if (in.get<std::uint64_t>() != params.size() || !in.ok)
+    return "parameter count does not match the architecture";
   for (const auto& p : params) {
     const auto rows = in.get<std::uint64_t>(), cols = in.get<std::uint64_t>();
     if (!in.ok || rows != static_cast<std::uint64_t>(p.value->rows()) ||
@@ -200,7 +201,8 @@ struct LoadedModel {
   }
   Rng rng(0);
   loaded.net = std::make_unique<BiLstmAttentionNet<float>>(c, rng);
-  if (const auto wrong = detail::get_parameters(in, loaded.net->parameters()); !wrong.empty()) return fail(wrong);
+  if (const auto wrong = detail::get_parameters(in, loaded.net->parameters()); !wrong.empty())
+    return fail(wrong);
   return loaded;
 }
 

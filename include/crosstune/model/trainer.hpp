@@ -143,13 +143,13 @@ template <class Net>
 
   using Scalar = typename Net::scalar_type;
   TrainStep<Net> step(net,
-                         {.learning_rate = options.learning_rate,
-                          .weight_decay = options.weight_decay,
-                          .clip_norm = options.clip_norm,
-                          .loss = options.loss,
-                          .rank_weight = options.rank_weight,
-                          .frozen = options.frozen},
-                         options.threads);
+                      {.learning_rate = options.learning_rate,
+                       .weight_decay = options.weight_decay,
+                       .clip_norm = options.clip_norm,
+                       .loss = options.loss,
+                       .rank_weight = options.rank_weight,
+                       .frozen = options.frozen},
+                      options.threads);
   Predictor<Net> predictor(options.threads);
   TrainReport report;
   double best = -1;
@@ -222,8 +222,8 @@ template <class Net>
   if (auto ok = features::check_batch(layout, batch); !ok) return ok;
   if (scores.size() != batch.size()) {
     return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
-                                                             " score slots for " + std::to_string(batch.size()) +
-                                                             " candidates"));
+                                                             " score slots for " +
+                                                             std::to_string(batch.size()) + " candidates"));
   }
   predictor.predict(net, batch, scores);
   return {};
@@ -232,9 +232,11 @@ template <class Net>
 /// A CostModel's fit() and fine-tuning: refuses features of another layout, then trains.
 template <class Net>
 [[nodiscard]] Expected<TrainReport> checked_train(const features::FeatureLayout& layout, Net& net,
-                                                  const LabelledBatch& train_set, const LabelledBatch* validation,
+                                                  const LabelledBatch& train_set,
+                                                  const LabelledBatch* validation,
                                                   const TrainOptions& options, Rng& rng) {
-  if (auto ok = features::check_batch(layout, *train_set.features); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = features::check_batch(layout, *train_set.features); !ok)
+    return unexpected(std::move(ok).error());
   return train(net, train_set, validation, options, rng);
 }
 
