@@ -135,6 +135,18 @@ inline std::string default_model() {
              "pass --model FILE, or set CROSSTUNE_MODELS to the folder holding pretrained-gpu.bin"));
 }
 
+/// The training options the command line gives, with progress output.
+inline model::TrainOptions train_options(const ModelOptions& o) {
+  model::TrainOptions options;
+  options.epochs = o.epochs;
+  options.batch_size = o.batch;
+  options.learning_rate = o.learning_rate;
+  options.loss = parse_loss(o.loss);
+  options.threads = o.threads;
+  report_progress(options, o.epochs);
+  return options;
+}
+
 inline data::Dataset load_model_dataset(const ModelOptions& o) {
   std::vector<std::filesystem::path> paths;
   for (const auto& f : expand_log_paths(o.logs))
@@ -152,13 +164,7 @@ inline void run_train_mlp(const ModelOptions& o, const data::Dataset& ds, const 
                           const features::StepSequenceExtractor& extractor, const ExtractedSet& train_set,
                           const ExtractedSet& val_set, Rng& rng) {
   model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
-  model::TrainOptions options;
-  options.epochs = o.epochs;
-  options.batch_size = o.batch;
-  options.learning_rate = o.learning_rate;
-  options.loss = parse_loss(o.loss);
-  options.threads = o.threads;
-  report_progress(options, o.epochs);
+  auto options = train_options(o);
   std::printf("training the MLP baseline on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
               split.train.size(), ds.tasks().size(), split.test.size(), mlp.network().parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
@@ -225,13 +231,7 @@ inline void run_train(const ModelOptions& o) {
   config.embedding = o.embedding;
   if (auto ok = config.validate(); !ok) fail(ok.error());
   model::BiLstmAttentionNet<float> net(config, rng);
-  model::TrainOptions options;
-  options.epochs = o.epochs;
-  options.batch_size = o.batch;
-  options.learning_rate = o.learning_rate;
-  options.loss = parse_loss(o.loss);
-  options.threads = o.threads;
-  report_progress(options, o.epochs);
+  auto options = train_options(o);
   std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
               split->train.size(), ds.tasks().size(), split->test.size(), net.parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
@@ -302,13 +302,8 @@ inline void run_finetune(const ModelOptions& o) {
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
   auto [train_set, val_set] = extract_split(ds, *split, extractor);
-  model::TrainOptions options;
-  options.epochs = o.epochs;
-  options.batch_size = o.batch;
-  options.learning_rate = o.learning_rate;
+  auto options = train_options(o);
   options.frozen = loaded->frozen_mask(frozen);
-  options.threads = o.threads;
-  report_progress(options, o.epochs);
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   if (split->test.empty()) {

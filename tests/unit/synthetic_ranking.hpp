@@ -8,6 +8,7 @@
 
 #include "crosstune/core/rng.hpp"
 #include "crosstune/features/feature_batch.hpp"
+#include "crosstune/model/bilstm_attention.hpp"
 
 namespace crosstune::test {
 
@@ -56,5 +57,16 @@ inline Synthetic make_synthetic(std::size_t n, std::uint64_t seed) {
 }
 /// The feature layout of make_synthetic's batches.
 inline const features::FeatureLayout synthetic_layout{"synthetic", 1, 6, 8, 2, 2};
+
+/// A small BiLSTM-attention network for make_synthetic's layout: fast enough for many training steps.
+inline model::BiLstmAttentionConfig small_synthetic_config() {
+  model::BiLstmAttentionConfig c = model::config_for(synthetic_layout);
+  c.embedding = 8;
+  c.hidden = 8;
+  c.layers = 2;
+  c.heads = 2;
+  c.head_hidden = 8;
+  return c;
+}
 
 }  // namespace crosstune::test

@@ -14,21 +14,12 @@ static_assert(!CostModel<BiLstmAttentionNet<float>>);
 
 namespace {
 const features::FeatureLayout& layout = test::synthetic_layout;
-BiLstmAttentionConfig sizes() {
-  BiLstmAttentionConfig c;
-  c.embedding = 8;
-  c.hidden = 8;
-  c.layers = 2;
-  c.heads = 2;
-  c.head_hidden = 8;
-  return c;
-}
 using test::make_synthetic;
 }  // namespace
 
 TEST_CASE("fit, predict, save and load through the CostModel interface") {
   const auto data = make_synthetic(64, 1);
-  BiLstmAttentionModel model(layout, sizes(), 3);
+  BiLstmAttentionModel model(layout, test::small_synthetic_config(), 3);
   const LabelledBatch set{&data.batch, data.labels, data.tasks};
   Rng rng(0);
   REQUIRE(model.fit(set, &set, {.epochs = 2}, rng));
@@ -47,7 +38,7 @@ TEST_CASE("fit, predict, save and load through the CostModel interface") {
 
 TEST_CASE("fine-tuning leaves frozen blocks unchanged and trains the others") {
   const auto data = make_synthetic(48, 2);
-  BiLstmAttentionModel model(layout, sizes(), 5);
+  BiLstmAttentionModel model(layout, test::small_synthetic_config(), 5);
   std::vector<Matrix<float>> before;
   for (auto p : model.network().parameters())
     before.push_back(*p.value);
@@ -68,7 +59,7 @@ TEST_CASE("fine-tuning leaves frozen blocks unchanged and trains the others") {
 }
 
 TEST_CASE("features of another layout are refused") {
-  BiLstmAttentionModel model(layout, sizes());
+  BiLstmAttentionModel model(layout, test::small_synthetic_config());
   features::FeatureBatch other;
   other.reshape(2, {"synthetic", 1, 6, 16, 2, 2});  // 16 steps, not 8
   std::vector<float> scores(2);

@@ -10,18 +10,6 @@ using namespace crosstune;
 using namespace crosstune::model;
 
 namespace {
-BiLstmAttentionConfig small() {
-  BiLstmAttentionConfig c;
-  c.step_dims = 6;
-  c.workload_dims = 2;
-  c.hardware_dims = 2;
-  c.embedding = 8;
-  c.hidden = 8;
-  c.layers = 2;
-  c.heads = 2;
-  c.head_hidden = 8;
-  return c;
-}
 std::vector<Matrix<float>> weights(BiLstmAttentionNet<float>& net) {
   std::vector<Matrix<float>> w;
   for (auto p : net.parameters())
@@ -38,7 +26,7 @@ float max_difference(const std::vector<Matrix<float>>& a, const std::vector<Matr
 std::vector<Matrix<float>> trained(std::size_t threads, std::size_t steps) {
   const auto data = test::make_synthetic(16, 7);
   Rng rng(3);
-  BiLstmAttentionNet<float> net(small(), rng);
+  BiLstmAttentionNet<float> net(test::small_synthetic_config(), rng);
   TrainStep<BiLstmAttentionNet<float>> step(net, {.learning_rate = 1e-2f}, threads);
   for (std::size_t s = 0; s < steps; ++s)
     (void)step.run(data.batch, data.labels, data.tasks);
@@ -62,7 +50,7 @@ TEST_CASE("training is deterministic for a thread count") {
 TEST_CASE("more threads than candidates leaves none idle with an empty part") {
   const auto data = test::make_synthetic(2, 9);
   Rng rng(3);
-  BiLstmAttentionNet<float> net(small(), rng);
+  BiLstmAttentionNet<float> net(test::small_synthetic_config(), rng);
   TrainStep<BiLstmAttentionNet<float>> step(net, {}, 8);
   CHECK(std::isfinite(step.run(data.batch, data.labels, data.tasks)));
 }
@@ -70,7 +58,7 @@ TEST_CASE("more threads than candidates leaves none idle with an empty part") {
 TEST_CASE("parallel prediction equals serial prediction, over uneven chunks") {
   const auto data = test::make_synthetic(100, 11);
   Rng rng(5);
-  BiLstmAttentionNet<float> net(small(), rng);
+  BiLstmAttentionNet<float> net(test::small_synthetic_config(), rng);
   std::vector<float> serial(100), parallel(100);
   predict(net, data.batch, serial);
   Predictor<BiLstmAttentionNet<float>> predictor(3, 7);  // 15 chunks, the last of 2 candidates
@@ -82,7 +70,7 @@ TEST_CASE("parallel prediction equals serial prediction, over uneven chunks") {
 TEST_CASE("prediction follows the network's new weights") {
   const auto data = test::make_synthetic(64, 12);
   Rng rng(5);
-  BiLstmAttentionNet<float> net(small(), rng);
+  BiLstmAttentionNet<float> net(test::small_synthetic_config(), rng);
   Predictor<BiLstmAttentionNet<float>> predictor(2, 8);
   std::vector<float> before(64), after(64), serial(64);
   predictor.predict(net, data.batch, before);
