@@ -6,6 +6,7 @@ packages=(
   build-essential cmake git pkg-config
   libeigen3-dev libxtensor-dev libtbb-dev zlib1g-dev   # library dependencies
   doctest-dev libbenchmark-dev libcli11-dev             # tests, benchmarks, command-line tool
+  libxgboost-dev                                        # the XGBoost baseline (crosstune::xgboost; optional)
   clang libclang-rt-14-dev                              # asan-ubsan preset and the libFuzzer target
 )
 missing=()

@@ -114,7 +114,28 @@ set_tests_properties(cli.eval_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_
   "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
 add_test(NAME cli.train_unknown_model_kind COMMAND ${_cli} train --model gbdt --out x.bin ${_logs}/k80)
 set_tests_properties(cli.train_unknown_model_kind PROPERTIES PASS_REGULAR_EXPRESSION
-  "error: unknown model kind \"gbdt\" \\(use --model bilstm or --model mlp\\)")
+  "error: unknown model kind \"gbdt\" \\(use --model bilstm, mlp or xgb\\)")
+add_test(NAME cli.finetune_mlp COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin --epochs 1
+         --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-v100.bin ${_logs}/v100)
+set_tests_properties(cli.finetune_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
+  "validation PCA before: 0\\.[0-9]+.*model written to")
+add_test(NAME cli.finetune_mlp_refuses_freeze COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin
+         --freeze lstm --out x.bin ${_logs}/v100)
+set_tests_properties(cli.finetune_mlp_refuses_freeze PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
+  "error: --freeze applies to BiLSTM-attention models only")
+if(TARGET crosstune::xgboost)
+  add_test(NAME cli.train_xgb COMMAND ${_cli} train --model xgb --epochs 3 --min-records 10 --threads 2
+           --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin ${_logs}/k80)
+  set_tests_properties(cli.train_xgb PROPERTIES PASS_REGULAR_EXPRESSION "XGBoost baseline.*epoch 3/3 .*model written to")
+  add_test(NAME cli.eval_xgb COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin
+           ${_logs}/v100)
+  set_tests_properties(cli.eval_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
+    "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
+  add_test(NAME cli.finetune_xgb COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin --epochs 2
+           --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb-v100.bin ${_logs}/v100)
+  set_tests_properties(cli.finetune_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
+    "validation PCA before: 0\\.[0-9]+.*epoch 2/2.*model written to")
+endif()
 # The shipped model: eval and finetune default to it. The V100 sample is mostly among its training records,
 # so this checks that the file is a trained model, not how well it generalises (docs/results.md does that).
 add_test(NAME cli.eval_shipped_model COMMAND ${_cli} eval --json --min-records 10 ${_logs}/v100)

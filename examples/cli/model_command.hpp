@@ -14,6 +14,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -25,6 +26,9 @@
 #include "crosstune/model/mlp.hpp"
 #include "crosstune/model/serialization.hpp"
 #include "crosstune/model/trainer.hpp"
+#ifdef CROSSTUNE_WITH_XGBOOST
+#include "crosstune/model/xgboost.hpp"
+#endif
 #include "logs_command.hpp"
 
 namespace crosstune::cli {
@@ -40,6 +44,9 @@ struct ModelOptions {
   double ratio = 0.9;
   float learning_rate = 1e-3f;
   std::string loss = "both";
+  float rank_weight = 1.0f;
+  std::string schedule = "constant";
+  std::size_t patience = 5;
   std::string split = "within_task";
   std::string out, model_in;
   std::vector<std::string> freeze;
@@ -142,6 +149,9 @@ inline model::TrainOptions train_options(const ModelOptions& o) {
   options.batch_size = o.batch;
   options.learning_rate = o.learning_rate;
   options.loss = parse_loss(o.loss);
+  options.rank_weight = o.rank_weight;
+  options.schedule = o.schedule == "cosine" ? model::LrSchedule::cosine : model::LrSchedule::constant;
+  options.patience = o.patience;
   options.threads = o.threads;
   report_progress(options, o.epochs);
   return options;
@@ -160,58 +170,91 @@ inline data::Dataset load_model_dataset(const ModelOptions& o) {
   return std::move(*ds);
 }
 
-inline void run_train_mlp(const ModelOptions& o, const data::Dataset& ds, const data::Split& split,
-                          const features::StepSequenceExtractor& extractor, const ExtractedSet& train_set,
-                          const ExtractedSet& val_set, Rng& rng) {
-  model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
+/// Trains a baseline (the MLP or XGBoost) on the split and writes it.
+template <class Model>
+void run_train_baseline(const ModelOptions& o, Model model, const char* what, const data::Dataset& ds,
+                        const data::Split& split, const ExtractedSet& train_set, const ExtractedSet& val_set,
+                        Rng& rng) {
   auto options = train_options(o);
-  std::printf("training the MLP baseline on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
-              split.train.size(), ds.tasks().size(), split.test.size(), mlp.network().parameter_count());
+  std::printf("training %s on %zu records of %zu tasks, validating on %zu\n", what, split.train.size(),
+              ds.tasks().size(), split.test.size());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
-  auto report = mlp.fit(train_data, &val_data, options, rng);
+  auto report = model.fit(train_data, &val_data, options, rng);
   if (!report) fail(report.error());
-  if (auto ok = mlp.save(o.out); !ok) fail(ok.error());
+  if (auto ok = model.save(o.out); !ok) fail(ok.error());
   std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
               report->validation_pca.empty() ? 0.0 : report->validation_pca[report->best_epoch],
               report->best_epoch + 1, o.out.c_str());
 }
 
-/// A model file of either kind, told apart by its magic.
+#ifdef CROSSTUNE_WITH_XGBOOST
+using AnyModelVariant = std::variant<model::BiLstmAttentionModel, model::MlpModel, model::XgbModel>;
+#else
+using AnyModelVariant = std::variant<model::BiLstmAttentionModel, model::MlpModel>;
+#endif
+
+/// A model file of any kind, told apart by its magic.
 struct AnyModel {
-  std::variant<model::BiLstmAttentionModel, model::MlpModel> model;
+  AnyModelVariant model;
 
   static AnyModel load(const std::string& path) {
     auto bytes = model::detail::read_file(path);
     if (!bytes) fail(bytes.error());
-    if (bytes->compare(0, sizeof model::mlp_file_magic,
-                       std::string(model::mlp_file_magic, sizeof model::mlp_file_magic)) == 0) {
-      auto mlp = model::MlpModel::deserialize(*bytes, path);
-      if (!mlp) fail(mlp.error());
-      return {std::move(*mlp)};
+    auto starts_with = [&](const char(&magic)[8]) {
+      return bytes->compare(0, sizeof magic, std::string(magic, sizeof magic)) == 0;
+    };
+    if (starts_with(model::mlp_file_magic)) return {unwrap(model::MlpModel::deserialize(*bytes, path))};
+    if (starts_with(model::xgb_file_magic)) {
+#ifdef CROSSTUNE_WITH_XGBOOST
+      return {unwrap(model::XgbModel::deserialize(*bytes, path))};
+#else
+      fail(Error(ErrorKind::unsupported, "an XGBoost model, and this crosstune was built without XGBoost", path,
+                 0, 0, "install libxgboost-dev (scripts/setup.sh does) and rebuild"));
+#endif
     }
-    auto bilstm = model::BiLstmAttentionModel::load(path);
-    if (!bilstm) fail(bilstm.error());
-    return {std::move(*bilstm)};
+    return {unwrap(model::BiLstmAttentionModel::deserialize(*bytes, path))};
   }
   const features::FeatureLayout& layout() const {
     return std::visit([](const auto& m) -> const features::FeatureLayout& { return m.layout(); }, model);
   }
-  void predict(const features::FeatureBatch& batch, std::span<float> scores, std::size_t threads) {
+  void set_threads(std::size_t threads) {
     std::visit(
         [&](auto& m) {
-          m.set_threads(threads);
-          if (auto ok = m.predict(batch, scores); !ok) fail(ok.error());
+          if constexpr (std::is_void_v<decltype(m.set_threads(threads))>) {
+            m.set_threads(threads);
+          } else if (auto ok = m.set_threads(threads); !ok) {
+            fail(ok.error());
+          }
         },
         model);
+  }
+  void predict(const features::FeatureBatch& batch, std::span<float> scores) {
+    std::visit([&](auto& m) { unwrap(m.predict(batch, scores)); }, model);
+  }
+
+ private:
+  template <class T>
+  static T unwrap(Expected<T> value) {
+    if (!value) fail(value.error());
+    return std::move(*value);
+  }
+  static void unwrap(Expected<void> ok) {
+    if (!ok) fail(ok.error());
   }
 };
 
 inline void run_train(const ModelOptions& o) {
-  if (o.model != "bilstm" && o.model != "mlp") {
+  if (o.model != "bilstm" && o.model != "mlp" && o.model != "xgb") {
     fail(Error(ErrorKind::invalid_argument, "unknown model kind \"" + o.model + "\"", {}, 0, 0,
-               "use --model bilstm or --model mlp"));
+               "use --model bilstm, mlp or xgb"));
   }
+#ifndef CROSSTUNE_WITH_XGBOOST
+  if (o.model == "xgb") {
+    fail(Error(ErrorKind::unsupported, "this crosstune was built without XGBoost", {}, 0, 0,
+               "install libxgboost-dev (scripts/setup.sh does) and rebuild, or use --model bilstm or mlp"));
+  }
+#endif
   const auto ds = load_model_dataset(o);
   Rng rng(o.seed);
   if (o.split != "within_task" && o.split != "by_task") {
@@ -223,7 +266,18 @@ inline void run_train(const ModelOptions& o) {
   if (!split) fail(split.error());
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
   auto [train_set, val_set] = extract_split(ds, *split, extractor);
-  if (o.model == "mlp") return run_train_mlp(o, ds, *split, extractor, train_set, val_set, rng);
+  if (o.model == "mlp") {
+    model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
+    const std::string what =
+        "the MLP baseline (" + std::to_string(mlp.network().parameter_count()) + " parameters)";
+    return run_train_baseline(o, std::move(mlp), what.c_str(), ds, *split, train_set, val_set, rng);
+  }
+#ifdef CROSSTUNE_WITH_XGBOOST
+  if (o.model == "xgb") {
+    return run_train_baseline(o, model::XgbModel(extractor.layout()), "the XGBoost baseline (10 rounds an epoch)",
+                              ds, *split, train_set, val_set, rng);
+  }
+#endif
   auto config = model::config_for(extractor.layout());
   config.hidden = o.hidden;
   config.layers = o.layers;
@@ -257,7 +311,8 @@ inline void run_eval(const ModelOptions& o) {
   auto set = extract_set(ds, all, extractor);
   if (!set) fail(set.error());
   std::vector<float> scores(all.size());
-  loaded.predict(set->batch, scores, o.threads);
+  loaded.set_threads(o.threads);
+  loaded.predict(set->batch, scores);
   std::vector<std::size_t> offsets{0};
   for (const auto& t : ds.tasks())
     offsets.push_back(offsets.back() + t.size());
@@ -277,10 +332,8 @@ inline void run_eval(const ModelOptions& o) {
 }
 
 inline void run_finetune(const ModelOptions& o) {
-  auto loaded = model::BiLstmAttentionModel::load(o.model_in.empty() ? default_model() : o.model_in);
-  if (!loaded) fail(loaded.error());
-  const auto& layout = loaded->layout();
-  auto for_layout = features::StepSequenceExtractor::for_layout(layout);
+  auto loaded = AnyModel::load(o.model_in.empty() ? default_model() : o.model_in);
+  auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
   std::set<model::Block> frozen;
@@ -297,27 +350,41 @@ inline void run_finetune(const ModelOptions& o) {
       fail(Error(ErrorKind::invalid_argument, "unknown layer block \"" + name + "\"", {}, 0, 0,
                  "freeze any of: embedding, lstm, attention, head"));
   }
+  if (!frozen.empty() && !std::holds_alternative<model::BiLstmAttentionModel>(loaded.model)) {
+    fail(Error(ErrorKind::invalid_argument, "--freeze applies to BiLSTM-attention models only", {}, 0, 0,
+               "drop --freeze: a baseline fine-tunes all of its weights (the MLP) or adds trees (XGBoost)"));
+  }
   const auto ds = load_model_dataset(o);
   Rng rng(o.seed);
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
-  auto [train_set, val_set] = extract_split(ds, *split, extractor);
-  auto options = train_options(o);
-  options.frozen = loaded->frozen_mask(frozen);
-  const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
-  const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   if (split->test.empty()) {
     fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
   }
-  const auto before_pca = model::evaluate_pca(loaded->network(), val_data, o.threads);
+  auto [train_set, val_set] = extract_split(ds, *split, extractor);
+  auto options = train_options(o);
+  const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
+  const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
+  std::vector<float> scores(val_set.labels.size());
+  loaded.set_threads(o.threads);
+  loaded.predict(val_set.batch, scores);
+  const auto before_pca = model::task_pca(scores, val_set.labels, val_set.tasks);
   if (!before_pca) fail(before_pca.error());
   const double before = *before_pca;
   std::printf(
       "fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f\n",
       split->train.size(), frozen.size(), split->test.size(), before);
-  auto report = model::train(loaded->network(), train_data, &val_data, options, rng);
+  auto report = std::visit(
+      [&](auto& m) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, model::BiLstmAttentionModel>) {
+          return m.fine_tune(train_data, &val_data, options, frozen, rng);
+        } else {
+          return m.fit(train_data, &val_data, options, rng);
+        }
+      },
+      loaded.model);
   if (!report) fail(report.error());
-  if (auto ok = loaded->save(o.out); !ok) fail(ok.error());
+  std::visit([&](auto& m) { if (auto ok = m.save(o.out); !ok) fail(ok.error()); }, loaded.model);
   std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
               report->validation_pca.empty() ? before : report->validation_pca[report->best_epoch],
               report->best_epoch + 1, o.out.c_str());
@@ -331,17 +398,29 @@ inline void add_model_commands(CLI::App& app) {
                   "Preset that measured all the logs (else HARDWARE files / targets)");
     c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)");
   };
+  // Optimisation flags train and finetune share.
+  auto optimisation = [o](CLI::App* c) {
+    c->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
+    c->add_option("--schedule", o->schedule,
+                  "Learning rate schedule: constant (default) or cosine (decays to 5% by the last epoch)")
+        ->check(CLI::IsMember({"constant", "cosine"}));
+    c->add_option("--loss", o->loss, "mse, rank or both (default)");
+    c->add_option("--rank-weight", o->rank_weight, "Weight of the rank loss when --loss both (default 1)");
+    c->add_option("--patience", o->patience,
+                  "Epochs without a better validation PCA before stopping (default 5; 0: never stop early)");
+  };
   auto* train =
       app.add_subcommand("train", "Train the BiLSTM-attention cost model (validating on 10% of each task)");
   common(train);
-  train->add_option("--model", o->model, "Model kind: bilstm (default) or mlp (the pooled-feature baseline)");
+  train->add_option("--model", o->model,
+                    "Model kind: bilstm (default), mlp (the pooled-feature MLP baseline) or xgb (XGBoost trees on "
+                    "pooled features; an epoch is 10 boosting rounds)");
   train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)");
   train->add_option("--batch", o->batch, "Mini-batch size (default 16)");
   train->add_option("--seed", o->seed, "Random seed (default 0)");
   train->add_option("--threads", o->threads,
                     "Threads (default 0: every core); results are reproducible for a seed and thread count");
-  train->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
-  train->add_option("--loss", o->loss, "mse, rank or both (default)");
+  optimisation(train);
   train->add_option("--hidden", o->hidden, "LSTM hidden size, or the MLP's first layer width (default 128)");
   train->add_option("--layers", o->layers, "BiLSTM layers (default 3)");
   train->add_option("--heads", o->heads, "Attention heads (default 2)");
@@ -373,7 +452,7 @@ inline void add_model_commands(CLI::App& app) {
       ->delimiter(',');
   finetune->add_option("--epochs", o->epochs, "Epochs (default 30)");
   finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)");
-  finetune->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
+  optimisation(finetune);
   finetune->add_option("--seed", o->seed, "Random seed (default 0)");
   finetune->add_option("--threads", o->threads, "Threads (default 0: every core)");
   finetune->add_option("--ratio", o->ratio,

@@ -58,4 +58,5 @@ TEST_CASE("Expected<void> reports success or failure") {
 TEST_CASE("error kinds have names") {
   CHECK(std::string(crosstune::to_string(ErrorKind::empty_input)) == "empty_input");
   CHECK(std::string(crosstune::to_string(ErrorKind::parse)) == "parse");
+  CHECK(std::string(crosstune::to_string(ErrorKind::backend)) == "backend");
 }

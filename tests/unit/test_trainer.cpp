@@ -67,3 +67,47 @@ TEST_CASE("bad training input is refused") {
   const LabelledBatch bad{&data.batch, short_labels, data.tasks};
   CHECK_FALSE(train(net, bad, nullptr, {}, rng));
 }
+
+TEST_CASE("the cosine schedule falls from the learning rate to its final share, half a period") {
+  const float lr = 1e-3f;
+  CHECK(scheduled_learning_rate(LrSchedule::constant, lr, 0.05f, 70, 100) == lr);
+  CHECK(scheduled_learning_rate(LrSchedule::cosine, lr, 0.05f, 0, 100) == doctest::Approx(lr));
+  CHECK(scheduled_learning_rate(LrSchedule::cosine, lr, 0.05f, 99, 100) == doctest::Approx(0.05 * lr));
+  // Half-way, cos(pi/2) = 0: the mean of the two ends.
+  CHECK(scheduled_learning_rate(LrSchedule::cosine, lr, 0.0f, 50, 101) == doctest::Approx(0.5 * lr));
+  float previous = lr;
+  for (std::size_t done = 1; done < 100; ++done) {
+    const float now = scheduled_learning_rate(LrSchedule::cosine, lr, 0.05f, done, 100);
+    CHECK(now <= previous);
+    previous = now;
+  }
+}
+
+TEST_CASE("a cosine schedule changes the trained weights, and training with it still learns") {
+  const auto data = make_synthetic(192, 3);
+  const LabelledBatch set{&data.batch, data.labels, data.tasks};
+  std::vector<float> constant(192), cosine(192);
+  for (auto schedule : {LrSchedule::constant, LrSchedule::cosine}) {
+    Rng rng(11);
+    BiLstmAttentionNet<float> net(small(), rng);
+    TrainOptions options;
+    options.epochs = 3;
+    options.schedule = schedule;
+    auto report = train(net, set, nullptr, options, rng);
+    REQUIRE(report);
+    CHECK(report->train_loss.back() < report->train_loss.front());
+    predict(net, data.batch, schedule == LrSchedule::cosine ? cosine : constant);
+  }
+  CHECK(constant != cosine);
+}
+
+TEST_CASE("task_pca groups candidates by task in any order, and refuses mismatched sizes") {
+  // Two tasks interleaved: task 0 ranked right (3 pairs), task 1 ranked wrong on 1 of 1 pair.
+  const std::vector<float> scores{0.1f, 5.0f, 0.2f, 4.0f, 0.3f};
+  const std::vector<float> labels{1.0f, 1.0f, 2.0f, 2.0f, 3.0f};
+  const std::vector<std::uint32_t> tasks{0, 1, 0, 1, 0};
+  auto pca = task_pca(scores, labels, tasks);
+  REQUIRE(pca);
+  CHECK(*pca == doctest::Approx((3 * 1.0 + 2 * 0.0) / 5));
+  CHECK_FALSE(task_pca(scores, labels, std::vector<std::uint32_t>{0, 1}));
+}

@@ -29,7 +29,8 @@ enum class ErrorKind {
   schema,           ///< valid JSON, but a field has the wrong type, count or value
   unsupported,      ///< valid input that this version does not understand (e.g. unknown step kind)
   empty_input,      ///< a file or stream without any record
-  invalid_argument  ///< a caller-supplied value is out of range
+  invalid_argument,  ///< a caller-supplied value is out of range
+  backend            ///< an external library (XGBoost, the CUDA runtime) reported a failure
 };
 
 [[nodiscard]] constexpr const char* to_string(ErrorKind kind) noexcept {
@@ -40,6 +41,7 @@ enum class ErrorKind {
     case ErrorKind::unsupported: return "unsupported";
     case ErrorKind::empty_input: return "empty_input";
     case ErrorKind::invalid_argument: return "invalid_argument";
+    case ErrorKind::backend: return "backend";
   }
   return "unknown";
 }

@@ -43,6 +43,12 @@ class BiLstmAttentionModel {
     if (!loaded) return unexpected(std::move(loaded).error());
     return BiLstmAttentionModel(std::move(*loaded));
   }
+  [[nodiscard]] static Expected<BiLstmAttentionModel> deserialize(const std::string& bytes,
+                                                                   const std::string& name) {
+    auto loaded = deserialize_model(bytes, name);
+    if (!loaded) return unexpected(std::move(loaded).error());
+    return BiLstmAttentionModel(std::move(*loaded));
+  }
   [[nodiscard]] Expected<void> save(const std::filesystem::path& path) {
     return save_model(path, *net_, layout_);
   }
@@ -69,8 +75,8 @@ class BiLstmAttentionModel {
   /// Continues training on (few) records of a new target with the given blocks frozen.
   [[nodiscard]] Expected<TrainReport> fine_tune(const LabelledBatch& train_set,
                                                 const LabelledBatch* validation, TrainOptions options,
-                                                std::initializer_list<Block> frozen, Rng& rng) {
-    options.frozen = frozen_mask(std::set<Block>(frozen));
+                                                const std::set<Block>& frozen, Rng& rng) {
+    options.frozen = frozen_mask(frozen);
     return checked_train(layout_, *net_, train_set, validation, options, rng);
   }
 

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,6 +27,7 @@
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/model/layers.hpp"
 #include "crosstune/model/parallel.hpp"
+#include "crosstune/model/pooling.hpp"
 #include "crosstune/model/serialization.hpp"
 #include "crosstune/model/trainer.hpp"
 
@@ -40,7 +40,7 @@ struct MlpConfig {
   std::size_t hidden = 256;       ///< first hidden layer; the second has hidden / 2
 
   [[nodiscard]] std::size_t input_dims() const noexcept {
-    return 2 * step_dims + workload_dims + hardware_dims;
+    return pooled_dims(step_dims, workload_dims, hardware_dims);
   }
   friend bool operator==(const MlpConfig&, const MlpConfig&) = default;
 };
@@ -65,33 +65,7 @@ class PooledMlpNet {
 
   /// Scores of candidates [first, first + count), [1, count].
   const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
-    const std::size_t S = batch.steps.shape()[1], D = config_.step_dims, W = config_.workload_dims,
-                      H = config_.hardware_dims;
-    const auto Di = static_cast<Eigen::Index>(D);
-    pooled_.resize(static_cast<Eigen::Index>(config_.input_dims()), static_cast<Eigen::Index>(count));
-    for (std::size_t b = 0; b < count; ++b) {
-      const auto col = static_cast<Eigen::Index>(b);
-      const std::size_t length = std::min<std::size_t>(batch.lengths[first + b], S);
-      auto mean = pooled_.col(col).head(Di);
-      auto max = pooled_.col(col).segment(Di, Di);
-      mean.setZero();
-      max.setConstant(length > 0 ? -std::numeric_limits<Scalar>::infinity() : Scalar(0));
-      for (std::size_t t = 0; t < length; ++t) {
-        const float* row = batch.steps.data() + ((first + b) * S + t) * D;
-        for (std::size_t k = 0; k < D; ++k) {
-          const auto v = static_cast<Scalar>(row[k]);
-          mean(static_cast<Eigen::Index>(k)) += v;
-          max(static_cast<Eigen::Index>(k)) = std::max(max(static_cast<Eigen::Index>(k)), v);
-        }
-      }
-      if (length > 0) mean /= static_cast<Scalar>(length);
-      for (std::size_t k = 0; k < W; ++k)
-        pooled_(2 * Di + static_cast<Eigen::Index>(k), col) =
-            static_cast<Scalar>(batch.workload(first + b, k));
-      for (std::size_t k = 0; k < H; ++k)
-        pooled_(2 * Di + static_cast<Eigen::Index>(W + k), col) =
-            static_cast<Scalar>(batch.hardware(first + b, k));
-    }
+    pool_candidates(batch, first, count, pooled_);
     h1_pre_ = l1_.forward(pooled_);
     h1_ = h1_pre_.cwiseMax(Scalar(0));
     h2_pre_ = l2_.forward(h1_);

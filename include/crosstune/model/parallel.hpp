@@ -110,6 +110,9 @@ class TrainStep {
 
   [[nodiscard]] std::size_t threads() const noexcept { return threads_; }
 
+  /// Changes the learning rate of the following steps (for schedules); Adam's moments are kept.
+  void set_learning_rate(float lr) noexcept { adam_.set_learning_rate(static_cast<Scalar>(lr)); }
+
   /// Trains on every candidate of `batch` (labels and task ids per candidate); returns the loss before
   /// the update.
   Scalar run(const features::FeatureBatch& batch, std::span<const float> labels,

@@ -32,6 +32,8 @@ namespace crosstune::model {
 
 inline constexpr char model_file_magic[8] = {'C', 'R', 'T', 'N', 'M', 'D', 'L', '\0'};
 inline constexpr std::uint32_t model_file_version = 2;  // 2: the attention key projection has no bias
+/// The XGBoost baseline's files (model/xgboost.hpp), here so that builds without XGBoost recognise them.
+inline constexpr char xgb_file_magic[8] = {'C', 'R', 'T', 'N', 'X', 'G', 'B', '\0'};
 
 namespace detail {
 inline std::uint64_t fnv1a(const std::string& bytes) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -32,10 +33,28 @@
 
 namespace crosstune::model {
 
+/// How the learning rate changes over training.
+enum class LrSchedule { constant, cosine };
+
+/// Learning rate after `done` of `total` mini-batches under `schedule` (cosine: half a cosine period from
+/// `lr` to `lr * final_ratio`).
+[[nodiscard]] inline float scheduled_learning_rate(LrSchedule schedule, float lr, float final_ratio,
+                                                   std::size_t done, std::size_t total) noexcept {
+  if (schedule == LrSchedule::constant || total <= 1) return lr;
+  const double t = std::min(1.0, static_cast<double>(done) / static_cast<double>(total - 1));
+  const double pi = 3.14159265358979323846;
+  const double factor = final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + std::cos(pi * t));
+  return static_cast<float>(lr * factor);
+}
+
 struct TrainOptions {
   std::size_t epochs = 30;
   std::size_t batch_size = 16;
   float learning_rate = 1e-3f;
+  /// Learning rate over training: constant, or cosine decay per mini-batch from learning_rate down to
+  /// learning_rate * final_lr_ratio at the last planned batch (epochs * batches per epoch).
+  LrSchedule schedule = LrSchedule::constant;
+  float final_lr_ratio = 0.05f;
   float weight_decay = 0.0f;
   float clip_norm = 1.0f;  ///< global gradient norm limit (0: no clipping)
   Loss loss = Loss::mse_and_rank;
@@ -96,25 +115,36 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
   }
 }
 
-/// Pairwise comparison accuracy of the net on labelled candidates, per task, weighted by records.
-template <class Net>
-[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data, Predictor<Net>& predictor) {
-  const std::size_t n = data.features->size();
-  std::vector<float> scores(n);
-  predictor.predict(net, *data.features, scores);
+/// Pairwise comparison accuracy of `scores` against `labels` within each task (candidates in any order,
+/// grouped by `tasks`), weighted by records.
+[[nodiscard]] inline Expected<double> task_pca(std::span<const float> scores, std::span<const float> labels,
+                                               std::span<const std::uint32_t> tasks) {
+  const std::size_t n = scores.size();
+  if (labels.size() != n || tasks.size() != n) {
+    return unexpected(Error(ErrorKind::invalid_argument, "task_pca: " + std::to_string(n) + " scores, " +
+                                                             std::to_string(labels.size()) + " labels and " +
+                                                             std::to_string(tasks.size()) + " task ids"));
+  }
   // Group by task: order candidates by task id (stable), offsets at task boundaries.
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return data.tasks[a] < data.tasks[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tasks[a] < tasks[b]; });
   std::vector<float> p(n), l(n);
   std::vector<std::size_t> offsets{0};
   for (std::size_t i = 0; i < n; ++i) {
     p[i] = scores[order[i]];
-    l[i] = data.labels[order[i]];
-    if (i + 1 == n || data.tasks[order[i + 1]] != data.tasks[order[i]]) offsets.push_back(i + 1);
+    l[i] = labels[order[i]];
+    if (i + 1 == n || tasks[order[i + 1]] != tasks[order[i]]) offsets.push_back(i + 1);
   }
   return metrics::pairwise_comparison_accuracy(p, l, offsets);
+}
+
+/// Pairwise comparison accuracy of the net on labelled candidates, per task, weighted by records.
+template <class Net>
+[[nodiscard]] Expected<double> evaluate_pca(Net& net, const LabelledBatch& data, Predictor<Net>& predictor) {
+  std::vector<float> scores(data.features->size());
+  predictor.predict(net, *data.features, scores);
+  return task_pca(scores, data.labels, data.tasks);
 }
 
 /// evaluate_pca on `threads` threads (0: every core).
@@ -172,6 +202,9 @@ template <class Net>
     double epoch_loss = 0;
     std::size_t done = 0;
     for (const auto& rows : batches) {
+      step.set_learning_rate(scheduled_learning_rate(options.schedule, options.learning_rate,
+                                                     options.final_lr_ratio, epoch * batches.size() + done,
+                                                     options.epochs * batches.size()));
       gather(*train_set.features, rows, batch);
       labels.resize(rows.size());
       tasks.resize(rows.size());
