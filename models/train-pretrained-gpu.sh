@@ -12,7 +12,7 @@ out="${2:-models/pretrained-gpu.bin}"
 [ -d "$root/k80" ] || { echo "train-pretrained-gpu: no logs under $root (pass the ansor-logs folder)" >&2; exit 2; }
 cmake --preset release >/dev/null
 cmake --build --preset release --target crosstune_cli -j "$(nproc)" >/dev/null
-build/release/bin/crosstune train --seed 0 --threads 2 --epochs 12 --batch 16 --hidden 64 --layers 2 \
-  --embedding 64 --heads 2 --max-steps 64 --out "$out" \
+build/release/bin/crosstune train --seed 0 --threads 2 --epochs 40 --schedule cosine --patience 0 --batch 16 \
+  --hidden 64 --layers 2 --embedding 64 --heads 2 --max-steps 64 --out "$out" \
   "$root/k80" "$root/v100" "$root/tvm-ci/conv2d.json.gz" "$root/tvm-ci/resnet-18-NHWC-B1-cuda.json.gz" \
   "$root"/other-gpu/ansor_kernels__*.json.gz "$root"/other-gpu/fused_conv_bias_relu_expr_*.json.gz

@@ -153,16 +153,9 @@ class MlpModel {
     auto fail = [&](const std::string& what, const std::string& hint = {}) {
       return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
     };
-    if (const auto wrong = detail::check_envelope(bytes, mlp_file_magic); wrong == "bad magic") {
-      return fail("not a crosstune MLP model file (bad magic)");
-    } else if (!wrong.empty()) {
-      return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
-    }
-    detail::Reader in{bytes, sizeof mlp_file_magic};
-    if (const auto version = in.get<std::uint32_t>(); version != mlp_file_version) {
-      return fail("MLP file version " + std::to_string(version) + ", this crosstune reads version " +
-                  std::to_string(mlp_file_version));
-    }
+    auto opened = detail::open_model_bytes(bytes, mlp_file_magic, mlp_file_version, "MLP model", name);
+    if (!opened) return unexpected(std::move(opened).error());
+    auto& in = *opened;
     MlpConfig c;
     for (std::size_t* v : {&c.step_dims, &c.workload_dims, &c.hardware_dims, &c.hidden})
       *v = static_cast<std::size_t>(in.get<std::uint64_t>());

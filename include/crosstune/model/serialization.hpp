@@ -131,6 +131,25 @@ inline std::string check_envelope(const std::string& bytes, const char (&magic)[
   if (fnv1a(bytes.substr(0, bytes.size() - 8)) != stored) return "checksum";
   return {};
 }
+/// Opens a model file's bytes: checks magic, checksum and format version (errors name the file as `name`
+/// and the format as `kind`, e.g. "MLP model"); returns a Reader placed after the version.
+inline Expected<Reader> open_model_bytes(const std::string& bytes, const char (&magic)[8], std::uint32_t version,
+                                         const std::string& kind, const std::string& name) {
+  auto fail = [&](const std::string& what, const std::string& hint = {}) {
+    return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
+  };
+  if (const auto wrong = check_envelope(bytes, magic); wrong == "bad magic") {
+    return fail("not a crosstune " + kind + " file (bad magic)");
+  } else if (!wrong.empty()) {
+    return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
+  }
+  Reader in{bytes, sizeof magic};
+  if (const auto found = in.get<std::uint32_t>(); found != version) {
+    return fail(kind + " file version " + std::to_string(found) + ", this crosstune reads version " +
+                std::to_string(version));
+  }
+  return in;
+}
 inline Expected<std::string> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return unexpected(Error(ErrorKind::io, "cannot open the model file", path.string()));
@@ -179,17 +198,9 @@ struct LoadedModel {
   auto fail = [&](const std::string& what, const std::string& hint = {}) {
     return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
   };
-  if (const auto wrong = detail::check_envelope(bytes, model_file_magic); wrong == "bad magic") {
-    return fail("not a crosstune BiLSTM-attention model file (bad magic)");
-  } else if (!wrong.empty()) {
-    return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
-  }
-  detail::Reader in{bytes, sizeof model_file_magic};
-  const auto version = in.get<std::uint32_t>();
-  if (version != model_file_version) {
-    return fail("model file version " + std::to_string(version) + ", this crosstune reads version " +
-                std::to_string(model_file_version));
-  }
+  auto opened = detail::open_model_bytes(bytes, model_file_magic, model_file_version, "BiLSTM-attention model", name);
+  if (!opened) return unexpected(std::move(opened).error());
+  auto& in = *opened;
   BiLstmAttentionConfig c;
   for (std::size_t* v : {&c.step_dims, &c.workload_dims, &c.hardware_dims, &c.embedding, &c.hidden, &c.layers,
                          &c.heads, &c.head_hidden})

@@ -308,16 +308,9 @@ class XgbModel {
     auto fail = [&](const std::string& what, const std::string& hint = {}) {
       return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
     };
-    if (const auto wrong = detail::check_envelope(bytes, xgb_file_magic); wrong == "bad magic") {
-      return fail("not a crosstune XGBoost model file (bad magic)");
-    } else if (!wrong.empty()) {
-      return fail("checksum mismatch: the file is truncated or corrupted", "retrain or copy the file again");
-    }
-    detail::Reader in{bytes, sizeof xgb_file_magic};
-    if (const auto version = in.get<std::uint32_t>(); version != xgb_file_version) {
-      return fail("XGBoost model file version " + std::to_string(version) + ", this crosstune reads version " +
-                  std::to_string(xgb_file_version));
-    }
+    auto opened = detail::open_model_bytes(bytes, xgb_file_magic, xgb_file_version, "XGBoost model", name);
+    if (!opened) return unexpected(std::move(opened).error());
+    auto& in = *opened;
     const auto layout = detail::get_layout(in);
     XgbParams params;
     params.max_depth = in.get<std::int32_t>();
