@@ -33,24 +33,30 @@ run() {
   echo "== $name: $*" >>"$out/$lane.log"
   "$@" 2>&1 | grep -v $'^\r' >>"$out/$lane.log"
 }
-# score LANE NAME MODEL LOGS...: the model's PCA, top-1 and top-5 on all records of LOGS.
+# score LANE NAME MODEL [EVAL OPTIONS] LOGS...: the model's PCA, top-1, top-5, RMSE and Kendall tau on the
+# records of LOGS (all of them, or with --holdout those its training or fine-tuning held out).
 score() {
   local lane=$1 name=$2 model=$3
   shift 3
-  echo "== $name" >>"$out/$lane.log"
+  echo "== score $name" >>"$out/$lane.log"
   $ct eval --json --threads 1 --model "$model" "$@" >>"$out/$lane.log"
 }
 
 lane_a() {
   # Within tasks (90/10 of every task's records), K80 and V100 apart.
   run a bilstm-k80 $ct train "${bilstm[@]}" --out "$out/bilstm-k80.bin" "$root/k80"
+  score a bilstm-k80 "$out/bilstm-k80.bin" --holdout "$root/k80"
+  # The shipped model (models/train-pretrained-gpu.sh) on the records its training held out.
+  score a bilstm-gpu models/pretrained-gpu.bin --holdout "${gpu[@]}"
   # Across GPUs: the K80 model on V100, zero-shot and fine-tuned on 5% and 20% of each V100 task.
   score a bilstm-k80-on-v100 "$out/bilstm-k80.bin" "$root/v100"
   for share in 0.05 0.2; do
     run a "bilstm-k80-v100-$share" $ct finetune --model "$out/bilstm-k80.bin" --ratio $share "${finetune[@]}" \
       "${bilstm_finetune[@]}" --out "$out/bilstm-k80-v100-$share.bin" "$root/v100"
+    score a "bilstm-k80-v100-$share" "$out/bilstm-k80-v100-$share.bin" --holdout --ratio $share "$root/v100"
   done
   run a bilstm-v100 $ct train "${bilstm[@]}" --out "$out/bilstm-v100.bin" "$root/v100"
+  score a bilstm-v100 "$out/bilstm-v100.bin" --holdout "$root/v100"
   # Data saved by the hardware-aware sampler: K80 records pruned for V100 against a uniform sample of
   # the same size, each trained like the full K80 model and tested on all of V100.
   $ct data sample --sampler hardware-aware --target v100 --out "$out/k80-hwaware.json" "$root/k80" >>"$out/a.log"
@@ -67,6 +73,7 @@ lane_b() {
   # Held-out tasks: 20% of the K80 and V100 tasks never seen in training.
   run b bilstm-bytask $ct train --split by_task --ratio 0.8 "${bilstm[@]}" --out "$out/bilstm-bytask.bin" \
     "$root/k80" "$root/v100"
+  score b bilstm-bytask "$out/bilstm-bytask.bin" --holdout --split by_task --ratio 0.8 "$root/k80" "$root/v100"
   for kind in mlp xgb; do
     local -n args=$kind
     run b "$kind-k80" $ct train "${args[@]}" --out "$out/$kind-k80.bin" "$root/k80"
@@ -74,10 +81,15 @@ lane_b() {
     run b "$kind-gpu" $ct train "${args[@]}" --out "$out/$kind-gpu.bin" "${gpu[@]}"
     run b "$kind-bytask" $ct train --split by_task --ratio 0.8 "${args[@]}" --out "$out/$kind-bytask.bin" \
       "$root/k80" "$root/v100"
+    score b "$kind-k80" "$out/$kind-k80.bin" --holdout "$root/k80"
+    score b "$kind-v100" "$out/$kind-v100.bin" --holdout "$root/v100"
+    score b "$kind-gpu" "$out/$kind-gpu.bin" --holdout "${gpu[@]}"
+    score b "$kind-bytask" "$out/$kind-bytask.bin" --holdout --split by_task --ratio 0.8 "$root/k80" "$root/v100"
     score b "$kind-k80-on-v100" "$out/$kind-k80.bin" "$root/v100"
     for share in 0.05 0.2; do
       run b "$kind-k80-v100-$share" $ct finetune --model "$out/$kind-k80.bin" --ratio $share "${finetune[@]}" \
         --out "$out/$kind-k80-v100-$share.bin" "$root/v100"
+      score b "$kind-k80-v100-$share" "$out/$kind-k80-v100-$share.bin" --holdout --ratio $share "$root/v100"
     done
   done
   while [ ! -e "$out/samples.done" ]; do sleep 10; done  # lane a writes the samples
@@ -96,4 +108,6 @@ lane_b &
 pid_b=$!
 wait $pid_a
 wait $pid_b
-grep -h -E "^== |best validation|^\{" "$out/a.log" "$out/b.log"
+# The tables' figures: every score, as "name pca top1 top5".
+grep -h -A1 "^== score" "$out/a.log" "$out/b.log" | paste - - - 2>/dev/null | \
+  sed -E 's/^== score ([^ ]+).*"pca": ([0-9.]+), "top1": ([0-9.]+), "top5": ([0-9.]+).*/\1 \2 \3 \4/' | sort

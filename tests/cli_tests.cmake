@@ -131,6 +131,11 @@ if(TARGET crosstune::xgboost)
            ${_logs}/v100)
   set_tests_properties(cli.eval_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
     "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
+  # --holdout scores exactly the records training validated on (same split, seed and logs).
+  add_test(NAME cli.eval_xgb_holdout COMMAND ${_cli} eval --holdout --min-records 10
+           --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin ${_logs}/k80)
+  set_tests_properties(cli.eval_xgb_holdout PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
+    "^records 447, tasks 6\nPCA 0\\.[0-9]+")
   add_test(NAME cli.finetune_xgb COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin --epochs 2
            --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb-v100.bin ${_logs}/v100)
   set_tests_properties(cli.finetune_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION

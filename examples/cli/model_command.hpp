@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +52,7 @@ struct ModelOptions {
   std::string out, model_in;
   std::vector<std::string> freeze;
   bool json = false;
+  bool holdout = false;
 };
 
 /// Features, labels and task ids of the referenced records of a dataset.
@@ -244,6 +246,19 @@ struct AnyModel {
   }
 };
 
+/// The training / validation split of `train` (--split, --ratio; drawn first from the seed's Rng), which
+/// `eval --holdout` draws again to score the held-out records only.
+inline data::Split split_for(const ModelOptions& o, const data::Dataset& ds, Rng& rng) {
+  if (o.split != "within_task" && o.split != "by_task") {
+    fail(Error(ErrorKind::invalid_argument, "unknown split \"" + o.split + "\"", {}, 0, 0,
+               "use --split within_task or --split by_task"));
+  }
+  auto split = o.split == "by_task" ? data::split_by_task(ds, o.ratio, rng)
+                                    : data::split_within_task(ds, o.ratio, true, rng);
+  if (!split) fail(split.error());
+  return std::move(*split);
+}
+
 inline void run_train(const ModelOptions& o) {
   if (o.model != "bilstm" && o.model != "mlp" && o.model != "xgb") {
     fail(Error(ErrorKind::invalid_argument, "unknown model kind \"" + o.model + "\"", {}, 0, 0,
@@ -257,25 +272,19 @@ inline void run_train(const ModelOptions& o) {
 #endif
   const auto ds = load_model_dataset(o);
   Rng rng(o.seed);
-  if (o.split != "within_task" && o.split != "by_task") {
-    fail(Error(ErrorKind::invalid_argument, "unknown split \"" + o.split + "\"", {}, 0, 0,
-               "use --split within_task or --split by_task"));
-  }
-  auto split = o.split == "by_task" ? data::split_by_task(ds, o.ratio, rng)
-                                    : data::split_within_task(ds, o.ratio, true, rng);
-  if (!split) fail(split.error());
+  auto split = split_for(o, ds, rng);
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
-  auto [train_set, val_set] = extract_split(ds, *split, extractor);
+  auto [train_set, val_set] = extract_split(ds, split, extractor);
   if (o.model == "mlp") {
     model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
     const std::string what =
         "the MLP baseline (" + std::to_string(mlp.network().parameter_count()) + " parameters)";
-    return run_train_baseline(o, std::move(mlp), what.c_str(), ds, *split, train_set, val_set, rng);
+    return run_train_baseline(o, std::move(mlp), what.c_str(), ds, split, train_set, val_set, rng);
   }
 #ifdef CROSSTUNE_WITH_XGBOOST
   if (o.model == "xgb") {
     return run_train_baseline(o, model::XgbModel(extractor.layout()), "the XGBoost baseline (10 rounds an epoch)",
-                              ds, *split, train_set, val_set, rng);
+                              ds, split, train_set, val_set, rng);
   }
 #endif
   auto config = model::config_for(extractor.layout());
@@ -287,7 +296,7 @@ inline void run_train(const ModelOptions& o) {
   model::BiLstmAttentionNet<float> net(config, rng);
   auto options = train_options(o);
   std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
-              split->train.size(), ds.tasks().size(), split->test.size(), net.parameter_count());
+              split.train.size(), ds.tasks().size(), split.test.size(), net.parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model::train(net, train_data, &val_data, options, rng);
@@ -305,17 +314,27 @@ inline void run_eval(const ModelOptions& o) {
   auto& extractor = *for_layout;
   const auto ds = load_model_dataset(o);
   std::vector<data::RecordRef> all;
-  for (std::size_t t = 0; t < ds.tasks().size(); ++t)
-    for (std::size_t r = 0; r < ds.tasks()[t].size(); ++r)
-      all.push_back({t, r});
+  if (o.holdout) {
+    Rng rng(o.seed);
+    all = split_for(o, ds, rng).test;
+    std::sort(all.begin(), all.end(), [](const data::RecordRef& a, const data::RecordRef& b) {
+      return a.task != b.task ? a.task < b.task : a.record < b.record;
+    });
+  } else {
+    for (std::size_t t = 0; t < ds.tasks().size(); ++t)
+      for (std::size_t r = 0; r < ds.tasks()[t].size(); ++r)
+        all.push_back({t, r});
+  }
+  if (all.empty()) fail(Error(ErrorKind::invalid_argument, "no records to score", {}, 0, 0, "check --ratio"));
   auto set = extract_set(ds, all, extractor);
   if (!set) fail(set.error());
   std::vector<float> scores(all.size());
   loaded.set_threads(o.threads);
   loaded.predict(set->batch, scores);
-  std::vector<std::size_t> offsets{0};
-  for (const auto& t : ds.tasks())
-    offsets.push_back(offsets.back() + t.size());
+  std::vector<std::size_t> offsets{0};  // task boundaries in `all`
+  for (std::size_t i = 1; i <= all.size(); ++i)
+    if (i == all.size() || all[i].task != all[i - 1].task) offsets.push_back(i);
+  const std::size_t tasks = offsets.size() - 1;
   auto report = metrics::evaluate_ranking(scores, set->labels, offsets);
   if (!report) fail(report.error());
   if (o.json) {
@@ -323,10 +342,10 @@ inline void run_eval(const ModelOptions& o) {
         "{\"pca\": %.6f, \"top1\": %.6f, \"top5\": %.6f, \"rmse\": %.6f, \"kendall\": %.6f, \"records\": "
         "%zu, \"tasks\": %zu}\n",
         report->pairwise_comparison_accuracy, report->top1, report->top5, report->rmse, report->kendall_tau,
-        all.size(), ds.tasks().size());
+        all.size(), tasks);
   } else {
     std::printf("records %zu, tasks %zu\nPCA %.4f  top-1 %.4f  top-5 %.4f  RMSE %.4f  Kendall tau %.4f\n",
-                all.size(), ds.tasks().size(), report->pairwise_comparison_accuracy, report->top1,
+                all.size(), tasks, report->pairwise_comparison_accuracy, report->top1,
                 report->top5, report->rmse, report->kendall_tau);
   }
 }
@@ -439,6 +458,12 @@ inline void add_model_commands(CLI::App& app) {
   eval->add_option("--model", o->model_in, "Model file (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   eval->add_flag("--json", o->json, "Print one JSON object");
+  eval->add_flag("--holdout", o->holdout,
+                 "Score only the records `train` held out for validation with the same --split, --ratio, --seed "
+                 "and logs");
+  eval->add_option("--split", o->split, "With --holdout: within_task (default) or by_task");
+  eval->add_option("--ratio", o->ratio, "With --holdout: the training share (default 0.9)");
+  eval->add_option("--seed", o->seed, "With --holdout: the training seed (default 0)");
   eval->add_option("--threads", o->threads, "Threads (default 0: every core)");
   eval->callback([o] { run_eval(*o); });
   auto* finetune =

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -18,12 +19,30 @@ TEST_CASE("pairwise comparison accuracy counts the pairs ordered as the labels, 
   CHECK(*pairwise_comparison_accuracy(reversed, l) == 0.0);
 }
 
-TEST_CASE("PCA with ties follows (p_i > p_j) == (l_i > l_j)") {
-  // Labels tie on (0,1): correct iff the predictions do not say p_0 > p_1.
+TEST_CASE("PCA compares signs: a pair is right when the prediction ties exactly where the labels tie") {
+  // Labels tie on (0,1): right only when the predictions tie too.
   const std::vector<float> l{1, 1}, equal{0.5f, 0.5f}, up{0.2f, 0.8f}, down{0.8f, 0.2f};
   CHECK(*pairwise_comparison_accuracy(equal, l) == 1.0);
-  CHECK(*pairwise_comparison_accuracy(up, l) == 1.0);
+  CHECK(*pairwise_comparison_accuracy(up, l) == 0.0);
   CHECK(*pairwise_comparison_accuracy(down, l) == 0.0);
+  // Predictions tie where the labels do not: wrong, in either order.
+  const std::vector<float> tied{0.5f, 0.5f}, l_up{1, 2}, l_down{2, 1};
+  CHECK(*pairwise_comparison_accuracy(tied, l_up) == 0.0);
+  CHECK(*pairwise_comparison_accuracy(tied, l_down) == 0.0);
+}
+
+TEST_CASE("PCA does not depend on the order of the records, ties included") {
+  // Tree models score many candidates alike; the metric must not reward or punish their order.
+  std::vector<float> p{0.3f, 0.3f, 0.9f, 0.1f, 0.3f, 0.9f}, l{2, 5, 7, 1, 2, 6};
+  const double pca = *pairwise_comparison_accuracy(p, l);
+  for (int rotation = 0; rotation < 5; ++rotation) {
+    std::rotate(p.begin(), p.begin() + 1, p.end());
+    std::rotate(l.begin(), l.begin() + 1, l.end());
+    CHECK(*pairwise_comparison_accuracy(p, l) == pca);
+  }
+  std::reverse(p.begin(), p.end());
+  std::reverse(l.begin(), l.end());
+  CHECK(*pairwise_comparison_accuracy(p, l) == pca);
 }
 
 TEST_CASE("a task with at most one record scores 0.5; tasks are weighted by records or given weights") {

@@ -93,8 +93,9 @@ inline double pca_one(std::span<const float> p, std::span<const float> l) noexce
   for (std::size_t i = 0; i + 1 < n; ++i) {
     const float pi = p[i], li = l[i];
     std::uint32_t c = 0;  // per row; 32-bit lanes vectorise better
+    // sign(p_i - p_j) == sign(l_i - l_j): symmetric in i and j, so the order of the records never matters.
     for (std::size_t j = i + 1; j < n; ++j)
-      c += static_cast<std::size_t>((pi > p[j]) == (li > l[j]));
+      c += static_cast<std::uint32_t>(((pi > p[j]) - (pi < p[j])) == ((li > l[j]) - (li < l[j])));
     correct += c;
   }
   return static_cast<double>(correct) / (static_cast<double>(n) * static_cast<double>(n - 1) / 2.0);
