@@ -178,7 +178,9 @@ class BiLstmAttentionNet {
     const auto Bi = static_cast<Eigen::Index>(B);
     // Steps, time-major, all time steps side by side for one embedding GEMM: column t * B + b.
     x_all_.resize(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(T) * Bi);
-    mask_.assign(T, RowVector<Scalar>::Zero(Bi));
+    mask_.resize(T);
+    for (auto& m : mask_)
+      m.setZero(Bi);  // no reallocation when the size repeats
     for (std::size_t b = 0; b < B; ++b) {
       for (std::size_t t = 0; t < T; ++t) {
         const float* row = batch.steps.data() + ((first + b) * S + t) * D;

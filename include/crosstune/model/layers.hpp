@@ -8,6 +8,7 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -41,7 +42,8 @@ class Linear {
 
   /// Stateless forward (for inference): out = W x + b.
   void apply(const Matrix<Scalar>& x, Matrix<Scalar>& out) const {
-    out.noalias() = w_ * x;
+    out.resize(w_.rows(), x.cols());
+    multiply<Scalar>(out, w_, x);
     if (bias_ == Bias::with) out.colwise() += b_.col(0);
   }
   const Matrix<Scalar>& forward(const Matrix<Scalar>& x) {
@@ -134,6 +136,12 @@ class SelfAttention {
     pooled_heads_.resize(static_cast<Eigen::Index>(dims_), segments);
     const Matrix<Scalar>& Wv = v_.weight();
     const Matrix<Scalar>& bv = v_.bias();
+    // The per-candidate buffers only grow: candidates of different lengths reuse them as corners.
+    Eigen::Index longest = 0;
+    for (Eigen::Index c = 0; c < segments; ++c)
+      longest = std::max(longest, offsets[static_cast<std::size_t>(c) + 1] - offsets[static_cast<std::size_t>(c)]);
+    if (a_pool_.rows() < longest) a_pool_.resize(longest, longest);
+    if (mean_weights_.size() < longest) mean_weights_.resize(longest);
     for (Eigen::Index c = 0; c < segments; ++c) {
       const Eigen::Index begin = offsets[static_cast<std::size_t>(c)],
                          n = offsets[static_cast<std::size_t>(c) + 1] - begin;
@@ -143,16 +151,18 @@ class SelfAttention {
       }
       for (std::size_t h = 0; h < heads_; ++h) {
         const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
-        a_pool_.noalias() =
-            (q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n)) * scale;
+        auto A = a_pool_.topLeftCorner(n, n);
+        A.noalias() = q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n);
+        A *= scale;  // apart from the product: Eigen would evaluate a scaled product into a temporary
         for (Eigen::Index i = 0; i < n; ++i) {
-          auto row = a_pool_.row(i);
+          auto row = A.row(i);
           const Scalar top = row.maxCoeff();
           row = (row.array() - top).exp().matrix();
           row /= row.sum();
         }
-        mean_weights_.noalias() = a_pool_.colwise().mean().transpose();
-        x_mean_.noalias() = x.middleCols(begin, n) * mean_weights_;
+        auto weights = mean_weights_.head(n);
+        weights.noalias() = A.colwise().mean().transpose();
+        x_mean_.noalias() = x.middleCols(begin, n) * weights;
         pooled_heads_.col(c).segment(r, d).noalias() = Wv.middleRows(r, d) * x_mean_;
         pooled_heads_.col(c).segment(r, d) += bv.col(0).segment(r, d);
       }

@@ -22,13 +22,10 @@
 #include <vector>
 
 #include "crosstune/core/rng.hpp"
+#include "crosstune/model/matrix.hpp"
 
 namespace crosstune::model {
 
-template <class Scalar>
-using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-template <class Scalar>
-using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 template <class Scalar>
 using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
 
@@ -101,7 +98,8 @@ class Lstm {
     x_cat_.resize(static_cast<Eigen::Index>(input_), static_cast<Eigen::Index>(T) * B);
     for (std::size_t t = 0; t < T; ++t)
       x_cat_.middleCols(static_cast<Eigen::Index>(t) * B, B) = x[t];
-    gates_.noalias() = w_ih_ * x_cat_;
+    gates_.resize(w_ih_.rows(), x_cat_.cols());
+    multiply<Scalar>(gates_, w_ih_, x_cat_);
     // states_[k] is the state before the k-th step in processing order; states_[0] is zero.
     states_h_[0] = Matrix<Scalar>::Zero(H, B);
     states_c_[0] = Matrix<Scalar>::Zero(H, B);
@@ -109,7 +107,7 @@ class Lstm {
       const std::size_t t = reverse_ ? T - 1 - k : k;
       // Step t's gates, in place in gates_ (kept for backward).
       auto g = gates_.middleCols(static_cast<Eigen::Index>(t) * B, B);
-      g.noalias() += w_hh_ * states_h_[k];
+      multiply<Scalar>(g, w_hh_, states_h_[k], /*accumulate=*/true);
       g.colwise() += bias_.col(0);
       // i, f, o: sigmoid; g: tanh.
       g.topRows(2 * H) = (Scalar(1) + (-g.topRows(2 * H)).array().exp()).inverse().matrix();

@@ -1,0 +1,71 @@
+// crosstune/model/matrix.hpp — the model's matrix types, and products that take no heap memory.
+//
+// Eigen packs the operands of a large product into two buffers, on the stack when each fits under
+// EIGEN_STACK_ALLOCATION_LIMIT (128 KiB by default) and on the heap otherwise — two heap allocations per
+// product, or per recurrent step of an LSTM at hidden size 128 ([512 x 128] x [128 x B]). multiply()
+// cuts the product into row, column and depth panels small enough for the stack, so the cost model's
+// forward passes run their products without touching the allocator; the panels stay large (at least
+// 128 x 128 for depths up to 256), so the packing overhead stays small.
+//
+//   crosstune::model::multiply<float>(gates, w_ih, x);                      // gates = w_ih * x
+//   crosstune::model::multiply<float>(gates, w_hh, h, /*accumulate=*/true);  // gates += w_hh * h
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cstddef>
+
+namespace crosstune::model {
+
+template <class Scalar>
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+template <class Scalar>
+using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+/// Rows or columns per panel, and depth per panel, such that Eigen's packed panels ([rows, depth] and
+/// [depth, columns]) stay on the stack.
+template <class Scalar>
+struct PanelSizes {
+  static constexpr Eigen::Index stack_scalars =
+      static_cast<Eigen::Index>(EIGEN_STACK_ALLOCATION_LIMIT / sizeof(Scalar));
+  static constexpr Eigen::Index max_depth = 256;
+  static Eigen::Index width(Eigen::Index depth) noexcept {
+    return std::max<Eigen::Index>(16, stack_scalars / std::max<Eigen::Index>(depth, 1) / 16 * 16);
+  }
+};
+
+/// dst = lhs * rhs (or dst += lhs * rhs with `accumulate`), without heap allocation for any size.
+/// Operands must not alias dst. dst must already have lhs.rows() x rhs.cols().
+template <class Scalar>
+void multiply(Eigen::Ref<Matrix<Scalar>> dst, const Eigen::Ref<const Matrix<Scalar>>& lhs,
+              const Eigen::Ref<const Matrix<Scalar>>& rhs, bool accumulate = false) {
+  using Sizes = PanelSizes<Scalar>;
+  const Eigen::Index rows = lhs.rows(), cols = rhs.cols(), depth = lhs.cols();
+  eigen_assert(rhs.rows() == depth && dst.rows() == rows && dst.cols() == cols);
+  if (depth == 0) {
+    if (!accumulate) dst.setZero();
+    return;
+  }
+  const Eigen::Index k_step = std::min(depth, Sizes::max_depth);
+  const Eigen::Index step = Sizes::width(k_step);
+  for (Eigen::Index k = 0; k < depth; k += k_step) {
+    const Eigen::Index nk = std::min(k_step, depth - k);
+    const bool add = accumulate || k > 0;
+    for (Eigen::Index r = 0; r < rows; r += step) {
+      const Eigen::Index nr = std::min(step, rows - r);
+      for (Eigen::Index c = 0; c < cols; c += step) {
+        const Eigen::Index nc = std::min(step, cols - c);
+        auto out = dst.block(r, c, nr, nc);
+        const auto a = lhs.block(r, k, nr, nk);
+        const auto b = rhs.block(k, c, nk, nc);
+        if (add)
+          out.noalias() += a * b;
+        else
+          out.noalias() = a * b;
+      }
+    }
+  }
+}
+
+}  // namespace crosstune::model
