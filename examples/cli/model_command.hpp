@@ -211,8 +211,8 @@ struct AnyModel {
 #ifdef CROSSTUNE_WITH_XGBOOST
       return {unwrap(model::XgbModel::deserialize(*bytes, path))};
 #else
-      fail(Error(ErrorKind::unsupported, "an XGBoost model, and this crosstune was built without XGBoost", path,
-                 0, 0, "install libxgboost-dev (scripts/setup.sh does) and rebuild"));
+      fail(Error(ErrorKind::unsupported, "an XGBoost model, and this crosstune was built without XGBoost",
+                 path, 0, 0, "install libxgboost-dev (scripts/setup.sh does) and rebuild"));
 #endif
     }
     return {unwrap(model::BiLstmAttentionModel::deserialize(*bytes, path))};
@@ -283,8 +283,9 @@ inline void run_train(const ModelOptions& o) {
   }
 #ifdef CROSSTUNE_WITH_XGBOOST
   if (o.model == "xgb") {
-    return run_train_baseline(o, model::XgbModel(extractor.layout()), "the XGBoost baseline (10 rounds an epoch)",
-                              ds, split, train_set, val_set, rng);
+    return run_train_baseline(o, model::XgbModel(extractor.layout()),
+                              "the XGBoost baseline (10 rounds an epoch)", ds, split, train_set, val_set,
+                              rng);
   }
 #endif
   auto config = model::config_for(extractor.layout());
@@ -345,8 +346,8 @@ inline void run_eval(const ModelOptions& o) {
         all.size(), tasks);
   } else {
     std::printf("records %zu, tasks %zu\nPCA %.4f  top-1 %.4f  top-5 %.4f  RMSE %.4f  Kendall tau %.4f\n",
-                all.size(), tasks, report->pairwise_comparison_accuracy, report->top1,
-                report->top5, report->rmse, report->kendall_tau);
+                all.size(), tasks, report->pairwise_comparison_accuracy, report->top1, report->top5,
+                report->rmse, report->kendall_tau);
   }
 }
 
@@ -403,7 +404,11 @@ inline void run_finetune(const ModelOptions& o) {
       },
       loaded.model);
   if (!report) fail(report.error());
-  std::visit([&](auto& m) { if (auto ok = m.save(o.out); !ok) fail(ok.error()); }, loaded.model);
+  std::visit(
+      [&](auto& m) {
+        if (auto ok = m.save(o.out); !ok) fail(ok.error());
+      },
+      loaded.model);
   std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
               report->validation_pca.empty() ? before : report->validation_pca[report->best_epoch],
               report->best_epoch + 1, o.out.c_str());
@@ -431,9 +436,10 @@ inline void add_model_commands(CLI::App& app) {
   auto* train =
       app.add_subcommand("train", "Train the BiLSTM-attention cost model (validating on 10% of each task)");
   common(train);
-  train->add_option("--model", o->model,
-                    "Model kind: bilstm (default), mlp (the pooled-feature MLP baseline) or xgb (XGBoost trees on "
-                    "pooled features; an epoch is 10 boosting rounds)");
+  train->add_option(
+      "--model", o->model,
+      "Model kind: bilstm (default), mlp (the pooled-feature MLP baseline) or xgb (XGBoost trees on "
+      "pooled features; an epoch is 10 boosting rounds)");
   train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)");
   train->add_option("--batch", o->batch, "Mini-batch size (default 16)");
   train->add_option("--seed", o->seed, "Random seed (default 0)");
@@ -458,9 +464,10 @@ inline void add_model_commands(CLI::App& app) {
   eval->add_option("--model", o->model_in, "Model file (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   eval->add_flag("--json", o->json, "Print one JSON object");
-  eval->add_flag("--holdout", o->holdout,
-                 "Score only the records `train` held out for validation with the same --split, --ratio, --seed "
-                 "and logs");
+  eval->add_flag(
+      "--holdout", o->holdout,
+      "Score only the records `train` held out for validation with the same --split, --ratio, --seed "
+      "and logs");
   eval->add_option("--split", o->split, "With --holdout: within_task (default) or by_task");
   eval->add_option("--ratio", o->ratio, "With --holdout: the training share (default 0.9)");
   eval->add_option("--seed", o->seed, "With --holdout: the training seed (default 0)");

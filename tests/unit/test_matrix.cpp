@@ -4,8 +4,8 @@
 namespace {
 std::atomic<int> eigen_assert_failures{0};
 }
-#define eigen_assert(x) \
-  do {                   \
+#define eigen_assert(x)                \
+  do {                                 \
     if (!(x)) ++eigen_assert_failures; \
   } while (false)
 #define EIGEN_RUNTIME_NO_MALLOC
@@ -40,7 +40,7 @@ TEST_CASE("the counter sees an allocating Eigen product") {
 
 TEST_CASE("multiply matches Eigen's product for panelled shapes, and takes no heap memory") {
   // Shapes below, at and above one panel in every dimension, depths above one depth panel included.
-  const Eigen::Index shapes[][3] = {{1, 1, 1},     {3, 5, 2},      {16, 16, 16},  {129, 64, 257},
+  const Eigen::Index shapes[][3] = {{1, 1, 1},       {3, 5, 2},       {16, 16, 16},  {129, 64, 257},
                                     {512, 128, 256}, {256, 300, 100}, {40, 700, 33}, {7, 0, 9}};
   for (const auto& s : shapes) {
     const Matrix<double> a = Matrix<double>::Random(s[0], s[1]), b = Matrix<double>::Random(s[1], s[2]);

@@ -11,7 +11,8 @@ namespace {
 features::FeatureBatch small_batch() {
   features::FeatureBatch batch;
   batch.reshape(3, {"pool-test", 1, 2, 3, 1, 1});
-  const float steps[3][3][2] = {{{1, -4}, {3, 2}, {99, 99}}, {{-5, 7}, {99, 99}, {99, 99}}, {{99, 99}, {99, 99}, {99, 99}}};
+  const float steps[3][3][2] = {
+      {{1, -4}, {3, 2}, {99, 99}}, {{-5, 7}, {99, 99}, {99, 99}}, {{99, 99}, {99, 99}, {99, 99}}};
   const std::uint32_t lengths[3] = {2, 1, 0};
   for (std::size_t b = 0; b < 3; ++b) {
     batch.lengths[b] = lengths[b];

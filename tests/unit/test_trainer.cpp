@@ -66,6 +66,13 @@ TEST_CASE("bad training input is refused") {
   const std::vector<float> short_labels(3, 1.0f);
   const LabelledBatch bad{&data.batch, short_labels, data.tasks};
   CHECK_FALSE(train(net, bad, nullptr, {}, rng));
+  const LabelledBatch good{&data.batch, data.labels, data.tasks};
+  TrainOptions rising;
+  rising.schedule = LrSchedule::cosine;
+  rising.final_lr_ratio = 2.0f;
+  auto refused = train(net, good, nullptr, rising, rng);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("final_lr_ratio") != std::string::npos);
 }
 
 TEST_CASE("the cosine schedule falls from the learning rate to its final share, half a period") {

@@ -29,13 +29,14 @@ TEST_CASE("the XGBoost baseline learns the synthetic ranking as a regressor and 
   for (const Loss loss : {Loss::mse, Loss::rank}) {
     XgbModel model(test::synthetic_layout, {.max_depth = 4, .rounds_per_epoch = 5});
     Rng rng(0);
-    auto report = model.fit(data.train_set, &data.test_set, {.epochs = 12, .loss = loss, .patience = 0, .threads = 2},
-                            rng);
+    auto report = model.fit(data.train_set, &data.test_set,
+                            {.epochs = 12, .loss = loss, .patience = 0, .threads = 2}, rng);
     REQUIRE(report);
     REQUIRE(report->validation_pca.size() == 12);
     REQUIRE(report->train_loss.size() == 12);
     const double pca = report->validation_pca[report->best_epoch];
-    MESSAGE("XGBoost (" << std::string(loss == Loss::mse ? "regression" : "pairwise") << ") held-out PCA " << pca);
+    MESSAGE("XGBoost (" << std::string(loss == Loss::mse ? "regression" : "pairwise") << ") held-out PCA "
+                        << pca);
     CHECK(pca > 0.8);
     CHECK(report->train_loss.back() < report->train_loss.front());  // RMSE, or 1 - NDCG, falls
     // The kept ensemble is the best epoch's, and predict() reproduces its validation PCA.

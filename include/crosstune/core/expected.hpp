@@ -24,11 +24,11 @@ namespace crosstune {
 
 /// What kind of expected failure an Error reports; lets callers branch without parsing messages.
 enum class ErrorKind {
-  io,               ///< a file could not be opened, read or written
-  parse,            ///< input is not valid JSON / not the expected shape
-  schema,           ///< valid JSON, but a field has the wrong type, count or value
-  unsupported,      ///< valid input that this version does not understand (e.g. unknown step kind)
-  empty_input,      ///< a file or stream without any record
+  io,                ///< a file could not be opened, read or written
+  parse,             ///< input is not valid JSON / not the expected shape
+  schema,            ///< valid JSON, but a field has the wrong type, count or value
+  unsupported,       ///< valid input that this version does not understand (e.g. unknown step kind)
+  empty_input,       ///< a file or stream without any record
   invalid_argument,  ///< a caller-supplied value is out of range
   backend            ///< an external library (XGBoost, the CUDA runtime) reported a failure
 };

@@ -44,7 +44,7 @@ class BiLstmAttentionModel {
     return BiLstmAttentionModel(std::move(*loaded));
   }
   [[nodiscard]] static Expected<BiLstmAttentionModel> deserialize(const std::string& bytes,
-                                                                   const std::string& name) {
+                                                                  const std::string& name) {
     auto loaded = deserialize_model(bytes, name);
     if (!loaded) return unexpected(std::move(loaded).error());
     return BiLstmAttentionModel(std::move(*loaded));

@@ -139,7 +139,8 @@ class SelfAttention {
     // The per-candidate buffers only grow: candidates of different lengths reuse them as corners.
     Eigen::Index longest = 0;
     for (Eigen::Index c = 0; c < segments; ++c)
-      longest = std::max(longest, offsets[static_cast<std::size_t>(c) + 1] - offsets[static_cast<std::size_t>(c)]);
+      longest =
+          std::max(longest, offsets[static_cast<std::size_t>(c) + 1] - offsets[static_cast<std::size_t>(c)]);
     if (a_pool_.rows() < longest) a_pool_.resize(longest, longest);
     if (mean_weights_.size() < longest) mean_weights_.resize(longest);
     for (Eigen::Index c = 0; c < segments; ++c) {

@@ -133,8 +133,9 @@ inline std::string check_envelope(const std::string& bytes, const char (&magic)[
 }
 /// Opens a model file's bytes: checks magic, checksum and format version (errors name the file as `name`
 /// and the format as `kind`, e.g. "MLP model"); returns a Reader placed after the version.
-inline Expected<Reader> open_model_bytes(const std::string& bytes, const char (&magic)[8], std::uint32_t version,
-                                         const std::string& kind, const std::string& name) {
+inline Expected<Reader> open_model_bytes(const std::string& bytes, const char (&magic)[8],
+                                         std::uint32_t version, const std::string& kind,
+                                         const std::string& name) {
   auto fail = [&](const std::string& what, const std::string& hint = {}) {
     return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
   };
@@ -198,7 +199,8 @@ struct LoadedModel {
   auto fail = [&](const std::string& what, const std::string& hint = {}) {
     return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
   };
-  auto opened = detail::open_model_bytes(bytes, model_file_magic, model_file_version, "BiLSTM-attention model", name);
+  auto opened =
+      detail::open_model_bytes(bytes, model_file_magic, model_file_version, "BiLSTM-attention model", name);
   if (!opened) return unexpected(std::move(opened).error());
   auto& in = *opened;
   BiLstmAttentionConfig c;

@@ -128,7 +128,8 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
   // Group by task: order candidates by task id (stable), offsets at task boundaries.
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tasks[a] < tasks[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return tasks[a] < tasks[b]; });
   std::vector<float> p(n), l(n);
   std::vector<std::size_t> offsets{0};
   for (std::size_t i = 0; i < n; ++i) {
@@ -167,6 +168,11 @@ template <class Net>
   }
   if (options.batch_size == 0)
     return unexpected(Error(ErrorKind::invalid_argument, "train: batch_size must be at least 1"));
+  if (!(options.final_lr_ratio >= 0.0f && options.final_lr_ratio <= 1.0f)) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "train: final_lr_ratio " + std::to_string(options.final_lr_ratio) +
+                                " is outside [0, 1] (the cosine schedule's last rate over the first)"));
+  }
   std::map<std::uint32_t, std::vector<std::size_t>> by_task;
   for (std::size_t i = 0; i < n; ++i)
     by_task[train_set.tasks[i]].push_back(i);

@@ -72,16 +72,18 @@ using XgbMatrix = std::unique_ptr<void, XgbMatrixDeleter>;
 /// An XGBoost call's status as an Expected: the library's own message on failure.
 inline Expected<void> xgb_check(int status, const char* what) {
   if (status == 0) return {};
-  return unexpected(Error(ErrorKind::backend, std::string("XGBoost: ") + what + " failed: " + XGBGetLastError()));
+  return unexpected(
+      Error(ErrorKind::backend, std::string("XGBoost: ") + what + " failed: " + XGBGetLastError()));
 }
 
 /// A dense float DMatrix of `table` (one column per row of the matrix, see pooling.hpp).
 inline Expected<XgbMatrix> xgb_matrix(const Matrix<float>& table, int threads) {
   DMatrixHandle handle = nullptr;
-  if (auto ok = xgb_check(XGDMatrixCreateFromMat_omp(table.data(), static_cast<bst_ulong>(table.cols()),
-                                                     static_cast<bst_ulong>(table.rows()),
-                                                     std::numeric_limits<float>::quiet_NaN(), &handle, threads),
-                          "creating a DMatrix");
+  if (auto ok =
+          xgb_check(XGDMatrixCreateFromMat_omp(table.data(), static_cast<bst_ulong>(table.cols()),
+                                               static_cast<bst_ulong>(table.rows()),
+                                               std::numeric_limits<float>::quiet_NaN(), &handle, threads),
+                    "creating a DMatrix");
       !ok) {
     return unexpected(std::move(ok).error());
   }
@@ -161,14 +163,16 @@ class XgbModel {
     pooled.resize(0, 0);
     auto dtrain = detail::xgb_matrix(table, threads);
     if (!dtrain) return unexpected(std::move(dtrain).error());
-    if (auto ok = detail::xgb_check(XGDMatrixSetFloatInfo(dtrain->get(), "label", labels.data(), n), "setting labels");
+    if (auto ok = detail::xgb_check(XGDMatrixSetFloatInfo(dtrain->get(), "label", labels.data(), n),
+                                    "setting labels");
         !ok) {
       return unexpected(std::move(ok).error());
     }
     const bool rank = options.loss != Loss::mse;
     if (rank) {
-      if (auto ok = detail::xgb_check(XGDMatrixSetUIntInfo(dtrain->get(), "group", groups.data(), groups.size()),
-                                      "setting query groups");
+      if (auto ok =
+              detail::xgb_check(XGDMatrixSetUIntInfo(dtrain->get(), "group", groups.data(), groups.size()),
+                                "setting query groups");
           !ok) {
         return unexpected(std::move(ok).error());
       }
@@ -227,7 +231,8 @@ class XgbModel {
       const char* name = "train";
       const char* metrics = nullptr;
       if (auto ok = detail::xgb_check(
-              XGBoosterEvalOneIter(raw, static_cast<int>(rounds), &train_handle, &name, 1, &metrics), "evaluation");
+              XGBoosterEvalOneIter(raw, static_cast<int>(rounds), &train_handle, &name, 1, &metrics),
+              "evaluation");
           !ok) {
         restore();
         return unexpected(std::move(ok).error());
@@ -290,8 +295,8 @@ class XgbModel {
     put(out, xgb_file_version);
     detail::put_layout(out, layout_);
     put(out, static_cast<std::int32_t>(params_.max_depth));
-    for (double v : {params_.eta, params_.gamma, params_.min_child_weight, params_.subsample,
-                     params_.colsample_bytree})
+    for (double v :
+         {params_.eta, params_.gamma, params_.min_child_weight, params_.subsample, params_.colsample_bytree})
       put(out, v);
     put(out, static_cast<std::uint64_t>(params_.rounds_per_epoch));
     put(out, static_cast<std::uint64_t>(rounds_));
@@ -314,8 +319,8 @@ class XgbModel {
     const auto layout = detail::get_layout(in);
     XgbParams params;
     params.max_depth = in.get<std::int32_t>();
-    for (double* v : {&params.eta, &params.gamma, &params.min_child_weight, &params.subsample,
-                      &params.colsample_bytree})
+    for (double* v :
+         {&params.eta, &params.gamma, &params.min_child_weight, &params.subsample, &params.colsample_bytree})
       *v = in.get<double>();
     params.rounds_per_epoch = static_cast<std::size_t>(in.get<std::uint64_t>());
     const auto rounds = in.get<std::uint64_t>();
@@ -329,8 +334,9 @@ class XgbModel {
       if (auto ok = detail::xgb_check(XGBoosterCreate(nullptr, 0, &raw), "creating a booster"); !ok)
         return unexpected(std::move(ok).error());
       model.booster_.reset(raw);
-      if (auto ok = detail::xgb_check(XGBoosterLoadModelFromBuffer(raw, model.bytes_.data(), model.bytes_.size()),
-                                      "loading the ensemble");
+      if (auto ok =
+              detail::xgb_check(XGBoosterLoadModelFromBuffer(raw, model.bytes_.data(), model.bytes_.size()),
+                                "loading the ensemble");
           !ok) {
         return fail(ok.error().message);
       }
@@ -348,8 +354,9 @@ class XgbModel {
   static Expected<std::string> save_booster(BoosterHandle booster) {
     bst_ulong length = 0;
     const char* data = nullptr;
-    if (auto ok = detail::xgb_check(XGBoosterSaveModelToBuffer(booster, R"({"format": "ubj"})", &length, &data),
-                                    "saving the ensemble");
+    if (auto ok =
+            detail::xgb_check(XGBoosterSaveModelToBuffer(booster, R"({"format": "ubj"})", &length, &data),
+                              "saving the ensemble");
         !ok) {
       return unexpected(std::move(ok).error());
     }
@@ -358,7 +365,8 @@ class XgbModel {
 
   /// Scores the pooled table (one column per candidate) with XGBoost's in-place dense prediction.
   Expected<void> predict_table(const Matrix<float>& table, std::span<float> scores) {
-    const std::string array = R"({"data": [)" + std::to_string(reinterpret_cast<std::uintptr_t>(table.data())) +
+    const std::string array = R"({"data": [)" +
+                              std::to_string(reinterpret_cast<std::uintptr_t>(table.data())) +
                               R"(, true], "shape": [)" + std::to_string(table.cols()) + ", " +
                               std::to_string(table.rows()) + R"(], "typestr": "<f4", "version": 3})";
     const char* config =
