@@ -25,13 +25,14 @@ xgb=(--model xgb --epochs 30 "${common[@]}")
 finetune=(--epochs 20 "${common[@]}")
 bilstm_finetune=(--schedule cosine --patience 0)
 
-# run LANE NAME COMMAND...: runs COMMAND unless build/quality/NAME.bin exists; the lane's log keeps both.
+# run LANE NAME COMMAND...: runs COMMAND unless build/quality/NAME.bin exists; its output goes to NAME.log
+# (kept with the model) and to the lane's log.
 run() {
   local lane=$1 name=$2
   shift 2
   if [ -e "$out/$name.bin" ]; then echo "== $name: kept" >>"$out/$lane.log"; return; fi
   echo "== $name: $*" >>"$out/$lane.log"
-  "$@" 2>&1 | grep -v $'^\r' >>"$out/$lane.log"
+  "$@" 2>&1 | grep -v $'^\r' | tee "$out/$name.log" >>"$out/$lane.log"
 }
 # score LANE NAME MODEL [EVAL OPTIONS] LOGS...: the model's PCA, top-1, top-5, RMSE and Kendall tau on the
 # records of LOGS (all of them, or with --holdout those its training or fine-tuning held out).
@@ -108,6 +109,10 @@ lane_b &
 pid_b=$!
 wait $pid_a
 wait $pid_b
-# The tables' figures: every score, as "name pca top1 top5".
-grep -h -A1 "^== score" "$out/a.log" "$out/b.log" | paste - - - 2>/dev/null | \
-  sed -E 's/^== score ([^ ]+).*"pca": ([0-9.]+), "top1": ([0-9.]+), "top5": ([0-9.]+).*/\1 \2 \3 \4/' | sort
+# The tables' figures: every score, as "name PCA top-1 top-5".
+awk '/^== score / { name = $3; next }
+     name != "" && /^\{/ { match($0, /"pca": [0-9.]+/); pca = substr($0, RSTART + 7, RLENGTH - 7)
+                           match($0, /"top1": [0-9.]+/); top1 = substr($0, RSTART + 8, RLENGTH - 8)
+                           match($0, /"top5": [0-9.]+/); top5 = substr($0, RSTART + 8, RLENGTH - 8)
+                           printf "%-28s %s %s %s\n", name, pca, top1, top5; name = "" }' \
+  "$out/a.log" "$out/b.log" | sort
