@@ -7,7 +7,7 @@
 # Two lanes of single-threaded runs share the machine's two cores (one thread per run is the most
 # efficient use of a core; every run is deterministic for its seed and thread count). A model file that
 # already exists under build/quality is kept, not retrained: delete that folder to start again.
-# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about 40 min on 2 cores)
+# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about an hour on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-../shared/data/ansor-logs}"
@@ -59,15 +59,29 @@ lane_a() {
   run a bilstm-v100 $ct train "${bilstm[@]}" --out "$out/bilstm-v100.bin" "$root/v100"
   score a bilstm-v100 "$out/bilstm-v100.bin" --holdout "$root/v100"
   # Data saved by the hardware-aware sampler: K80 records pruned for V100 against a uniform sample of
-  # the same size, each trained like the full K80 model and tested on all of V100.
-  $ct data sample --sampler hardware-aware --target v100 --out "$out/k80-hwaware.json" "$root/k80" >>"$out/a.log"
-  $ct data sample --sampler uniform --fraction 0.5505 --out "$out/k80-uniform.json" "$root/k80" >>"$out/a.log"
-  touch "$out/samples.done"
-  for kind in hwaware uniform; do
-    run a "bilstm-k80-$kind" $ct train "${bilstm[@]}" --hardware k80 --out "$out/bilstm-k80-$kind.bin" \
-      "$out/k80-$kind.json"
-    score a "bilstm-k80-$kind-on-v100" "$out/bilstm-k80-$kind.bin" "$root/v100"
+  # the same size, each trained like the full K80 model and tested on all of V100; three sampling seeds
+  # (files without a suffix are seed 0's).
+  for seed in 0 1 2; do
+    local sfx=""
+    [ $seed = 0 ] || sfx="-s$seed"
+    $ct data sample --seed $seed --sampler hardware-aware --target v100 --out "$out/k80-hwaware$sfx.json" \
+      "$root/k80" >>"$out/a.log"
+    $ct data sample --seed $seed --sampler uniform --fraction 0.5505 --out "$out/k80-uniform$sfx.json" \
+      "$root/k80" >>"$out/a.log"
   done
+  touch "$out/samples.done"
+  for sample in hwaware uniform hwaware-s1 hwaware-s2; do
+    sampled a bilstm "$sample"
+  done
+}
+
+# sampled LANE MODEL SAMPLE: trains MODEL (bilstm or xgb) on build/quality/k80-SAMPLE.json, scores it on V100.
+sampled() {
+  local lane=$1 kind=$2 sample=$3
+  local -n args=$kind
+  run "$lane" "$kind-k80-$sample" $ct train "${args[@]}" --hardware k80 --out "$out/$kind-k80-$sample.bin" \
+    "$out/k80-$sample.json"
+  score "$lane" "$kind-k80-$sample-on-v100" "$out/$kind-k80-$sample.bin" "$root/v100"
 }
 
 lane_b() {
@@ -94,9 +108,11 @@ lane_b() {
     done
   done
   while [ ! -e "$out/samples.done" ]; do sleep 10; done  # lane a writes the samples
-  for kind in hwaware uniform; do
-    run b "xgb-k80-$kind" $ct train "${xgb[@]}" --hardware k80 --out "$out/xgb-k80-$kind.bin" "$out/k80-$kind.json"
-    score b "xgb-k80-$kind-on-v100" "$out/xgb-k80-$kind.bin" "$root/v100"
+  for sample in hwaware uniform hwaware-s1 uniform-s1 hwaware-s2 uniform-s2; do
+    sampled b xgb "$sample"
+  done
+  for sample in uniform-s1 uniform-s2; do
+    sampled b bilstm "$sample"
   done
 }
 
