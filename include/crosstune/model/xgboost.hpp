@@ -23,6 +23,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -33,6 +34,7 @@
 #include <numeric>
 #include <span>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
@@ -74,6 +76,13 @@ inline Expected<void> xgb_check(int status, const char* what) {
   if (status == 0) return {};
   return unexpected(
       Error(ErrorKind::backend, std::string("XGBoost: ") + what + " failed: " + XGBGetLastError()));
+}
+
+/// A number as XGBoost's parameter parser reads it, whatever the C locale's decimal separator.
+inline std::string xgb_number(double value) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  return ec == std::errc{} ? std::string(text, end) : std::string("0");
 }
 
 /// A dense float DMatrix of `table` (one column per row of the matrix, see pooling.hpp).
@@ -197,11 +206,11 @@ class XgbModel {
         {"eval_metric", rank ? "ndcg" : "rmse"},
         {"tree_method", "hist"},
         {"max_depth", std::to_string(params_.max_depth)},
-        {"eta", std::to_string(params_.eta)},
-        {"gamma", std::to_string(params_.gamma)},
-        {"min_child_weight", std::to_string(params_.min_child_weight)},
-        {"subsample", std::to_string(params_.subsample)},
-        {"colsample_bytree", std::to_string(params_.colsample_bytree)},
+        {"eta", detail::xgb_number(params_.eta)},
+        {"gamma", detail::xgb_number(params_.gamma)},
+        {"min_child_weight", detail::xgb_number(params_.min_child_weight)},
+        {"subsample", detail::xgb_number(params_.subsample)},
+        {"colsample_bytree", detail::xgb_number(params_.colsample_bytree)},
         {"nthread", std::to_string(threads)},
         {"seed", seed},
         {"verbosity", "0"}};
