@@ -433,8 +433,9 @@ inline void add_model_commands(CLI::App& app) {
     c->add_option("--patience", o->patience,
                   "Epochs without a better validation PCA before stopping (default 5; 0: never stop early)");
   };
-  auto* train =
-      app.add_subcommand("train", "Train the BiLSTM-attention cost model (validating on 10% of each task)");
+  auto* train = app.add_subcommand("train",
+                                   "Train a cost model: BiLSTM-attention, or the MLP or XGBoost baseline "
+                                   "(validating on 10% of each task)");
   common(train);
   train->add_option(
       "--model", o->model,

@@ -115,6 +115,30 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
   }
 }
 
+/// A training set a model can learn from: as many labels and task ids as candidates, and at least one.
+[[nodiscard]] inline Expected<void> check_labelled(const LabelledBatch& data) {
+  const std::size_t n = data.features->size();
+  if (n == 0 || data.labels.size() != n || data.tasks.size() != n) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "train: features, labels and task ids must have the same, non-zero count"));
+  }
+  return {};
+}
+
+/// predict()'s arguments for a model reading `layout`: a batch of that layout and one score slot per
+/// candidate.
+[[nodiscard]] inline Expected<void> check_predict_args(const features::FeatureLayout& layout,
+                                                       const features::FeatureBatch& batch,
+                                                       std::span<const float> scores) {
+  if (auto ok = features::check_batch(layout, batch); !ok) return ok;
+  if (scores.size() != batch.size()) {
+    return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
+                                                             " score slots for " +
+                                                             std::to_string(batch.size()) + " candidates"));
+  }
+  return {};
+}
+
 /// Pairwise comparison accuracy of `scores` against `labels` within each task (candidates in any order,
 /// grouped by `tasks`), weighted by records.
 [[nodiscard]] inline Expected<double> task_pca(std::span<const float> scores, std::span<const float> labels,
@@ -161,11 +185,8 @@ template <class Net>
 [[nodiscard]] Expected<TrainReport> train(Net& net, const LabelledBatch& train_set,
                                           const LabelledBatch* validation, const TrainOptions& options,
                                           Rng& rng) {
+  if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
   const std::size_t n = train_set.features->size();
-  if (n == 0 || train_set.labels.size() != n || train_set.tasks.size() != n) {
-    return unexpected(Error(ErrorKind::invalid_argument,
-                            "train: features, labels and task ids must have the same, non-zero count"));
-  }
   if (options.batch_size == 0)
     return unexpected(Error(ErrorKind::invalid_argument, "train: batch_size must be at least 1"));
   if (!(options.final_lr_ratio >= 0.0f && options.final_lr_ratio <= 1.0f)) {
@@ -258,12 +279,7 @@ template <class Net>
 [[nodiscard]] Expected<void> checked_predict(const features::FeatureLayout& layout, Predictor<Net>& predictor,
                                              Net& net, const features::FeatureBatch& batch,
                                              std::span<float> scores) {
-  if (auto ok = features::check_batch(layout, batch); !ok) return ok;
-  if (scores.size() != batch.size()) {
-    return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
-                                                             " score slots for " +
-                                                             std::to_string(batch.size()) + " candidates"));
-  }
+  if (auto ok = check_predict_args(layout, batch, scores); !ok) return ok;
   predictor.predict(net, batch, scores);
   return {};
 }

@@ -119,12 +119,7 @@ class XgbModel {
   }
 
   [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) {
-    if (auto ok = features::check_batch(layout_, batch); !ok) return ok;
-    if (scores.size() != batch.size()) {
-      return unexpected(Error(ErrorKind::invalid_argument, "predict: " + std::to_string(scores.size()) +
-                                                               " score slots for " +
-                                                               std::to_string(batch.size()) + " candidates"));
-    }
+    if (auto ok = check_predict_args(layout_, batch, scores); !ok) return ok;
     if (batch.size() == 0) return {};
     if (!booster_) {
       return unexpected(Error(ErrorKind::invalid_argument, "predict: the XGBoost model is not trained", {}, 0,
@@ -139,11 +134,8 @@ class XgbModel {
   /// the rest are the neural trainer's and are ignored. Deterministic for the Rng's seed and thread count.
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           const TrainOptions& options, Rng& rng) {
+    if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
     const std::size_t n = train_set.features->size();
-    if (n == 0 || train_set.labels.size() != n || train_set.tasks.size() != n) {
-      return unexpected(Error(ErrorKind::invalid_argument,
-                              "train: features, labels and task ids must have the same, non-zero count"));
-    }
     if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(ok.error());
     if (validation) {
       if (auto ok = features::check_batch(layout_, *validation->features); !ok) return unexpected(ok.error());
