@@ -128,3 +128,31 @@ TEST_CASE("a candidate gives the same output alone as in a padded batch") {
   for (std::size_t t = 0; t < 3; ++t)
     CHECK((out_batch[t].col(0) - out_alone[t]).cwiseAbs().maxCoeff() < 1e-6f);
 }
+
+TEST_CASE("the inference pass of an LSTM gives the training pass's outputs, in any buffer shape") {
+  Rng rng(17);
+  Lstm<double> one_way(3, 4, rng, /*reverse=*/true);
+  BiLstm<double> both_ways(3, 4, rng);
+  Scratch<double> gates, state;
+  // The second problem is smaller than the first: the buffers are reused at another shape.
+  for (const auto& lengths : {std::vector<int>{5, 3, 1, 0}, std::vector<int>{2, 1}}) {
+    const std::size_t T = 5;
+    const auto p = make_problem(T, 3, 8, lengths, rng);
+    const auto B = static_cast<Eigen::Index>(lengths.size());
+    Mat x(3, static_cast<Eigen::Index>(T) * B), mask(static_cast<Eigen::Index>(T), B);
+    for (std::size_t t = 0; t < T; ++t) {
+      x.middleCols(static_cast<Eigen::Index>(t) * B, B) = p.x[t];
+      mask.row(static_cast<Eigen::Index>(t)) = p.mask[t];
+    }
+    Mat out_one(4, x.cols()), out_both(8, x.cols());
+    one_way.infer(x, mask, out_one, gates, state);
+    both_ways.infer(x, mask, out_both, gates, state);
+    const auto& expected_one = one_way.forward(p.x, p.mask);
+    const auto& expected_both = both_ways.forward(p.x, p.mask);
+    for (std::size_t t = 0; t < T; ++t) {
+      const auto cols = static_cast<Eigen::Index>(t) * B;
+      CHECK((out_one.middleCols(cols, B) - expected_one[t]).cwiseAbs().maxCoeff() < 1e-14);
+      CHECK((out_both.middleCols(cols, B) - expected_both[t]).cwiseAbs().maxCoeff() < 1e-14);
+    }
+  }
+}

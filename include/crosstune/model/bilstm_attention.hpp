@@ -95,13 +95,67 @@ class BiLstmAttentionNet {
   /// Scores of candidates [first, first + count) of the batch, [1, count]; reads the batch in place and
   /// keeps what backward() needs.
   const Matrix<Scalar>& forward(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
-    return run(batch, first, count, Pass::training);
+    return run(batch, first, count);
   }
 
-  /// The same scores for inference: pools the attention before its value and output projections
-  /// (SelfAttention::pooled), so fewer FLOPs; backward() must not follow it.
-  const Matrix<Scalar>& score(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
-    return run(batch, first, count, Pass::inference);
+  /// The same scores for inference, [1, count], valid until the next score(). Keeps nothing for
+  /// backward() and leaves what forward() kept untouched. Cheaper than forward(): each LSTM layer writes
+  /// its two directions straight into the next layer's input, and attention is pooled before its value
+  /// and output projections (SelfAttention::pooled). Every buffer is grow-only storage, so once a call
+  /// has seen the largest chunk (candidates times longest step count), no later call allocates.
+  typename Scratch<Scalar>::View score(const features::FeatureBatch& batch, std::size_t first,
+                                       std::size_t count) {
+    auto& w = inference_;
+    const std::size_t S = batch.steps.shape()[1], D = batch.steps.shape()[2];
+    const std::span<const std::uint32_t> lengths(batch.lengths.data() + first, count);
+    const auto B = static_cast<Eigen::Index>(count);
+    const auto T = static_cast<Eigen::Index>(longest(lengths));
+    // Steps time-major, column t B + b, and the mask [T, B].
+    auto x = w.steps.view(static_cast<Eigen::Index>(D), T * B);
+    auto mask = w.mask.view(T, B);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const float* steps = batch.steps.data() + (first + static_cast<std::size_t>(b)) * S * D;
+      for (Eigen::Index t = 0; t < T; ++t) {
+        auto column = x.col(t * B + b);
+        for (Eigen::Index k = 0; k < column.size(); ++k)
+          column(k) =
+              static_cast<Scalar>(steps[static_cast<std::size_t>(t) * D + static_cast<std::size_t>(k)]);
+        mask(t, b) =
+            t < static_cast<Eigen::Index>(lengths[static_cast<std::size_t>(b)]) ? Scalar(1) : Scalar(0);
+      }
+    }
+    auto embedded = w.embedded.view(static_cast<Eigen::Index>(config_.embedding), T * B);
+    embed_.apply_into(x, embedded);
+    embedded = embedded.cwiseMax(Scalar(0));
+    // The layers alternate between two buffers: each reads the last one's output whole.
+    const auto E = static_cast<Eigen::Index>(2 * config_.hidden);
+    const Scalar* input = embedded.data();
+    Eigen::Index input_rows = embedded.rows();
+    for (std::size_t l = 0; l < lstm_.size(); ++l) {
+      auto out = w.layers[l % 2].view(E, T * B);
+      lstm_[l].infer(Eigen::Map<const Matrix<Scalar>>(input, input_rows, T * B), mask, out, w.gates, w.state);
+      input = out.data();
+      input_rows = E;
+    }
+    const Eigen::Map<const Matrix<Scalar>> h(input, E, T * B);
+    // Each candidate's real steps side by side for attention.
+    w.offsets.assign(1, 0);
+    for (auto len : lengths)
+      w.offsets.push_back(w.offsets.back() + static_cast<Eigen::Index>(len));
+    auto packed = w.packed.view(E, w.offsets.back());
+    for (Eigen::Index b = 0; b < B; ++b)
+      for (Eigen::Index t = 0;
+           t < w.offsets[static_cast<std::size_t>(b) + 1] - w.offsets[static_cast<std::size_t>(b)]; ++t)
+        packed.col(w.offsets[static_cast<std::size_t>(b)] + t) = h.col(t * B + b);
+    auto head_in = w.head_in.view(static_cast<Eigen::Index>(head1_.input_size()), B);
+    head_in.topRows(E) = attention_.pooled(packed, w.offsets);
+    fill_context(batch, first, count, head_in);
+    auto hidden = w.hidden.view(static_cast<Eigen::Index>(config_.head_hidden), B);
+    head1_.apply_into(head_in, hidden);
+    hidden = hidden.cwiseMax(Scalar(0));
+    auto scores = w.scores.view(1, B);
+    head2_.apply_into(hidden, scores);
+    return scores;
   }
 
   /// Accumulates the gradients of every parameter for d(loss)/d(scores), [1, B].
@@ -164,23 +218,41 @@ class BiLstmAttentionNet {
   [[nodiscard]] std::size_t parameter_count() { return count_parameters(*this); }
 
  private:
-  enum class Pass { training, inference };
+  /// The longest of `lengths`, at least 1: the steps the LSTM runs.
+  [[nodiscard]] static std::size_t longest(std::span<const std::uint32_t> lengths) noexcept {
+    std::size_t T = 1;
+    for (auto len : lengths)
+      T = std::max<std::size_t>(T, len);
+    return T;
+  }
 
-  const Matrix<Scalar>& run(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
-                            Pass pass) {
+  /// Rows [2 hidden, end) of the head's input, column b: candidate first + b's workload and hardware.
+  template <class Out>
+  void fill_context(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
+                    Out& head_in) const {
+    const auto E = static_cast<Eigen::Index>(2 * config_.hidden),
+               W = static_cast<Eigen::Index>(config_.workload_dims),
+               Hw = static_cast<Eigen::Index>(config_.hardware_dims);
+    for (std::size_t b = 0; b < count; ++b) {
+      const auto col = static_cast<Eigen::Index>(b);
+      for (Eigen::Index k = 0; k < W; ++k)
+        head_in(E + k, col) = static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));
+      for (Eigen::Index k = 0; k < Hw; ++k)
+        head_in(E + W + k, col) = static_cast<Scalar>(batch.hardware(first + b, static_cast<std::size_t>(k)));
+    }
+  }
+
+  const Matrix<Scalar>& run(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
     const std::size_t B = count, S = batch.steps.shape()[1], D = batch.steps.shape()[2];
     const std::span<const std::uint32_t> lengths(batch.lengths.data() + first, count);
     // Only the steps some candidate uses are run.
-    std::size_t T = 0;
-    for (auto len : lengths)
-      T = std::max<std::size_t>(T, len);
-    T = std::max<std::size_t>(T, 1);
+    const std::size_t T = longest(lengths);
     const auto Bi = static_cast<Eigen::Index>(B);
     // Steps, time-major, all time steps side by side for one embedding GEMM: column t * B + b.
     x_all_.resize(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(T) * Bi);
     mask_.resize(T);
     for (auto& m : mask_)
-      m.setZero(Bi);  // no reallocation when the size repeats
+      m.setZero(Bi);
     for (std::size_t b = 0; b < B; ++b) {
       for (std::size_t t = 0; t < T; ++t) {
         const float* row = batch.steps.data() + ((first + b) * S + t) * D;
@@ -208,27 +280,17 @@ class BiLstmAttentionNet {
       for (Eigen::Index t = 0; t < offsets_[b + 1] - offsets_[b]; ++t)
         packed_.col(offsets_[b] + t) = (*h)[static_cast<std::size_t>(t)].col(static_cast<Eigen::Index>(b));
     // Mean over real steps, then the head's input: [pooled; workload; hardware].
-    const auto W = static_cast<Eigen::Index>(config_.workload_dims),
-               Hw = static_cast<Eigen::Index>(config_.hardware_dims);
-    head_in_.resize(E + W + Hw, Bi);
-    if (pass == Pass::inference) head_in_.topRows(E) = attention_.pooled(packed_, offsets_);
-    const Matrix<Scalar>* y = pass == Pass::training ? &attention_.forward(packed_, offsets_) : nullptr;
+    head_in_.resize(static_cast<Eigen::Index>(head1_.input_size()), Bi);
+    const Matrix<Scalar>& y = attention_.forward(packed_, offsets_);
     for (std::size_t b = 0; b < B; ++b) {
       const Eigen::Index n = offsets_[b + 1] - offsets_[b];
-      if (y) {
-        auto pooled = head_in_.col(static_cast<Eigen::Index>(b)).head(E);
-        if (n > 0)
-          pooled = y->middleCols(offsets_[b], n).rowwise().mean();
-        else
-          pooled.setZero();
-      }
-      for (Eigen::Index k = 0; k < W; ++k)
-        head_in_(E + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.workload(first + b, static_cast<std::size_t>(k)));
-      for (Eigen::Index k = 0; k < Hw; ++k)
-        head_in_(E + W + k, static_cast<Eigen::Index>(b)) =
-            static_cast<Scalar>(batch.hardware(first + b, static_cast<std::size_t>(k)));
+      auto pooled = head_in_.col(static_cast<Eigen::Index>(b)).head(E);
+      if (n > 0)
+        pooled = y.middleCols(offsets_[b], n).rowwise().mean();
+      else
+        pooled.setZero();
     }
+    fill_context(batch, first, count, head_in_);
     hidden_pre_ = head1_.forward(head_in_);
     hidden_ = hidden_pre_.cwiseMax(Scalar(0));
     return head2_.forward(hidden_);
@@ -257,6 +319,11 @@ class BiLstmAttentionNet {
   Mask<Scalar> mask_;
   Sequence<Scalar> sequence_, d_sequence_;
   std::vector<Eigen::Index> offsets_;
+  /// score()'s buffers, apart from forward()'s.
+  struct InferenceBuffers {
+    Scratch<Scalar> steps, mask, embedded, layers[2], gates, state, packed, head_in, hidden, scores;
+    std::vector<Eigen::Index> offsets;
+  } inference_;
 };
 
 }  // namespace crosstune::model

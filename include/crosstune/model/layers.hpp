@@ -43,6 +43,10 @@ class Linear {
   /// Stateless forward (for inference): out = W x + b.
   void apply(const Matrix<Scalar>& x, Matrix<Scalar>& out) const {
     out.resize(w_.rows(), x.cols());
+    apply_into(x, out);
+  }
+  /// The same into `out`, already [output_size(), x.cols()] (a view of grow-only storage, say).
+  void apply_into(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> out) const {
     multiply<Scalar>(out, w_, x);
     if (bias_ == Bias::with) out.colwise() += b_.col(0);
   }
@@ -126,34 +130,33 @@ class SelfAttention {
   /// per-step outputs (inference only; backward() does not apply to it). Since the output projection and
   /// the values are affine, mean_i y_i = W_o [per head: W_v (X a) + b_v] + b_o, where a_j is the mean
   /// over queries i of A_ij: the value and output projections run once per candidate, not per step.
-  /// A candidate without steps pools to zeros, as forward() followed by a mean does.
-  const Matrix<Scalar>& pooled(const Matrix<Scalar>& x, const std::vector<Eigen::Index>& offsets) {
-    const Eigen::Index d = static_cast<Eigen::Index>(dims_ / heads_);
+  /// A candidate without steps pools to zeros, as forward() followed by a mean does. Every buffer is
+  /// grow-only storage: once the largest shapes have been seen, nothing allocates. The result is valid
+  /// until the next call.
+  typename Scratch<Scalar>::View pooled(const Eigen::Ref<const Matrix<Scalar>>& x,
+                                        const std::vector<Eigen::Index>& offsets) {
+    const Eigen::Index d = static_cast<Eigen::Index>(dims_ / heads_), E = static_cast<Eigen::Index>(dims_);
     const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(d));
-    q_.apply(x, q_pool_);
-    k_.apply(x, k_pool_);
+    auto q = q_pool_.view(E, x.cols()), k = k_pool_.view(E, x.cols());
+    q_.apply_into(x, q);
+    k_.apply_into(x, k);
     const auto segments = static_cast<Eigen::Index>(offsets.empty() ? 0 : offsets.size() - 1);
-    pooled_heads_.resize(static_cast<Eigen::Index>(dims_), segments);
+    auto heads = pooled_heads_.view(E, segments);
+    auto x_mean = x_mean_.view(E, 1);
     const Matrix<Scalar>& Wv = v_.weight();
     const Matrix<Scalar>& bv = v_.bias();
-    // The per-candidate buffers only grow: candidates of different lengths reuse them as corners.
-    Eigen::Index longest = 0;
-    for (Eigen::Index c = 0; c < segments; ++c)
-      longest =
-          std::max(longest, offsets[static_cast<std::size_t>(c) + 1] - offsets[static_cast<std::size_t>(c)]);
-    if (a_pool_.rows() < longest) a_pool_.resize(longest, longest);
-    if (mean_weights_.size() < longest) mean_weights_.resize(longest);
     for (Eigen::Index c = 0; c < segments; ++c) {
       const Eigen::Index begin = offsets[static_cast<std::size_t>(c)],
                          n = offsets[static_cast<std::size_t>(c) + 1] - begin;
       if (n == 0) {
-        pooled_heads_.col(c).setZero();
+        heads.col(c).setZero();
         continue;
       }
+      auto A = a_pool_.view(n, n);
+      auto weights = mean_weights_.view(n, 1);
       for (std::size_t h = 0; h < heads_; ++h) {
         const Eigen::Index r = static_cast<Eigen::Index>(h) * d;
-        auto A = a_pool_.topLeftCorner(n, n);
-        A.noalias() = q_pool_.block(r, begin, d, n).transpose() * k_pool_.block(r, begin, d, n);
+        A.noalias() = q.block(r, begin, d, n).transpose() * k.block(r, begin, d, n);
         A *= scale;  // apart from the product: Eigen would evaluate a scaled product into a temporary
         for (Eigen::Index i = 0; i < n; ++i) {
           auto row = A.row(i);
@@ -161,18 +164,18 @@ class SelfAttention {
           row = (row.array() - top).exp().matrix();
           row /= row.sum();
         }
-        auto weights = mean_weights_.head(n);
         weights.noalias() = A.colwise().mean().transpose();
-        x_mean_.noalias() = x.middleCols(begin, n) * weights;
-        pooled_heads_.col(c).segment(r, d).noalias() = Wv.middleRows(r, d) * x_mean_;
-        pooled_heads_.col(c).segment(r, d) += bv.col(0).segment(r, d);
+        x_mean.noalias() = x.middleCols(begin, n) * weights;
+        heads.col(c).segment(r, d).noalias() = Wv.middleRows(r, d) * x_mean;
+        heads.col(c).segment(r, d) += bv.col(0).segment(r, d);
       }
     }
-    o_.apply(pooled_heads_, pooled_out_);
+    auto out = pooled_out_.view(E, segments);
+    o_.apply_into(heads, out);
     for (Eigen::Index c = 0; c < segments; ++c)
       if (offsets[static_cast<std::size_t>(c) + 1] == offsets[static_cast<std::size_t>(c)])
-        pooled_out_.col(c).setZero();
-    return pooled_out_;
+        out.col(c).setZero();
+    return out;
   }
 
   /// Single candidate of `length` real steps in the first columns of x; later columns are padding and
@@ -244,8 +247,8 @@ class SelfAttention {
   std::vector<Eigen::Index> offsets_;
   std::vector<Matrix<Scalar>> attention_;
   Matrix<Scalar> heads_out_, d_q_, d_k_, d_v_, d_x_, packed_, padded_out_;
-  Matrix<Scalar> q_pool_, k_pool_, a_pool_, pooled_heads_, pooled_out_;  // pooled()'s buffers
-  Vector<Scalar> mean_weights_, x_mean_;
+  Scratch<Scalar> q_pool_, k_pool_, a_pool_, mean_weights_, x_mean_, pooled_heads_,
+      pooled_out_;  // pooled()'s
   Eigen::Index padded_columns_ = 0;
   const Matrix<Scalar>*q_out_ = nullptr, *k_out_ = nullptr, *v_out_ = nullptr;
 };

@@ -108,11 +108,7 @@ class Lstm {
       // Step t's gates, in place in gates_ (kept for backward).
       auto g = gates_.middleCols(static_cast<Eigen::Index>(t) * B, B);
       multiply<Scalar>(g, w_hh_, states_h_[k], /*accumulate=*/true);
-      g.colwise() += bias_.col(0);
-      // i, f, o: sigmoid; g: tanh.
-      g.topRows(2 * H) = (Scalar(1) + (-g.topRows(2 * H)).array().exp()).inverse().matrix();
-      g.middleRows(2 * H, H) = g.middleRows(2 * H, H).array().tanh().matrix();
-      g.bottomRows(H) = (Scalar(1) + (-g.bottomRows(H)).array().exp()).inverse().matrix();
+      activate(g);
       const auto i = g.topRows(H).array(), f = g.middleRows(H, H).array(),
                  cg = g.middleRows(2 * H, H).array(), o = g.bottomRows(H).array();
       cells_[k] = (f * states_c_[k].array() + i * cg).matrix();
@@ -125,6 +121,36 @@ class Lstm {
       out_[t] = (m * h_new.array()).matrix();
     }
     return out_;
+  }
+
+  /// Inference only (keeps nothing for backward()): runs the steps x, [input, T B] with step t in
+  /// columns [t B, (t + 1) B), under mask [T, B], and writes the outputs to out, [hidden, T B] in the same
+  /// layout. gates and state are working storage; once they have held the largest T B, nothing allocates.
+  void infer(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& mask,
+             Eigen::Ref<Matrix<Scalar>> out, Scratch<Scalar>& gates_buffer,
+             Scratch<Scalar>& state_buffer) const {
+    const Eigen::Index T = mask.rows(), B = mask.cols(), H = static_cast<Eigen::Index>(hidden_);
+    auto gates = gates_buffer.view(4 * H, T * B);
+    multiply<Scalar>(gates, w_ih_, x);
+    auto state = state_buffer.view(H, 4 * B);
+    auto h = state.leftCols(B), c = state.middleCols(B, B), c_new = state.middleCols(2 * B, B),
+         h_new = state.rightCols(B);
+    h.setZero();
+    c.setZero();
+    for (Eigen::Index k = 0; k < T; ++k) {
+      const Eigen::Index t = reverse_ ? T - 1 - k : k;
+      auto g = gates.middleCols(t * B, B);
+      multiply<Scalar>(g, w_hh_, h, /*accumulate=*/true);
+      activate(g);
+      const auto i = g.topRows(H).array(), f = g.middleRows(H, H).array(),
+                 cg = g.middleRows(2 * H, H).array(), o = g.bottomRows(H).array();
+      const auto m = mask.row(t).array().replicate(H, 1);
+      c_new = (f * c.array() + i * cg).matrix();
+      h_new = (o * c_new.array().tanh()).matrix();
+      out.middleCols(t * B, B) = (m * h_new.array()).matrix();
+      h = (m * h_new.array() + (Scalar(1) - m) * h.array()).matrix();
+      c = (m * c_new.array() + (Scalar(1) - m) * c.array()).matrix();
+    }
   }
 
   /// Back-propagates d(loss)/d(outputs) through the last forward(); accumulates weight gradients and
@@ -177,6 +203,17 @@ class Lstm {
   }
 
  private:
+  /// Adds the bias to one step's gates, [4 hidden, B], and applies their functions in place: sigmoid for
+  /// the input, forget and output gates, tanh for the cell candidate.
+  template <class Gates>
+  void activate(Gates& g) const {
+    const auto H = static_cast<Eigen::Index>(hidden_);
+    g.colwise() += bias_.col(0);
+    g.topRows(2 * H) = (Scalar(1) + (-g.topRows(2 * H)).array().exp()).inverse().matrix();
+    g.middleRows(2 * H, H) = g.middleRows(2 * H, H).array().tanh().matrix();
+    g.bottomRows(H) = (Scalar(1) + (-g.bottomRows(H)).array().exp()).inverse().matrix();
+  }
+
   /// The time step processed k-th.
   [[nodiscard]] std::size_t t_of(std::size_t k, std::size_t T) const noexcept {
     return reverse_ ? T - 1 - k : k;
@@ -215,6 +252,14 @@ class BiLstm {
       out_[t].bottomRows(H) = b[t];
     }
     return out_;
+  }
+
+  /// Inference only: x and out as in Lstm::infer, out with 2 hidden rows (forward direction on top).
+  void infer(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& mask,
+             Eigen::Ref<Matrix<Scalar>> out, Scratch<Scalar>& gates, Scratch<Scalar>& state) const {
+    const auto H = static_cast<Eigen::Index>(hidden_);
+    forward_.infer(x, mask, out.topRows(H), gates, state);
+    backward_.infer(x, mask, out.bottomRows(H), gates, state);
   }
 
   const Sequence<Scalar>& backward(const Sequence<Scalar>& d_out) {

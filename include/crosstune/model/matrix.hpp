@@ -7,8 +7,14 @@
 // forward passes run their products without touching the allocator; the panels stay large (at least
 // 128 x 128 for depths up to 256), so the packing overhead stays small.
 //
+// Scratch is storage that only grows, viewed as a matrix of any shape: a buffer whose shape changes
+// from call to call (another batch size, another step count) is resized without the allocator once it
+// has held its largest shape.
+//
 //   crosstune::model::multiply<float>(gates, w_ih, x);                      // gates = w_ih * x
 //   crosstune::model::multiply<float>(gates, w_hh, h, /*accumulate=*/true);  // gates += w_hh * h
+//   crosstune::model::Scratch<float> buffer;
+//   auto m = buffer.view(rows, cols);  // a [rows, cols] Map; allocates only beyond the largest so far
 #pragma once
 
 #include <Eigen/Dense>
@@ -67,5 +73,32 @@ void multiply(Eigen::Ref<Matrix<Scalar>> dst, const Eigen::Ref<const Matrix<Scal
     }
   }
 }
+
+/// Storage that only grows, lent out as a matrix of any shape. A view's contents are undefined until
+/// written, and the next view() of the same Scratch invalidates it. Copies start empty: a copy of a
+/// network gets buffers of its own.
+template <class Scalar>
+class Scratch {
+ public:
+  using View = Eigen::Map<Matrix<Scalar>, Eigen::AlignedMax>;
+
+  Scratch() = default;
+  Scratch(const Scratch&) noexcept {}
+  Scratch& operator=(const Scratch&) noexcept { return *this; }
+  Scratch(Scratch&&) noexcept = default;
+  Scratch& operator=(Scratch&&) noexcept = default;
+  ~Scratch() = default;
+
+  /// A [rows, cols] view; allocates only when rows * cols exceeds every earlier request.
+  View view(Eigen::Index rows, Eigen::Index cols) {
+    if (storage_.size() < rows * cols) storage_.resize(rows * cols);
+    return View(storage_.data(), rows, cols);
+  }
+  /// Scalars held: the largest request so far.
+  [[nodiscard]] Eigen::Index capacity() const noexcept { return storage_.size(); }
+
+ private:
+  Vector<Scalar> storage_;
+};
 
 }  // namespace crosstune::model

@@ -4,8 +4,8 @@
 // of the network (a replica), and the replicas' gradients are summed into the master in part order. The
 // cut depends only on the batch size and the thread count, never on scheduling, so training is
 // deterministic for a given seed and thread count. With one thread the master runs the whole batch
-// itself. Prediction cuts the candidates into chunks that the replicas score side by side; after the
-// first call of a given size it allocates nothing.
+// itself. Prediction cuts the candidates into chunks that the replicas score side by side; once each
+// replica has scored its largest chunk, it allocates nothing (BiLstmAttentionNet::score).
 //
 // Both work on any network with forward/score/backward/zero_grad/parameters and a copy constructor:
 // BiLstmAttentionNet and the MLP baseline (model/mlp.hpp).
