@@ -65,6 +65,7 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept {
 #include <vector>
 
 #include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/mlp.hpp"
 #include "crosstune/model/parallel.hpp"
 #include "crosstune/model/trainer.hpp"
 #include "synthetic_ranking.hpp"
@@ -195,5 +196,24 @@ TEST_CASE("after its largest chunk, prediction takes no heap memory for chunks o
     CHECK(other == 0);
     for (std::size_t i = 0; i < n; ++i)
       CHECK(part_scores[i] == doctest::Approx(whole[sorted.size() - n + i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("the MLP baseline predicts without heap memory after its largest chunk, as its training pass") {
+  const auto data = test::make_synthetic(50, 3);
+  Rng rng(2);
+  PooledMlpNet<float> net({6, 2, 2, 256}, rng);
+  const Matrix<float> expected = net.forward(data.batch);  // the training pass, all at once
+  std::vector<float> scores(data.batch.size());
+  predict(net, data.batch, scores, /*chunk=*/50);  // warm-up: the largest chunk
+  for (const std::size_t chunk : {50, 7, 1}) {
+    CAPTURE(chunk);
+    int eigen = 0;
+    const int other =
+        new_allocations([&] { eigen = eigen_allocations([&] { predict(net, data.batch, scores, chunk); }); });
+    CHECK(eigen == 0);
+    CHECK(other == 0);
+    for (std::size_t i = 0; i < scores.size(); ++i)
+      CHECK(scores[i] == doctest::Approx(expected(0, static_cast<Eigen::Index>(i))).epsilon(1e-6));
   }
 }

@@ -72,9 +72,22 @@ class PooledMlpNet {
     h2_ = h2_pre_.cwiseMax(Scalar(0));
     return l3_.forward(h2_);
   }
-  /// Inference is the same pass.
-  const Matrix<Scalar>& score(const features::FeatureBatch& batch, std::size_t first, std::size_t count) {
-    return forward(batch, first, count);
+  /// The same scores for inference, [1, count], valid until the next score(): the same pass in grow-only
+  /// storage, so once a call has seen the largest chunk, no later call allocates.
+  typename Scratch<Scalar>::View score(const features::FeatureBatch& batch, std::size_t first,
+                                       std::size_t count) {
+    const auto B = static_cast<Eigen::Index>(count);
+    auto pooled = inference_[0].view(static_cast<Eigen::Index>(l1_.input_size()), B);
+    pool_candidates_into<Scalar>(batch, first, count, pooled);
+    auto h1 = inference_[1].view(static_cast<Eigen::Index>(l1_.output_size()), B);
+    l1_.apply_into(pooled, h1);
+    h1 = h1.cwiseMax(Scalar(0));
+    auto h2 = inference_[2].view(static_cast<Eigen::Index>(l2_.output_size()), B);
+    l2_.apply_into(h1, h2);
+    h2 = h2.cwiseMax(Scalar(0));
+    auto out = inference_[3].view(1, B);
+    l3_.apply_into(h2, out);
+    return out;
   }
 
   void backward(const Matrix<Scalar>& d_scores) {
@@ -102,6 +115,7 @@ class PooledMlpNet {
   MlpConfig config_;
   Linear<Scalar> l1_, l2_, l3_;
   Matrix<Scalar> pooled_, h1_pre_, h1_, h2_pre_, h2_;
+  Scratch<Scalar> inference_[4];  // score()'s pooled features, hidden layers and scores
 };
 
 inline constexpr char mlp_file_magic[8] = {'C', 'R', 'T', 'N', 'M', 'L', 'P', '\0'};

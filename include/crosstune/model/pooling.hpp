@@ -7,6 +7,7 @@
 //
 //   crosstune::model::Matrix<float> table;
 //   crosstune::model::pool_candidates(batch, 0, batch.size(), table);
+//   crosstune::model::pool_candidates_into<float>(batch, first, count, scratch.view(rows, count));
 #pragma once
 
 #include <algorithm>
@@ -26,14 +27,16 @@ namespace crosstune::model {
 
 /// Pooled features of candidates [first, first + count) of `batch` into `out` ([2 D + W + H, count]):
 /// rows [0, D) the mean of each step feature over the real steps, [D, 2 D) their maximum, then the
-/// workload and hardware features. A candidate without steps pools to zeros.
+/// workload and hardware features. A candidate without steps pools to zeros. `out` has that shape
+/// already (a view of grow-only storage, say); pool_candidates below resizes a Matrix to it.
 template <class Scalar>
-void pool_candidates(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
-                     Matrix<Scalar>& out) {
+void pool_candidates_into(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
+                          Eigen::Ref<Matrix<Scalar>> out) {
   const std::size_t S = batch.steps.shape()[1], D = batch.steps.shape()[2], W = batch.workload.shape()[1],
                     H = batch.hardware.shape()[1];
   const auto Di = static_cast<Eigen::Index>(D);
-  out.resize(static_cast<Eigen::Index>(pooled_dims(D, W, H)), static_cast<Eigen::Index>(count));
+  eigen_assert(out.rows() == static_cast<Eigen::Index>(pooled_dims(D, W, H)) &&
+               out.cols() == static_cast<Eigen::Index>(count));
   for (std::size_t b = 0; b < count; ++b) {
     const auto col = static_cast<Eigen::Index>(b);
     const std::size_t length = std::min<std::size_t>(batch.lengths[first + b], S);
@@ -56,6 +59,16 @@ void pool_candidates(const features::FeatureBatch& batch, std::size_t first, std
     for (std::size_t k = 0; k < H; ++k)
       out(2 * Di + static_cast<Eigen::Index>(W + k), col) = static_cast<Scalar>(batch.hardware(first + b, k));
   }
+}
+
+/// pool_candidates_into a Matrix resized to [2 D + W + H, count].
+template <class Scalar>
+void pool_candidates(const features::FeatureBatch& batch, std::size_t first, std::size_t count,
+                     Matrix<Scalar>& out) {
+  out.resize(static_cast<Eigen::Index>(
+                 pooled_dims(batch.steps.shape()[2], batch.workload.shape()[1], batch.hardware.shape()[1])),
+             static_cast<Eigen::Index>(count));
+  pool_candidates_into<Scalar>(batch, first, count, out);
 }
 
 }  // namespace crosstune::model
