@@ -122,3 +122,18 @@ TEST_CASE("pooled attention equals the mean over each candidate's steps of the f
     CHECK((pooled.col(static_cast<Eigen::Index>(c)) - expected).cwiseAbs().maxCoeff() < 1e-12);
   }
 }
+
+TEST_CASE("a linear layer applied into a view gives its forward output, with and without bias") {
+  Rng rng(8);
+  for (const Bias bias : {Bias::with, Bias::without}) {
+    CAPTURE(static_cast<bool>(bias));
+    Linear<double> layer(4, 3, rng, bias);
+    const Mat x = random_matrix(4, 6, rng);
+    const Mat expected = layer.forward(x);
+    Mat wide = Mat::Zero(5, 6);
+    layer.apply_into(x, wide.middleRows(1, 3));  // a block with an outer stride
+    CHECK((wide.middleRows(1, 3) - expected).cwiseAbs().maxCoeff() < 1e-14);
+    CHECK(wide.row(0).isZero());
+    CHECK(wide.row(4).isZero());
+  }
+}

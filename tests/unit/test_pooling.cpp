@@ -58,3 +58,16 @@ TEST_CASE("pooling a range gives the same columns as pooling everything") {
   REQUIRE(part.cols() == 2);
   CHECK(part == all.rightCols(2));
 }
+
+TEST_CASE("pooling into a view writes the same columns, and nothing around them") {
+  const auto batch = small_batch();
+  Matrix<float> all;
+  pool_candidates(batch, 0, 3, all);
+  Matrix<float> wide = Matrix<float>::Constant(all.rows() + 2, 5, -1.0f);
+  pool_candidates_into<float>(batch, 1, 2, wide.block(1, 2, all.rows(), 2));
+  CHECK(wide.block(1, 2, all.rows(), 2) == all.rightCols(2));
+  CHECK((wide.leftCols(2).array() == -1.0f).all());
+  CHECK((wide.row(0).array() == -1.0f).all());
+  CHECK((wide.bottomRows(1).array() == -1.0f).all());
+  CHECK((wide.rightCols(1).array() == -1.0f).all());
+}
