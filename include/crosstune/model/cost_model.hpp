@@ -39,9 +39,7 @@ class BiLstmAttentionModel {
   }
 
   [[nodiscard]] static Expected<BiLstmAttentionModel> load(const std::filesystem::path& path) {
-    auto loaded = load_model(path);
-    if (!loaded) return unexpected(std::move(loaded).error());
-    return BiLstmAttentionModel(std::move(*loaded));
+    return detail::load_file<BiLstmAttentionModel>(path);
   }
   [[nodiscard]] static Expected<BiLstmAttentionModel> deserialize(const std::string& bytes,
                                                                   const std::string& name) {

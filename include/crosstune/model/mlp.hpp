@@ -186,9 +186,7 @@ class MlpModel {
     return model;
   }
   [[nodiscard]] static Expected<MlpModel> load(const std::filesystem::path& path) {
-    auto bytes = detail::read_file(path);
-    if (!bytes) return unexpected(std::move(bytes).error());
-    return deserialize(*bytes, path.string());
+    return detail::load_file<MlpModel>(path);
   }
 
  private:

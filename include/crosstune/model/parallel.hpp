@@ -5,7 +5,7 @@
 // cut depends only on the batch size and the thread count, never on scheduling, so training is
 // deterministic for a given seed and thread count. With one thread the master runs the whole batch
 // itself. Prediction cuts the candidates into chunks that the replicas score side by side; once each
-// replica has scored its largest chunk, it allocates nothing (BiLstmAttentionNet::score).
+// replica has scored its largest chunk, it allocates nothing (the networks' score() keep grow-only buffers).
 //
 // Both work on any network with forward/score/backward/zero_grad/parameters and a copy constructor:
 // BiLstmAttentionNet and the MLP baseline (model/mlp.hpp).

@@ -156,6 +156,13 @@ inline Expected<std::string> read_file(const std::filesystem::path& path) {
   if (!in) return unexpected(Error(ErrorKind::io, "cannot open the model file", path.string()));
   return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+/// Reads the file at `path` and hands its bytes to Model::deserialize, which names the file in its errors.
+template <class Model>
+[[nodiscard]] Expected<Model> load_file(const std::filesystem::path& path) {
+  auto bytes = read_file(path);
+  if (!bytes) return unexpected(std::move(bytes).error());
+  return Model::deserialize(*bytes, path.string());
+}
 inline Expected<void> write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return unexpected(Error(ErrorKind::io, "cannot open for writing", path.string()));

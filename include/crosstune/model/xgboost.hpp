@@ -346,9 +346,7 @@ class XgbModel {
     return model;
   }
   [[nodiscard]] static Expected<XgbModel> load(const std::filesystem::path& path) {
-    auto bytes = detail::read_file(path);
-    if (!bytes) return unexpected(std::move(bytes).error());
-    return deserialize(*bytes, path.string());
+    return detail::load_file<XgbModel>(path);
   }
 
  private:
