@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crosstune/core/rng.hpp"
+#include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/parallel.hpp"
 
 namespace {

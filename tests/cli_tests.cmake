@@ -114,7 +114,7 @@ set_tests_properties(cli.eval_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_
   "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
 add_test(NAME cli.train_unknown_model_kind COMMAND ${_cli} train --model gbdt --out x.bin ${_logs}/k80)
 set_tests_properties(cli.train_unknown_model_kind PROPERTIES PASS_REGULAR_EXPRESSION
-  "error: unknown model kind \"gbdt\" \\(use --model bilstm, mlp or xgb\\)")
+  "usage error: --model: gbdt not in \\{bilstm,mlp,xgb\\}")
 add_test(NAME cli.finetune_mlp COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin --epochs 1
          --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-v100.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
@@ -154,3 +154,9 @@ foreach(_t IN LISTS _cli_tests)
     set_tests_properties(${_t} PROPERTIES LABELS cli)
   endif()
 endforeach()
+
+# The tool against bad inputs and faults: exit 1 or 2 with one error line, never a signal; outputs that
+# are inputs refused; files at the outputs of a failed command left as they were.
+add_test(NAME cli.bad_inputs COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs.sh ${_cli}
+         ${CROSSTUNE_TEST_DATA} ${CMAKE_CURRENT_BINARY_DIR}/bad_inputs)
+set_tests_properties(cli.bad_inputs PROPERTIES LABELS cli TIMEOUT 300)

@@ -3,13 +3,18 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "crosstune/concepts.hpp"
 #include "crosstune/data/dataset.hpp"
 #include "crosstune/data/export.hpp"
@@ -18,6 +23,7 @@
 #include "crosstune/detail/json.hpp"
 #include "crosstune/io/log_writer.hpp"
 #include "logs_command.hpp"
+#include "progress.hpp"
 
 namespace crosstune::cli {
 
@@ -43,35 +49,46 @@ struct DataOptions {
   std::string out;
 };
 
-[[noreturn]] inline void fail(const Error& e) {
-  std::cerr << "crosstune: error: " << e.describe() << '\n';
-  throw CLI::RuntimeError(1);
-}
-
-inline data::Dataset load_dataset(const DataOptions& o) {
+/// Reads the logs into a Dataset (a progress bar on a terminal); `files` are the expanded log paths.
+inline data::Dataset load_dataset(const std::vector<std::string>& files, const std::string& hardware,
+                                  std::size_t min_records, bool skip_bad) {
   data::DatasetOptions options;
-  options.min_records_per_task = o.min_records;
-  options.on_bad_line = o.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
-  std::vector<std::filesystem::path> paths;
-  for (const auto& f : expand_log_paths(o.logs))
-    paths.emplace_back(f);
-  auto ds = data::Dataset::load(paths, o.hardware, options);
+  options.min_records_per_task = min_records;
+  options.on_bad_line = skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
+  Progress progress("reading logs", files.size());
+  options.on_file_read = [&](std::size_t done, std::size_t) { progress.update(done); };
+  std::vector<std::filesystem::path> paths(files.begin(), files.end());
+  auto ds = data::Dataset::load(paths, hardware, options);
+  progress.finish();
   if (!ds) fail(ds.error());
   for (const auto& w : ds->stats().warnings)
-    std::cerr << "crosstune: warning: " << w << '\n';
+    warn(w);
   if (ds->stats().skipped_lines)
     std::cerr << "crosstune: skipped " << ds->stats().skipped_lines << " malformed lines\n";
   return std::move(*ds);
 }
 
-/// Writes the referenced records as an Ansor log (replacing the file).
-inline void write_records(const data::Dataset& ds, const std::vector<data::RecordRef>& refs,
-                          const std::string& path) {
-  auto writer = io::LogWriter::open(path, io::WriteMode::truncate);
-  if (!writer) fail(writer.error());
-  for (const auto& r : refs)
-    if (auto ok = writer->write(ds.tasks()[r.task].records[r.record]); !ok) fail(ok.error());
-  if (auto ok = writer->close(); !ok) fail(ok.error());
+inline data::Dataset load_dataset(const DataOptions& o) {
+  return load_dataset(expand_log_paths(o.logs), o.hardware, o.min_records, o.skip_bad);
+}
+
+/// Writes the referenced records of each (path, records) pair as an Ansor log. Every file is written
+/// to a temporary first; they replace the old files only once all are complete, so a failure (a full
+/// disk) leaves every old file as it was.
+inline void write_record_files(
+    const data::Dataset& ds,
+    const std::vector<std::pair<std::string, const std::vector<data::RecordRef>*>>& outputs) {
+  std::vector<io::LogWriter> writers;
+  for (const auto& [path, refs] : outputs) {
+    auto writer = io::LogWriter::open(path, io::WriteMode::truncate);
+    if (!writer) fail(writer.error());
+    for (const auto& r : *refs)
+      if (auto ok = writer->write(ds.tasks()[r.task].records[r.record]); !ok) fail(ok.error());
+    if (auto ok = writer->flush(); !ok) fail(ok.error());
+    writers.push_back(std::move(*writer));
+  }
+  for (auto& writer : writers)
+    if (auto ok = writer.close(); !ok) fail(ok.error());
 }
 
 inline void run_data_stats(const DataOptions& o) {
@@ -130,7 +147,15 @@ inline void run_data_stats(const DataOptions& o) {
 }
 
 inline void run_data_split(const DataOptions& o) {
-  const auto ds = load_dataset(o);
+  const auto files = expand_log_paths(o.logs);
+  check_outputs(files, {{"--train", o.train_out}, {"--test", o.test_out}, {"--source", o.source_out}});
+  if ((o.split == "by_target" || o.split == "few_shot") && o.test_target.empty())
+    fail(Error(ErrorKind::invalid_argument, "--split " + o.split + " needs --test-target", {}, 0, 0,
+               "name the hardware to test on, e.g. --test-target v100"));
+  if (!o.source_out.empty() && o.split != "few_shot")
+    fail(Error(ErrorKind::invalid_argument, "--source is written by --split few_shot only", {}, 0, 0,
+               "drop --source, or use --split few_shot"));
+  const auto ds = load_dataset(files, o.hardware, o.min_records, o.skip_bad);
   Rng rng(o.seed);
   Expected<data::Split> split = data::Split{};
   std::vector<data::RecordRef> source;
@@ -139,8 +164,6 @@ inline void run_data_split(const DataOptions& o) {
   } else if (o.split == "by_task") {
     split = data::split_by_task(ds, o.ratio, rng);
   } else if (o.split == "by_target" || o.split == "few_shot") {
-    if (o.test_target.empty())
-      fail(Error(ErrorKind::invalid_argument, "--split " + o.split + " needs --test-target"));
     if (o.split == "by_target") {
       split = data::split_by_target(ds, o.test_target);
     } else {
@@ -155,34 +178,64 @@ inline void run_data_split(const DataOptions& o) {
                "use within_task, by_task, by_target or few_shot"));
   }
   if (!split) fail(split.error());
-  write_records(ds, split->train, o.train_out);
-  write_records(ds, split->test, o.test_out);
-  if (!o.source_out.empty()) write_records(ds, source, o.source_out);
+  std::vector<std::pair<std::string, const std::vector<data::RecordRef>*>> outputs = {
+      {o.train_out, &split->train}, {o.test_out, &split->test}};
+  if (!o.source_out.empty()) outputs.emplace_back(o.source_out, &source);
+  write_record_files(ds, outputs);
   std::printf("%s split of %zu records in %zu tasks: %zu train -> %s, %zu test -> %s\n", o.split.c_str(),
               ds.records(), ds.tasks().size(), split->train.size(), o.train_out.c_str(), split->test.size(),
               o.test_out.c_str());
 }
 
+/// The hardware names of the dataset's tasks, for messages: "k80, v100".
+inline std::string hardware_names(const data::Dataset& ds) {
+  std::set<std::string> names;
+  for (const auto& t : ds.tasks())
+    names.insert(t.hardware);
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
 inline void run_data_sample(const DataOptions& o) {
-  const auto ds = load_dataset(o);
-  Rng rng(o.seed);
-  data::Selection kept;
+  const auto files = expand_log_paths(o.logs);
+  check_outputs(files, {{"--out", o.out}});
+  auto checked = [](auto made) {
+    if (!made) fail(made.error());
+    return *made;
+  };
+  // Knobs are checked before the logs are read.
+  std::optional<data::UniformSampler> uniform;
+  std::optional<data::FlopsWeightedSampler> flops;
+  std::optional<data::HardwareAwareSampler> hardware_aware;
   if (o.sampler == "uniform") {
-    kept = crosstune::sample_records(data::UniformSampler{o.fraction}, ds, rng);
+    uniform = checked(data::UniformSampler::make(o.fraction));
   } else if (o.sampler == "flops") {
-    kept = crosstune::sample_records(data::FlopsWeightedSampler{o.fraction}, ds, rng);
+    flops = checked(data::FlopsWeightedSampler::make(o.fraction));
   } else if (o.sampler == "hardware-aware") {
-    data::HardwareAwareSampler sampler;
-    sampler.target = o.test_target;
-    sampler.fast_fraction = o.fast_fraction;
-    sampler.slow_fraction = o.slow_fraction;
-    sampler.max_tasks_per_flops_bucket = o.max_tasks_per_bucket;
-    kept = crosstune::sample_records(sampler, ds, rng);
+    hardware_aware = checked(data::HardwareAwareSampler::make(o.test_target, o.fast_fraction, o.slow_fraction,
+                                                              o.max_tasks_per_bucket));
   } else {
     fail(Error(ErrorKind::invalid_argument, "unknown sampler \"" + o.sampler + "\"", {}, 0, 0,
                "use uniform, flops or hardware-aware"));
   }
-  write_records(ds, kept.records, o.out);
+  const auto ds = load_dataset(files, o.hardware, o.min_records, o.skip_bad);
+  if (hardware_aware && !o.test_target.empty()) {
+    const bool present = std::any_of(ds.tasks().begin(), ds.tasks().end(),
+                                     [&](const auto& t) { return t.hardware == o.test_target; });
+    if (!present) {
+      fail(Error(ErrorKind::invalid_argument,
+                 "--target " + o.test_target + ": no task of these logs was measured on it", {}, 0, 0,
+                 "the logs hold " + hardware_names(ds) + "; name one of them, or drop --target"));
+    }
+  }
+  Rng rng(o.seed);
+  data::Selection kept;
+  if (uniform) kept = crosstune::sample_records(*uniform, ds, rng);
+  if (flops) kept = crosstune::sample_records(*flops, ds, rng);
+  if (hardware_aware) kept = crosstune::sample_records(*hardware_aware, ds, rng);
+  write_record_files(ds, {{o.out, &kept.records}});
   std::printf("%s sampler kept %zu of %zu records (kept fraction %.4f) -> %s\n", o.sampler.c_str(),
               kept.records.size(), ds.records(), kept.kept_fraction, o.out.c_str());
 }
@@ -195,8 +248,10 @@ inline void add_data_command(CLI::App& app) {
   auto common = [&](CLI::App* c) {
     c->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
     c->add_option("--hardware", o->hardware,
-                  "Preset that measured all the logs (else HARDWARE files / target strings)");
-    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)");
+                  "Preset that measured all the logs (else HARDWARE files / target strings)")
+        ->check(preset_name());
+    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)")
+        ->check(count_in(1, 1u << 30));
     c->add_flag("--skip-bad", o->skip_bad, "Skip malformed lines instead of stopping");
   };
   auto* stats = data_cmd->add_subcommand("stats", "Tasks, records, valid records and operators per hardware");
@@ -206,13 +261,18 @@ inline void add_data_command(CLI::App& app) {
 
   auto* split = data_cmd->add_subcommand("split", "Write train and test logs for a split");
   common(split);
-  split->add_option("--split", o->split, "within_task, by_task, by_target or few_shot")->required();
-  split->add_option("--ratio", o->ratio,
-                    "Train share (within_task, by_task; few_shot without --shots), default 0.9");
+  split->add_option("--split", o->split, "within_task, by_task, by_target or few_shot")
+      ->required()
+      ->check(CLI::IsMember({"within_task", "by_task", "by_target", "few_shot"}));
+  split
+      ->add_option("--ratio", o->ratio,
+                   "Train share (within_task, by_task; few_shot without --shots), default 0.9")
+      ->check(real_in(0, 1, Ends::open));
   split->add_option("--test-target", o->test_target,
                     "by_target/few_shot: hardware (e.g. v100) or target string");
-  split->add_option("--shots", o->shots, "few_shot: number of target records to fine-tune on");
-  split->add_option("--seed", o->seed, "Random seed (default 0)");
+  split->add_option("--shots", o->shots, "few_shot: number of target records to fine-tune on")
+      ->check(count_in(1, 1u << 30));
+  split->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
   split->add_flag("--shuffle", o->shuffle, "within_task: shuffle records before splitting (TenSet does not)");
   split->add_option("--train", o->train_out, "Train log to write")->required();
   split->add_option("--test", o->test_out, "Test log to write")->required();
@@ -221,16 +281,25 @@ inline void add_data_command(CLI::App& app) {
 
   auto* sample = data_cmd->add_subcommand("sample", "Write the records a sampler keeps");
   common(sample);
-  sample->add_option("--sampler", o->sampler, "uniform, flops or hardware-aware (default)");
-  sample->add_option("--target", o->test_target, "hardware-aware: the hardware to sample for");
-  sample->add_option("--fraction", o->fraction, "uniform/flops: share of records to keep (default 0.5)");
-  sample->add_option("--fast-fraction", o->fast_fraction,
-                     "hardware-aware: fastest share kept whole (default 0.4)");
-  sample->add_option("--slow-fraction", o->slow_fraction,
-                     "hardware-aware: share of the rest kept (default 0.25)");
-  sample->add_option("--max-tasks-per-bucket", o->max_tasks_per_bucket,
-                     "hardware-aware: cap per FLOPs bucket (0: none)");
-  sample->add_option("--seed", o->seed, "Random seed (default 0)");
+  sample->add_option("--sampler", o->sampler, "uniform, flops or hardware-aware (default)")
+      ->check(CLI::IsMember({"uniform", "flops", "hardware-aware"}));
+  sample->add_option("--target", o->test_target,
+                     "hardware-aware: the hardware to sample for (a hardware name of the logs, e.g. v100)");
+  sample->add_option("--fraction", o->fraction, "uniform/flops: share of records to keep (default 0.5)")
+      ->check(real_in(0, 1, Ends::open_low));
+  sample
+      ->add_option("--fast-fraction", o->fast_fraction,
+                   "hardware-aware: fastest share kept whole (default 0.4)")
+      ->check(real_in(0, 1));
+  sample
+      ->add_option("--slow-fraction", o->slow_fraction,
+                   "hardware-aware: share of the rest kept (default 0.25)")
+      ->check(real_in(0, 1));
+  sample
+      ->add_option("--max-tasks-per-bucket", o->max_tasks_per_bucket,
+                   "hardware-aware: cap per FLOPs bucket (0: none)")
+      ->check(count_in(0, 1u << 30));
+  sample->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
   sample->add_option("--out", o->out, "Log to write")->required();
   sample->callback([o] { run_data_sample(*o); });
 
@@ -239,6 +308,10 @@ inline void add_data_command(CLI::App& app) {
   common(exp);
   exp->add_option("--out", o->out, "Folder to write")->required();
   exp->callback([o] {
+    if (std::filesystem::exists(o->out) && !std::filesystem::is_directory(o->out)) {
+      fail(Error(ErrorKind::invalid_argument, "--out names a file; export writes a folder of five files",
+                 o->out, 0, 0, "give a folder path (it is created if missing)"));
+    }
     const auto ds = load_dataset(*o);
     if (auto ok = data::export_npy(ds, o->out); !ok) fail(ok.error());
     std::printf("%zu records of %zu tasks exported to %s\n", ds.records(), ds.tasks().size(), o->out.c_str());

@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "crosstune/data/dataset.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/hw/presets.hpp"
 #include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/npy_writer.hpp"
-#include "logs_command.hpp"
+#include "progress.hpp"
 
 namespace crosstune::cli {
 
@@ -29,33 +30,10 @@ struct FeaturesOptions {
   bool skip_bad = false;
 };
 
-/// The descriptor of the hardware that measured `task` in file `path` (as the Dataset resolves it).
-inline hw::HardwareParams descriptor_for_task(const std::string& explicit_hardware,
-                                              const std::string& folder_hint, const Task& task) {
-  const std::string name = data::resolve_hardware_name(explicit_hardware, folder_hint, task.target);
-  hw::HardwareParams p;
-  if (const auto* preset = hw::find_preset(name)) {
-    p = *preset;
-  } else if (auto parsed = hw::hardware_of(task)) {
-    p = *parsed;
-  } else {
-    p = hw::from_recorded(task.hardware_params);
-  }
-  if (task.has_hardware_params()) p.assign_recorded(task.hardware_params);
-  return p;
-}
-
 inline void run_features(const FeaturesOptions& o) {
-  auto fail = [](const Error& e) {
-    std::cerr << "crosstune: error: " << e.describe() << '\n';
-    throw CLI::RuntimeError(1);
-  };
   if (o.extractor != "steps") {
     fail(Error(ErrorKind::invalid_argument, "unknown extractor \"" + o.extractor + "\"", {}, 0, 0,
                "crosstune has the \"steps\" extractor; loop statistics come with its IR"));
-  }
-  if (!o.hardware.empty() && hw::find_preset(o.hardware) == nullptr) {
-    fail(Error(ErrorKind::invalid_argument, "unknown hardware preset \"" + o.hardware + "\""));
   }
   features::StepSequenceOptions options;
   options.max_steps = o.max_steps;
@@ -70,11 +48,18 @@ inline void run_features(const FeaturesOptions& o) {
   // First pass: count the records, so the .npy headers can hold the shape; second pass: extract in
   // chunks and stream them out. Rows are records in file order, one per record read.
   const auto files = expand_log_paths(o.logs);
+  check_outputs(files, {{"--out", o.out},
+                        {"--mask-out", o.mask_out},
+                        {"--workload-out", o.workload_out},
+                        {"--hardware-out", o.hardware_out}});
   io::ReadOptions read_options;
   read_options.on_bad_line = o.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
   read_options.allow_empty = true;
   std::size_t total = 0;
-  for (const auto& f : files) {
+  Progress counting("counting records", files.size());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    counting.update(i);
+    const auto& f = files[i];
     auto reader = io::LogReader::open(f, read_options);
     if (!reader) fail(reader.error());
     Record r;
@@ -85,6 +70,7 @@ inline void run_features(const FeaturesOptions& o) {
       ++total;
     }
   }
+  counting.finish();
   auto steps = io::NpyWriter<float>::open(o.out, {total, layout.max_steps, layout.step_dims});
   if (!steps) fail(steps.error());
   std::optional<io::NpyWriter<float>> mask, workload, hardware;
@@ -127,20 +113,33 @@ inline void run_features(const FeaturesOptions& o) {
     records.clear();
     descriptors.clear();
   };
+  Progress extracting("extracting features", total);
+  std::size_t extracted = 0;
   for (const auto& f : files) {
-    std::ifstream hint_file(std::filesystem::path(f).parent_path() / "HARDWARE");
-    std::string hint;
-    if (hint_file) std::getline(hint_file, hint);
+    auto hint = data::hardware_file_hint(f);
+    if (!hint) fail(hint.error());
     auto reader = io::LogReader::open(f, read_options);
     if (!reader) fail(reader.error());
     Record r;
-    while (*reader->next(r)) {
-      descriptors.push_back(descriptor_for_task(o.hardware, hint, *r.task));
+    while (true) {
+      auto more = reader->next(r);
+      if (!more) fail(more.error());
+      if (!*more) break;
+      if (++extracted > total) {
+        fail(Error(ErrorKind::io, "the file grew while it was read", f, 0, 0,
+                   "run again once nothing writes to the logs"));
+      }
+      const auto name = data::resolve_hardware_name(o.hardware, *hint, r.task->target);
+      descriptors.push_back(data::hardware_descriptor(name, *r.task));
       records.push_back(r);
-      if (records.size() == chunk) flush();
+      if (records.size() == chunk) {
+        flush();
+        extracting.update(extracted);
+      }
     }
   }
   flush();
+  extracting.finish();
   for (auto* w : {&mask, &workload, &hardware})
     if (*w)
       if (auto ok = (*w)->close(); !ok) fail(ok.error());
@@ -155,10 +154,13 @@ inline void add_features_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("features", "Write the model input of every record as .npy files");
   cmd->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
   cmd->add_option("--extractor", o->extractor, "Feature extractor (steps)");
-  cmd->add_option("--max-steps", o->max_steps, "Steps per record after padding / truncation (default 64)");
-  cmd->add_option("--hardware-join", o->hardware_join, "separate (default) or per_step");
+  cmd->add_option("--max-steps", o->max_steps, "Steps per record after padding / truncation (default 64)")
+      ->check(count_in(1, features::max_steps_limit));
+  cmd->add_option("--hardware-join", o->hardware_join, "separate (default) or per_step")
+      ->check(CLI::IsMember({"separate", "per_step"}));
   cmd->add_option("--hardware", o->hardware,
-                  "Preset that measured all the logs (else HARDWARE files / targets)");
+                  "Preset that measured all the logs (else HARDWARE files / targets)")
+      ->check(preset_name());
   cmd->add_option("--out", o->out, "Step features, float32 [records, steps, dims]")->required();
   cmd->add_option("--mask-out", o->mask_out, "Mask of real steps, float32 [records, steps]");
   cmd->add_option("--workload-out", o->workload_out, "Workload features, float32 [records, dims]");

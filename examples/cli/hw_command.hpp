@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "crosstune/detail/json.hpp"
 #include "crosstune/hw/cuda_probe.hpp"
 #include "crosstune/hw/host_probe.hpp"
@@ -23,6 +24,7 @@ struct HwOptions {
   bool json = false;
   bool list_presets = false;
   bool cuda = false;
+  bool given_preset = false, given_target = false;  // given, even as "" (which is then refused)
 };
 
 struct HwField {
@@ -101,31 +103,24 @@ inline int run_hw(const HwOptions& o) {
       print_hw_table(p, extra);
     }
   };
-  if (!o.preset.empty()) {
+  if (o.given_preset) {
     const hw::HardwareParams* p = hw::find_preset(o.preset);
     if (p == nullptr) {
-      std::cerr << "crosstune: error: unknown preset \"" << o.preset
-                << "\" (crosstune hw --list-presets lists them)\n";
-      return 1;
+      fail(Error(ErrorKind::invalid_argument, "unknown preset \"" + o.preset + "\"", {}, 0, 0,
+                 "crosstune hw --list-presets lists them"));
     }
     emit(*p);
     return 0;
   }
-  if (!o.target.empty()) {
+  if (o.given_target) {
     auto p = hw::parse_target(o.target);
-    if (!p) {
-      std::cerr << "crosstune: error: " << p.error().describe() << '\n';
-      return 1;
-    }
+    if (!p) fail(p.error());
     emit(*p);
     return 0;
   }
   if (o.cuda) {
     auto gpus = hw::probe_cuda_devices();
-    if (!gpus) {
-      std::cerr << "crosstune: " << gpus.error().describe() << '\n';
-      return 1;
-    }
+    if (!gpus) fail(gpus.error());
     for (const auto& gpu : *gpus) {
       std::string model;
       detail::append_json_string(model, gpu.model);
@@ -186,7 +181,11 @@ inline void add_hw_command(CLI::App& app) {
   target->excludes(cuda)->excludes(list);
   cuda->excludes(list);
   hw->add_flag("--json", options->json, "Print JSON with the TenSet field names");
-  hw->callback([options] {
+  preset->check(preset_name());
+  target->check(target_string());
+  hw->callback([options, preset, target] {
+    options->given_preset = preset->count() > 0;
+    options->given_target = target->count() > 0;
     if (const int rc = run_hw(*options); rc != 0) throw CLI::RuntimeError(rc);
   });
 }

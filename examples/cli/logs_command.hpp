@@ -5,14 +5,15 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "crosstune/data/log_summary.hpp"
 #include "crosstune/detail/json.hpp"
 #include "crosstune/io/log_reader.hpp"
+#include "progress.hpp"
 
 namespace crosstune::cli {
 
@@ -22,50 +23,28 @@ struct LogsStatsOptions {
   bool skip_bad = false;
 };
 
-/// The log files named on the command line, with folders replaced by the .json / .json.gz files under
-/// them (recursively, sorted).
-inline std::vector<std::string> expand_log_paths(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
-  for (const auto& path : paths) {
-    if (!std::filesystem::is_directory(path)) {
-      files.push_back(path);
-      continue;
-    }
-    std::vector<std::string> found;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
-      const auto name = entry.path().filename().string();
-      if (entry.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.gz")))
-        found.push_back(entry.path().string());
-    }
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  return files;
-}
-
-/// Reads every file into `summary`; returns the exit code (0 ok, 1 bad input).
-inline int read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary,
-                             io::ReadStats& totals) {
+/// Reads every file into `summary`; a file that cannot be read, or a bad line without --skip-bad, ends
+/// the command (exit 1).
+inline void read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary,
+                              io::ReadStats& totals) {
   io::ReadOptions read_options;
   read_options.on_bad_line = options.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
   read_options.allow_empty = options.skip_bad;
+  Progress progress("reading logs", options.files.size());
+  std::size_t done = 0;
   for (const auto& file : options.files) {
+    progress.update(done++);
     auto reader = io::LogReader::open(file, read_options);
-    if (!reader) {
-      std::cerr << "crosstune: error: " << reader.error().describe() << '\n';
-      return 1;
-    }
+    if (!reader) fail(reader.error());
     Record record;
     while (true) {
       auto more = reader->next(record);
-      if (!more) {
-        std::cerr << "crosstune: error: " << more.error().describe() << '\n';
-        return 1;
-      }
+      if (!more) fail(more.error());
       if (!*more) break;
       summary.add(record);
     }
-    if (reader->stats().records == 0) std::cerr << "crosstune: warning: " << file << ": no records\n";
+    if (reader->stats().records == 0) warn(file + ": no records");
+    if (reader->stats().skipped_lines > 0) clear_progress_line();
     for (const auto& diagnostic : reader->stats().diagnostics) {
       std::cerr << "crosstune: skipped: " << diagnostic.describe() << '\n';
     }
@@ -75,7 +54,6 @@ inline int read_into_summary(const LogsStatsOptions& options, data::LogSummary& 
     }
     totals += reader->stats();
   }
-  return 0;
 }
 
 inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& totals, std::size_t files) {
@@ -197,7 +175,7 @@ inline void add_logs_command(CLI::App& app) {
     options->files = expand_log_paths(options->files);
     data::LogSummary summary;
     io::ReadStats totals;
-    if (const int rc = read_into_summary(*options, summary, totals); rc != 0) throw CLI::RuntimeError(rc);
+    read_into_summary(*options, summary, totals);
     if (options->json) {
       print_stats_json(summary, totals, options->files.size());
     } else {

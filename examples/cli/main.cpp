@@ -3,9 +3,20 @@
 //   crosstune hw [--preset NAME | --target STRING | --cuda | --list-presets] [--json]   hardware descriptors
 //   crosstune data stats|split|sample|export ... LOGS...   datasets, train/test splits, sampling
 //   crosstune features --out X.npy [--mask-out M.npy] LOGS...   model input of every record
-//   crosstune train | eval | finetune ... LOGS...   the BiLSTM-attention cost model
+//   crosstune train | eval | finetune ... LOGS...   the cost models
+//
+// Exit codes (common.hpp): 0 success, 1 a refused input or a failed operation, 2 a usage error. No input
+// ends the process with a signal: whatever escapes a command is reported here as exit 1.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "common.hpp"
 #include "crosstune/version.hpp"
 #include "data_command.hpp"
 #include "features_command.hpp"
@@ -13,15 +24,66 @@
 #include "logs_command.hpp"
 #include "model_command.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"crosstune: learned cost models of tensor programs that transfer across hardware"};
   app.set_version_flag("--version", crosstune::version_string);
+  app.add_flag("-q,--quiet", crosstune::cli::quiet,
+               "No progress bars or notes on stderr (results, warnings "
+               "and errors are still printed)");
+  app.footer("Exit codes: 0 success, 1 refused input or failed operation, 2 usage error.");
   app.require_subcommand(1);
   crosstune::cli::add_logs_command(app);
   crosstune::cli::add_hw_command(app);
   crosstune::cli::add_data_command(app);
   crosstune::cli::add_features_command(app);
   crosstune::cli::add_model_commands(app);
-  CLI11_PARSE(app, argc, argv);
+  // CLI11 reports a mistyped command as "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto commands = app.get_subcommands({});
+    const std::string typed = argv[1];
+    if (std::none_of(commands.begin(), commands.end(),
+                     [&](const CLI::App* c) { return c->get_name() == typed; })) {
+      std::string names;
+      for (const CLI::App* c : commands)
+        names += (names.empty() ? "" : ", ") + c->get_name();
+      std::cerr << "crosstune: usage error: unknown command \"" << typed << "\" (commands: " << names
+                << "; see `crosstune --help`)\n";
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code() == 0 ? 0 : 1;  // the command has printed its error
+  } catch (const CLI::ParseError& e) {
+    // Usage errors: CLI11's message and where the options are listed; exit 2 whatever CLI11's code is.
+    std::string command = "crosstune";
+    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+      at = at->get_subcommands().front();
+      command += " " + at->get_name();
+    }
+    std::cerr << "crosstune: usage error: " << e.what() << " (see `" << command << " --help`)\n";
+    return 2;
+  }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "crosstune: error: out of memory (use fewer logs, a smaller --batch or --max-steps; no "
+                 "output file was changed)\n";
+  } catch (const std::exception& e) {
+    std::cerr << "crosstune: error: " << e.what() << '\n';
+  } catch (...) {
+    std::cerr << "crosstune: error: unexpected failure\n";
+  }
+  return 1;
 }

@@ -1,9 +1,7 @@
-// `crosstune train` and `crosstune eval`: the BiLSTM-attention cost model on tuning logs.
+// `crosstune train`, `eval` and `finetune`: the cost models (BiLSTM-attention, MLP, XGBoost) on tuning logs.
 #pragma once
 
 #include <CLI/CLI.hpp>
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,7 +28,9 @@
 #ifdef CROSSTUNE_WITH_XGBOOST
 #include "crosstune/model/xgboost.hpp"
 #endif
-#include "logs_command.hpp"
+#include "common.hpp"
+#include "data_command.hpp"
+#include "progress.hpp"
 
 namespace crosstune::cli {
 
@@ -98,32 +98,26 @@ inline model::Loss parse_loss(const std::string& loss) {
       Error(ErrorKind::invalid_argument, "unknown loss \"" + loss + "\"", {}, 0, 0, "use mse, rank or both"));
 }
 
-/// Per-epoch lines, and on a terminal a progress bar within the epoch (batches, ETA of the epoch).
+/// Per-epoch lines on stderr (unless --quiet), and on a terminal a progress bar within the epoch.
 inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
-  const bool tty = isatty(fileno(stdout)) != 0;
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  if (tty) {
-    auto epoch_start = std::make_shared<double>(0.0);
+  if (progress_visible()) {
+    auto bar = std::make_shared<std::unique_ptr<Progress>>();
     options.on_batch = [=](std::size_t epoch, std::size_t done, std::size_t total) {
-      if (done == 1) *epoch_start = seconds();
-      if (done % 16 != 0 && done != total) return;
-      const double spent = seconds() - *epoch_start;
-      const double eta = spent / static_cast<double>(done) * static_cast<double>(total - done);
-      const int width = 30, filled = static_cast<int>(width * done / total);
-      std::printf("\repoch %zu/%zu [%.*s%*s] %zu/%zu batches, ETA %.0f s ", epoch + 1, epochs, filled,
-                  "##############################", width - filled, "", done, total, eta);
-      std::fflush(stdout);
+      if (done == 1)
+        *bar = std::make_unique<Progress>("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs),
+                                          total);
+      (*bar)->update(done);
     };
   }
   options.on_epoch = [=](std::size_t epoch, double loss, double pca) {
     const double elapsed = seconds();
     const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(epochs - epoch - 1);
-    std::printf("%sepoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)\n",
-                tty ? "\r\033[K" : "", epoch + 1, epochs, loss, pca, elapsed, eta);
-    std::fflush(stdout);
+    note("epoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)", epoch + 1, epochs, loss, pca,
+         elapsed, eta);
   };
 }
 
@@ -159,17 +153,11 @@ inline model::TrainOptions train_options(const ModelOptions& o) {
   return options;
 }
 
-inline data::Dataset load_model_dataset(const ModelOptions& o) {
-  std::vector<std::filesystem::path> paths;
-  for (const auto& f : expand_log_paths(o.logs))
-    paths.emplace_back(f);
-  auto ds = data::Dataset::load(paths, o.hardware, {.min_records_per_task = o.min_records});
-  if (!ds) fail(ds.error());
-  for (const auto& w : ds->stats().warnings)
-    std::cerr << "crosstune: warning: " << w << '\n';
-  if (ds->tasks().empty())
+inline data::Dataset load_model_dataset(const ModelOptions& o, const std::vector<std::string>& files) {
+  auto ds = load_dataset(files, o.hardware, o.min_records, false);
+  if (ds.tasks().empty())
     fail(Error(ErrorKind::invalid_argument, "no task has enough records", {}, 0, 0, "lower --min-records"));
-  return std::move(*ds);
+  return ds;
 }
 
 /// Trains a baseline (the MLP or XGBoost) on the split and writes it.
@@ -178,8 +166,8 @@ void run_train_baseline(const ModelOptions& o, Model model, const char* what, co
                         const data::Split& split, const ExtractedSet& train_set, const ExtractedSet& val_set,
                         Rng& rng) {
   auto options = train_options(o);
-  std::printf("training %s on %zu records of %zu tasks, validating on %zu\n", what, split.train.size(),
-              ds.tasks().size(), split.test.size());
+  note("training %s on %zu records of %zu tasks, validating on %zu", what, split.train.size(),
+       ds.tasks().size(), split.test.size());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model.fit(train_data, &val_data, options, rng);
@@ -260,26 +248,34 @@ inline data::Split split_for(const ModelOptions& o, const data::Dataset& ds, Rng
 }
 
 inline void run_train(const ModelOptions& o) {
-  if (o.model != "bilstm" && o.model != "mlp" && o.model != "xgb") {
-    fail(Error(ErrorKind::invalid_argument, "unknown model kind \"" + o.model + "\"", {}, 0, 0,
-               "use --model bilstm, mlp or xgb"));
-  }
 #ifndef CROSSTUNE_WITH_XGBOOST
   if (o.model == "xgb") {
     fail(Error(ErrorKind::unsupported, "this crosstune was built without XGBoost", {}, 0, 0,
                "install libxgboost-dev (scripts/setup.sh does) and rebuild, or use --model bilstm or mlp"));
   }
 #endif
-  const auto ds = load_model_dataset(o);
+  const auto files = expand_log_paths(o.logs);
+  check_outputs(files, {{"--out", o.out}});
+  auto config = model::config_for(features::StepSequenceExtractor({.max_steps = o.max_steps}).layout());
+  config.hidden = o.hidden;
+  config.layers = o.layers;
+  config.heads = o.heads;
+  config.embedding = o.embedding;
+  if (o.model == "bilstm") {
+    if (auto ok = config.validate(); !ok) fail(ok.error());  // before the logs are read
+  }
+  if (auto ok = model::validate(train_options(o)); !ok) fail(ok.error());  // before the logs are read
+  const auto ds = load_model_dataset(o, files);
   Rng rng(o.seed);
   auto split = split_for(o, ds, rng);
   features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
   auto [train_set, val_set] = extract_split(ds, split, extractor);
   if (o.model == "mlp") {
-    model::MlpModel mlp(extractor.layout(), o.hidden, o.seed);
+    auto mlp = model::MlpModel::make(extractor.layout(), o.hidden, o.seed);
+    if (!mlp) fail(mlp.error());
     const std::string what =
-        "the MLP baseline (" + std::to_string(mlp.network().parameter_count()) + " parameters)";
-    return run_train_baseline(o, std::move(mlp), what.c_str(), ds, split, train_set, val_set, rng);
+        "the MLP baseline (" + std::to_string(mlp->network().parameter_count()) + " parameters)";
+    return run_train_baseline(o, std::move(*mlp), what.c_str(), ds, split, train_set, val_set, rng);
   }
 #ifdef CROSSTUNE_WITH_XGBOOST
   if (o.model == "xgb") {
@@ -288,16 +284,10 @@ inline void run_train(const ModelOptions& o) {
                               rng);
   }
 #endif
-  auto config = model::config_for(extractor.layout());
-  config.hidden = o.hidden;
-  config.layers = o.layers;
-  config.heads = o.heads;
-  config.embedding = o.embedding;
-  if (auto ok = config.validate(); !ok) fail(ok.error());
   model::BiLstmAttentionNet<float> net(config, rng);
   auto options = train_options(o);
-  std::printf("training on %zu records of %zu tasks, validating on %zu (%zu parameters)\n",
-              split.train.size(), ds.tasks().size(), split.test.size(), net.parameter_count());
+  note("training on %zu records of %zu tasks, validating on %zu (%zu parameters)", split.train.size(),
+       ds.tasks().size(), split.test.size(), net.parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model::train(net, train_data, &val_data, options, rng);
@@ -309,11 +299,12 @@ inline void run_train(const ModelOptions& o) {
 }
 
 inline void run_eval(const ModelOptions& o) {
+  const auto files = expand_log_paths(o.logs);
   auto loaded = AnyModel::load(o.model_in.empty() ? default_model() : o.model_in);
   auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
-  const auto ds = load_model_dataset(o);
+  const auto ds = load_model_dataset(o, files);
   std::vector<data::RecordRef> all;
   if (o.holdout) {
     Rng rng(o.seed);
@@ -352,7 +343,13 @@ inline void run_eval(const ModelOptions& o) {
 }
 
 inline void run_finetune(const ModelOptions& o) {
-  auto loaded = AnyModel::load(o.model_in.empty() ? default_model() : o.model_in);
+  const auto files = expand_log_paths(o.logs);
+  const std::string model_in = o.model_in.empty() ? default_model() : o.model_in;
+  auto inputs = files;
+  inputs.push_back(model_in);
+  check_outputs(inputs, {{"--out", o.out}});
+  if (auto ok = model::validate(train_options(o)); !ok) fail(ok.error());  // before the logs are read
+  auto loaded = AnyModel::load(model_in);
   auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
@@ -374,7 +371,7 @@ inline void run_finetune(const ModelOptions& o) {
     fail(Error(ErrorKind::invalid_argument, "--freeze applies to BiLSTM-attention models only", {}, 0, 0,
                "drop --freeze: a baseline fine-tunes all of its weights (the MLP) or adds trees (XGBoost)"));
   }
-  const auto ds = load_model_dataset(o);
+  const auto ds = load_model_dataset(o, files);
   Rng rng(o.seed);
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
@@ -391,9 +388,8 @@ inline void run_finetune(const ModelOptions& o) {
   const auto before_pca = model::task_pca(scores, val_set.labels, val_set.tasks);
   if (!before_pca) fail(before_pca.error());
   const double before = *before_pca;
-  std::printf(
-      "fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f\n",
-      split->train.size(), frozen.size(), split->test.size(), before);
+  note("fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f",
+       split->train.size(), frozen.size(), split->test.size(), before);
   auto report = std::visit(
       [&](auto& m) {
         if constexpr (std::is_same_v<std::decay_t<decltype(m)>, model::BiLstmAttentionModel>) {
@@ -419,45 +415,63 @@ inline void add_model_commands(CLI::App& app) {
   auto common = [&](CLI::App* c) {
     c->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
     c->add_option("--hardware", o->hardware,
-                  "Preset that measured all the logs (else HARDWARE files / targets)");
-    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)");
+                  "Preset that measured all the logs (else HARDWARE files / targets)")
+        ->check(preset_name());
+    c->add_option("--min-records", o->min_records, "Drop tasks with fewer valid records (default 48)")
+        ->check(count_in(1, 1u << 30));
   };
   // Optimisation flags train and finetune share.
   auto optimisation = [o](CLI::App* c) {
-    c->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)");
+    c->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)")
+        ->check(real_in(0, 10, Ends::open_low));
     c->add_option("--schedule", o->schedule,
                   "Learning rate schedule: constant (default) or cosine (decays to 5% by the last epoch)")
         ->check(CLI::IsMember({"constant", "cosine"}));
-    c->add_option("--loss", o->loss, "mse, rank or both (default)");
-    c->add_option("--rank-weight", o->rank_weight, "Weight of the rank loss when --loss both (default 1)");
+    c->add_option("--loss", o->loss, "mse, rank or both (default)")
+        ->check(CLI::IsMember({"mse", "rank", "both"}));
+    c->add_option("--rank-weight", o->rank_weight, "Weight of the rank loss when --loss both (default 1)")
+        ->check(real_in(0, 1e6));
     c->add_option("--patience", o->patience,
-                  "Epochs without a better validation PCA before stopping (default 5; 0: never stop early)");
+                  "Epochs without a better validation PCA before stopping (default 5; 0: never stop early)")
+        ->check(count_in(0, 1u << 20));
   };
   auto* train = app.add_subcommand("train",
                                    "Train a cost model: BiLSTM-attention, or the MLP or XGBoost baseline "
                                    "(validating on 10% of each task)");
   common(train);
-  train->add_option(
-      "--model", o->model,
-      "Model kind: bilstm (default), mlp (the pooled-feature MLP baseline) or xgb (XGBoost trees on "
-      "pooled features; an epoch is 10 boosting rounds)");
-  train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)");
-  train->add_option("--batch", o->batch, "Mini-batch size (default 16)");
-  train->add_option("--seed", o->seed, "Random seed (default 0)");
-  train->add_option("--threads", o->threads,
-                    "Threads (default 0: every core); results are reproducible for a seed and thread count");
+  train
+      ->add_option(
+          "--model", o->model,
+          "Model kind: bilstm (default), mlp (the pooled-feature MLP baseline) or xgb (XGBoost trees on "
+          "pooled features; an epoch is 10 boosting rounds)")
+      ->check(CLI::IsMember({"bilstm", "mlp", "xgb"}));
+  train->add_option("--epochs", o->epochs, "Epochs (default 30; early stopping after 5 without improvement)")
+      ->check(count_in(1, 1u << 20));
+  train->add_option("--batch", o->batch, "Mini-batch size (default 16)")->check(count_in(1, 1u << 16));
+  train->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
+  train
+      ->add_option("--threads", o->threads,
+                   "Threads (default 0: every core); results are reproducible for a seed and thread count")
+      ->check(count_in(0, 4096));
   optimisation(train);
-  train->add_option("--hidden", o->hidden, "LSTM hidden size, or the MLP's first layer width (default 128)");
-  train->add_option("--layers", o->layers, "BiLSTM layers (default 3)");
-  train->add_option("--heads", o->heads, "Attention heads (default 2)");
-  train->add_option("--embedding", o->embedding, "Input projection width (default 64)");
-  train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)");
-  train->add_option(
-      "--ratio", o->ratio,
-      "Share of each task's records (within_task) or of the tasks (by_task) to train on (default 0.9)");
-  train->add_option("--split", o->split,
-                    "Validation split: within_task (default: held-out records of every task) or by_task "
-                    "(held-out tasks)");
+  train->add_option("--hidden", o->hidden, "LSTM hidden size, or the MLP's first layer width (default 128)")
+      ->check(count_in(2, 4096));
+  train->add_option("--layers", o->layers, "BiLSTM layers (default 3)")->check(count_in(1, 16));
+  train->add_option("--heads", o->heads, "Attention heads (default 2)")->check(count_in(1, 64));
+  train->add_option("--embedding", o->embedding, "Input projection width (default 64)")
+      ->check(count_in(1, 4096));
+  train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)")
+      ->check(count_in(1, features::max_steps_limit));
+  train
+      ->add_option(
+          "--ratio", o->ratio,
+          "Share of each task's records (within_task) or of the tasks (by_task) to train on (default 0.9)")
+      ->check(real_in(0, 1, Ends::open));
+  train
+      ->add_option("--split", o->split,
+                   "Validation split: within_task (default: held-out records of every task) or by_task "
+                   "(held-out tasks)")
+      ->check(CLI::IsMember({"within_task", "by_task"}));
   train->add_option("--out", o->out, "Model file to write")->required();
   train->callback([o] { run_train(*o); });
   auto* eval = app.add_subcommand("eval", "Score a model on logs: PCA, top-1, top-5, RMSE, Kendall tau");
@@ -469,10 +483,13 @@ inline void add_model_commands(CLI::App& app) {
       "--holdout", o->holdout,
       "Score only the records `train` held out for validation with the same --split, --ratio, --seed "
       "and logs");
-  eval->add_option("--split", o->split, "With --holdout: within_task (default) or by_task");
-  eval->add_option("--ratio", o->ratio, "With --holdout: the training share (default 0.9)");
-  eval->add_option("--seed", o->seed, "With --holdout: the training seed (default 0)");
-  eval->add_option("--threads", o->threads, "Threads (default 0: every core)");
+  eval->add_option("--split", o->split, "With --holdout: within_task (default) or by_task")
+      ->check(CLI::IsMember({"within_task", "by_task"}));
+  eval->add_option("--ratio", o->ratio, "With --holdout: the training share (default 0.9)")
+      ->check(real_in(0, 1, Ends::open));
+  eval->add_option("--seed", o->seed, "With --holdout: the training seed (default 0)")
+      ->check(count_in(0, UINT64_MAX));
+  eval->add_option("--threads", o->threads, "Threads (default 0: every core)")->check(count_in(0, 4096));
   eval->callback([o] { run_eval(*o); });
   auto* finetune =
       app.add_subcommand("finetune", "Continue training a model on a new target's records, layers frozen");
@@ -483,13 +500,14 @@ inline void add_model_commands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
       ->delimiter(',');
-  finetune->add_option("--epochs", o->epochs, "Epochs (default 30)");
-  finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)");
+  finetune->add_option("--epochs", o->epochs, "Epochs (default 30)")->check(count_in(1, 1u << 20));
+  finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)")->check(count_in(1, 1u << 16));
   optimisation(finetune);
-  finetune->add_option("--seed", o->seed, "Random seed (default 0)");
-  finetune->add_option("--threads", o->threads, "Threads (default 0: every core)");
-  finetune->add_option("--ratio", o->ratio,
-                       "Share of each task fine-tuned on; the rest validates (default 0.9)");
+  finetune->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
+  finetune->add_option("--threads", o->threads, "Threads (default 0: every core)")->check(count_in(0, 4096));
+  finetune
+      ->add_option("--ratio", o->ratio, "Share of each task fine-tuned on; the rest validates (default 0.9)")
+      ->check(real_in(0, 1, Ends::open));
   finetune->add_option("--out", o->out, "Model file to write")->required();
   finetune->callback([o] { run_finetune(*o); });
 }

@@ -1,6 +1,11 @@
-// crosstune/crosstune.hpp — umbrella header: everything but the CUDA parts (crosstune/cuda/).
+// crosstune/crosstune.hpp — umbrella header: every public part of the library, for quick starts.
 //
-// Include the single headers you use to keep compile times down; this one is for quick starts.
+// Two parts stay out, since they need more than crosstune::crosstune links: the XGBoost baseline
+// (crosstune/model/xgboost.hpp, target crosstune::xgboost) and the CUDA kernels (crosstune/cuda/, target
+// crosstune::cuda). crosstune/hw/cuda_probe.hpp is in: it compiles without CUDA and then reports so.
+// detail/ is internal and comes along only as the public headers use it.
+//
+// Include the single headers you use to keep compile times down; this one pulls in Eigen, xtensor and TBB.
 //
 //   #include <crosstune/crosstune.hpp>
 //   auto records = crosstune::io::read_log_file("tuning.json.gz");
@@ -17,10 +22,44 @@
 #include "crosstune/core/task.hpp"
 #include "crosstune/core/workload_key.hpp"
 
+#include "crosstune/io/atomic_file.hpp"
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/io/log_writer.hpp"
+#include "crosstune/io/npy_writer.hpp"
 #include "crosstune/io/record_format.hpp"
 #include "crosstune/io/record_parser.hpp"
 
+#include "crosstune/hw/cuda_probe.hpp"
+#include "crosstune/hw/hardware_params.hpp"
+#include "crosstune/hw/host_probe.hpp"
+#include "crosstune/hw/presets.hpp"
+#include "crosstune/hw/target_string.hpp"
+
+#include "crosstune/data/dataset.hpp"
+#include "crosstune/data/export.hpp"
 #include "crosstune/data/log_summary.hpp"
+#include "crosstune/data/samplers.hpp"
+#include "crosstune/data/splits.hpp"
 #include "crosstune/data/workload_info.hpp"
+
+#include "crosstune/metrics/ranking.hpp"
+
+#include "crosstune/features/feature_batch.hpp"
+#include "crosstune/features/step_encoding.hpp"
+#include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/features/workload_features.hpp"
+
+#include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/cost_model.hpp"
+#include "crosstune/model/layers.hpp"
+#include "crosstune/model/lstm.hpp"
+#include "crosstune/model/matrix.hpp"
+#include "crosstune/model/mlp.hpp"
+#include "crosstune/model/optim.hpp"
+#include "crosstune/model/parallel.hpp"
+#include "crosstune/model/parameter.hpp"
+#include "crosstune/model/pooling.hpp"
+#include "crosstune/model/serialization.hpp"
+#include "crosstune/model/trainer.hpp"
+
+#include "crosstune/concepts.hpp"

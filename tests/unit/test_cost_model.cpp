@@ -67,3 +67,41 @@ TEST_CASE("features of another layout are refused") {
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("max steps 8") != std::string::npos);
 }
+
+TEST_CASE("sizes out of range are refused by make() and throw from the constructor") {
+  struct Case {
+    const char* what;
+    BiLstmAttentionConfig sizes;
+  };
+  auto sized = [](auto edit) {
+    BiLstmAttentionConfig c;
+    c.hidden = 8;
+    c.layers = 1;
+    c.heads = 2;
+    c.embedding = 8;
+    c.head_hidden = 8;
+    edit(c);
+    return c;
+  };
+  const Case cases[] = {
+      {"'hidden' is 0", sized([](auto& c) { c.hidden = 0; })},
+      {"'hidden' is 1000000", sized([](auto& c) { c.hidden = 1000000; })},
+      {"'layers' is 65", sized([](auto& c) { c.layers = 65; })},
+      {"'embedding' is 0", sized([](auto& c) { c.embedding = 0; })},
+      {"must be divisible by heads", sized([](auto& c) { c.heads = 3; })},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    auto made = BiLstmAttentionModel::make(layout, c.sizes);
+    REQUIRE_FALSE(made);
+    CHECK(made.error().message.find(c.what) != std::string::npos);
+    CHECK_THROWS_AS(BiLstmAttentionModel(layout, c.sizes), ErrorException);
+  }
+  features::FeatureLayout no_steps = layout;
+  no_steps.max_steps = 0;
+  CHECK_FALSE(BiLstmAttentionModel::make(no_steps, sized([](auto&) {})));
+  auto good = BiLstmAttentionModel::make(layout, sized([](auto&) {}), 3);
+  REQUIRE(good);
+  CHECK(good->network().config().hidden == 8);
+  CHECK(good->layout() == layout);
+}

@@ -48,3 +48,17 @@ TEST_CASE("probing CUDA devices gives devices or a clear status, never a crash")
   CHECK(devices.error().message == "crosstune was built without CUDA");
 #endif
 }
+
+#if defined(CROSSTUNE_WITH_CUDA)
+crosstune::Expected<std::vector<CudaDeviceProbe>>
+probe_compiled_without_cuda();  // cuda_probe_without_cuda.cpp
+
+TEST_CASE("translation units that disagree on CROSSTUNE_WITH_CUDA each keep their own probe") {
+  // One inline function with two bodies would let the linker keep either for both units.
+  auto without = probe_compiled_without_cuda();
+  REQUIRE_FALSE(without);
+  CHECK(without.error().message == "crosstune was built without CUDA");
+  auto with = probe_cuda_devices();
+  CHECK((with || with.error().message != "crosstune was built without CUDA"));
+}
+#endif

@@ -63,3 +63,27 @@ TEST_CASE("check_compatible names the first difference and what to do") {
   CHECK(message({"steps", 3, 5, 7, 2, 0}).find("workload/hardware dims 2/4, the extractor produces 2/0") !=
         std::string::npos);
 }
+
+TEST_CASE("check_batch refuses a batch a network would read out of bounds") {
+  const FeatureLayout layout{"steps", 3, 5, 7, 2, 4};
+  FeatureBatch batch;
+  batch.reset(3, layout);
+  batch.lengths = {7, 0, 3};
+  CHECK(check_batch(layout, batch));
+  batch.lengths[1] = 8;  // more steps than the batch holds
+  auto too_long = check_batch(layout, batch);
+  REQUIRE_FALSE(too_long);
+  CHECK(too_long.error().message.find("candidate 1 claims 8 steps of 7") != std::string::npos);
+  batch.lengths[1] = 2;
+  batch.lengths.push_back(1);  // four candidates claimed, three in the tensors
+  auto short_tensors = check_batch(layout, batch);
+  REQUIRE_FALSE(short_tensors);
+  CHECK(short_tensors.error().message.find("do not all hold 4 candidates") != std::string::npos);
+  const FeatureLayout no_steps{"steps", 3, 5, 0, 2, 4};
+  FeatureBatch empty_steps;
+  empty_steps.reset(2, no_steps);
+  auto nothing = check_batch(no_steps, empty_steps);
+  REQUIRE_FALSE(nothing);
+  CHECK(nothing.error().message.find("no step positions") != std::string::npos);
+  CHECK_FALSE(check_batch(FeatureLayout{"steps", 3, 5, 6, 2, 4}, batch));  // another layout
+}

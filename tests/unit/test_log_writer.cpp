@@ -2,7 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <filesystem>
 #include <limits>
+#include <span>
 
 #include "crosstune/io/log_reader.hpp"
 #include "test_support.hpp"
@@ -53,6 +58,7 @@ TEST_CASE("append mode keeps earlier records, truncate mode replaces them, also 
       auto writer = io::LogWriter::open(dir / name, io::WriteMode::truncate);
       REQUIRE(writer);
       REQUIRE(writer->write(records[1]));
+      REQUIRE(writer->close());
     }
     auto replaced = io::read_log_file(dir / name);
     REQUIRE(replaced);
@@ -86,4 +92,106 @@ TEST_CASE("a log in a missing folder cannot be opened, with a hint") {
   REQUIRE_FALSE(writer);
   CHECK(writer.error().kind == ErrorKind::io);
   CHECK_FALSE(writer.error().hint.empty());
+}
+
+TEST_CASE("a truncating writer dropped without close() leaves the old log as it was") {
+  TempDir dir;
+  const auto records = sample_records();
+  for (const char* name : {"log.json", "log.json.gz"}) {
+    CAPTURE(name);
+    {
+      auto writer = io::LogWriter::open(dir / name, io::WriteMode::truncate);
+      REQUIRE(writer);
+      REQUIRE(writer->write(std::span<const Record>(records).first(3)));
+      REQUIRE(writer->close());
+    }
+    const std::string before = test::read_file(dir / name);
+    {
+      auto writer = io::LogWriter::open(dir / name, io::WriteMode::truncate);
+      REQUIRE(writer);
+      REQUIRE(writer->write(records[5]));
+      REQUIRE(writer->flush());
+    }  // e.g. an exception ended the command before close()
+    CHECK(test::read_file(dir / name) == before);
+    std::size_t temporaries = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+      temporaries += entry.path().filename().string().find(".tmp-") != std::string::npos;
+    CHECK(temporaries == 0);
+  }
+}
+
+TEST_CASE("FlushPolicy::each_record puts every record in the file as it is written") {
+  TempDir dir;
+  const auto records = sample_records();
+  for (auto policy : {io::FlushPolicy::each_record, io::FlushPolicy::each_record_synced}) {
+    std::filesystem::remove(dir / "live.json");
+    auto writer = io::LogWriter::open(dir / "live.json", io::WriteMode::append, policy);
+    REQUIRE(writer);
+    for (std::size_t i = 0; i < 3; ++i) {
+      REQUIRE(writer->write(records[i]));
+      // Read while the writer is still open, as a crash right now would leave the file.
+      auto now = io::read_log_file(dir / "live.json");
+      REQUIRE(now);
+      CHECK(now->size() == i + 1);
+    }
+    REQUIRE(writer->close());
+    // A gzip log gets a sync point per record; its stream is whole once closed.
+    std::filesystem::remove(dir / "live.json.gz");
+    auto gz = io::LogWriter::open(dir / "live.json.gz", io::WriteMode::append, policy);
+    REQUIRE(gz);
+    REQUIRE(gz->write(std::span<const Record>(records).first(3)));
+    REQUIRE(gz->close());
+    auto back = io::read_log_file(dir / "live.json.gz");
+    REQUIRE(back);
+    CHECK(back->size() == 3);
+  }
+}
+
+TEST_CASE("appending after a torn last line starts a new line, so only the torn record is lost") {
+  TempDir dir;
+  const auto records = sample_records();
+  {
+    auto writer = io::LogWriter::open(dir / "log.json");
+    REQUIRE(writer);
+    REQUIRE(writer->write(std::span<const Record>(records).first(2)));
+    REQUIRE(writer->close());
+  }
+  std::string text = test::read_file(dir / "log.json");
+  text.resize(text.size() - 20);  // a crash in the middle of the second record
+  test::write_file(dir / "log.json", text);
+  {
+    auto writer = io::LogWriter::open(dir / "log.json");
+    REQUIRE(writer);
+    REQUIRE(writer->write(records[2]));
+    REQUIRE(writer->close());
+  }
+  io::ReadOptions options;
+  options.on_bad_line = io::OnBadLine::skip;
+  auto back = io::read_log_file(dir / "log.json", options);
+  REQUIRE(back);
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0] == records[0]);
+  CHECK((*back)[1] == records[2]);
+}
+
+TEST_CASE("a log whose writes the device refuses reports it, and a truncating one keeps the old file") {
+  TempDir dir;
+  const auto records = sample_records();
+  test::write_file(dir / "old.json", "old content\n");
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  auto* old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit lower = saved;
+  lower.rlim_cur = 4096;
+  setrlimit(RLIMIT_FSIZE, &lower);
+  auto writer = io::LogWriter::open(dir / "old.json", io::WriteMode::truncate);
+  REQUIRE(writer);
+  Expected<void> result = writer->write(records);
+  if (result) result = writer->close();
+  setrlimit(RLIMIT_FSIZE, &saved);
+  signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(result);
+  CHECK(result.error().kind == ErrorKind::io);
+  CHECK(result.error().hint.find("free disk space") != std::string::npos);
+  CHECK(test::read_file(dir / "old.json") == "old content\n");
 }

@@ -48,3 +48,28 @@ TEST_CASE("writing more or fewer elements than the shape is an error") {
   CHECK(closed.error().message.find("only 5 of 6 elements") != std::string::npos);
   CHECK_FALSE(NpyWriter<float>::open(dir / "missing" / "x.npy", {1}));
 }
+
+TEST_CASE("an incomplete or abandoned array leaves the file that was there before") {
+  crosstune::test::TempDir dir;
+  crosstune::test::write_file(dir / "x.npy", "an older export");
+  const std::vector<float> values(6, 2.0f);
+  {
+    auto npy = NpyWriter<float>::open(dir / "x.npy", {2, 3});
+    REQUIRE(npy);
+    REQUIRE(npy->append(std::span<const float>(values.data(), 4)));
+    CHECK_FALSE(npy->close());  // two elements short: nothing replaces the old file
+  }
+  CHECK(crosstune::test::read_file(dir / "x.npy") == "an older export");
+  {
+    auto npy = NpyWriter<float>::open(dir / "x.npy", {2, 3});
+    REQUIRE(npy);
+    REQUIRE(npy->append(values));
+  }  // dropped without close()
+  CHECK(crosstune::test::read_file(dir / "x.npy") == "an older export");
+  auto huge = NpyWriter<float>::open(dir / "huge.npy", {std::size_t{1} << 40, std::size_t{1} << 40});
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().message.find("too large") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "huge.npy"));
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}

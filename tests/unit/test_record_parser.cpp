@@ -141,6 +141,16 @@ TEST_CASE("malformed lines are refused with the kind, column and a message sayin
        ErrorKind::schema, "stage list"},
       {"cost not a number", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [["fast"], 0, 1, 1]})",
        ErrorKind::schema, "expected a number for a cost, found a string"},
+      {"cost NaN", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[1e-3, -nan], 0, 1, 1]})",
+       ErrorKind::schema, "cost -nan is not a positive, finite number of seconds"},
+      {"cost -Infinity", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[-Infinity], 0, 1, 1]})",
+       ErrorKind::schema, "cost -Infinity is not a positive"},
+      {"cost Infinity", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[Infinity], 0, 1, 1]})",
+       ErrorKind::parse, "expected a number for a cost"},
+      {"cost zero", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[0], 0, 1, 1]})", ErrorKind::schema,
+       "cost 0 is not a positive"},
+      {"cost below zero", R"({"i": [["[\"k\"]", "llvm"], [[], []]], "r": [[2e-3, -1e-3], 0, 1, 1]})",
+       ErrorKind::schema, "cost -1e-3 is not a positive"},
   };
   for (const auto& c : cases) {
     const std::string name = c.name;

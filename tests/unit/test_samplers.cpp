@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <set>
 
 #include "test_support.hpp"
@@ -138,4 +139,36 @@ TEST_CASE("tasks covering a share of the FLOPs are picked largest first") {
   CHECK(*weighted == std::vector<std::size_t>{(*all).back()});
   CHECK_FALSE(select_tasks_by_flops(ds, 0.0));
   CHECK_FALSE(select_tasks_by_flops(ds, 0.5, std::vector<double>{1.0}));
+}
+
+TEST_CASE("knobs out of range are refused by make() and throw from select()") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double bad : {-0.3, 0.0, 1.5, 2.0, nan}) {
+    CAPTURE(bad);
+    auto uniform = UniformSampler::make(bad);
+    REQUIRE_FALSE(uniform);
+    CHECK(uniform.error().kind == ErrorKind::invalid_argument);
+    CHECK(uniform.error().message.find("fraction must be in (0, 1]") != std::string::npos);
+    CHECK_FALSE(FlopsWeightedSampler::make(bad));
+    Rng rng(0);
+    CHECK_THROWS_AS((void)UniformSampler{bad}.select(sample(), rng), ErrorException);
+    CHECK_THROWS_AS((void)FlopsWeightedSampler{bad}.select(sample(), rng), ErrorException);
+  }
+  for (double bad : {-0.1, 1.01, 2.0, nan}) {
+    CAPTURE(bad);
+    auto slow = HardwareAwareSampler::make("", 0.4, bad);
+    REQUIRE_FALSE(slow);
+    CHECK(slow.error().message.find("slow_fraction") != std::string::npos);
+    auto fast = HardwareAwareSampler::make("", bad, 0.25);
+    REQUIRE_FALSE(fast);
+    CHECK(fast.error().message.find("fast_fraction") != std::string::npos);
+    Rng rng(0);
+    CHECK_THROWS_AS((void)HardwareAwareSampler{.slow_fraction = bad}.select(sample(), rng), ErrorException);
+  }
+  auto good = HardwareAwareSampler::make("v100", 0.0, 1.0, 3);
+  REQUIRE(good);
+  CHECK(good->target == "v100");
+  CHECK(good->max_tasks_per_flops_bucket == 3);
+  REQUIRE(UniformSampler::make(1.0));
+  CHECK(UniformSampler::make(0.25)->fraction == 0.25);
 }

@@ -149,3 +149,21 @@ TEST_CASE("the extractor for a stored layout reproduces it, and an impossible la
   foreign.step_dims = 7;
   CHECK_FALSE(StepSequenceExtractor::for_layout(foreign));
 }
+
+TEST_CASE("max_steps outside [1, max_steps_limit] is refused by make(), extract() and for_layout()") {
+  for (std::size_t bad : {std::size_t{0}, max_steps_limit + 1, std::size_t{1} << 40}) {
+    CAPTURE(bad);
+    auto made = StepSequenceExtractor::make({.max_steps = bad});
+    REQUIRE_FALSE(made);
+    CHECK(made.error().message.find("max_steps is " + std::to_string(bad)) != std::string::npos);
+    StepSequenceExtractor direct({.max_steps = bad});
+    FeatureBatch batch;
+    const std::vector<Record> none;
+    CHECK_FALSE(direct.extract(none, hw::presets::v100, batch));
+    FeatureLayout layout = StepSequenceExtractor().layout();
+    layout.max_steps = bad;
+    CHECK_FALSE(StepSequenceExtractor::for_layout(layout));
+  }
+  REQUIRE(StepSequenceExtractor::make({.max_steps = max_steps_limit}));
+  CHECK(StepSequenceExtractor::make({.max_steps = 1})->layout().max_steps == 1);
+}

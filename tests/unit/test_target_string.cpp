@@ -128,6 +128,11 @@ TEST_CASE("malformed or unknown targets are errors naming the bad token and its 
       {"cuda sm_80", "unexpected token \"sm_80\"", 6},
       {"cuda -model=v100 -arch=sm_80", "contradicts -model=v100", 18},
       {"cuda -mcpu=znver3", "-mcpu is for CPU targets", 6},
+      {"llvm -mcpu=", "option -mcpu has no value", 6},
+      {"llvm -mcpu", "option -mcpu has no value", 6},
+      {"cuda -arch= -max_num_threads=1024", "option -arch has no value", 6},
+      {"cuda -model", "option -model has no value", 6},
+      {"   ", "empty target string", 4},
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.target));

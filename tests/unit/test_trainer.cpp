@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+#include <vector>
+
 #include "synthetic_ranking.hpp"
 
 using namespace crosstune;
@@ -117,4 +120,55 @@ TEST_CASE("task_pca groups candidates by task in any order, and refuses mismatch
   REQUIRE(pca);
   CHECK(*pca == doctest::Approx((3 * 1.0 + 2 * 0.0) / 5));
   CHECK_FALSE(task_pca(scores, labels, std::vector<std::uint32_t>{0, 1}));
+}
+
+TEST_CASE("options out of range are refused before training, each naming its field") {
+  const auto data = make_synthetic(8, 5);
+  const LabelledBatch good{&data.batch, data.labels, data.tasks};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    const char* field;
+    TrainOptions options;
+  };
+  std::vector<Case> cases;
+  auto add = [&](const char* field, auto edit) {
+    TrainOptions o;
+    edit(o);
+    cases.push_back({field, o});
+  };
+  add("epochs", [](TrainOptions& o) { o.epochs = 0; });
+  add("batch_size", [](TrainOptions& o) { o.batch_size = 0; });
+  add("learning_rate", [](TrainOptions& o) { o.learning_rate = -1.0f; });
+  add("learning_rate", [](TrainOptions& o) { o.learning_rate = 0.0f; });
+  add("learning_rate", [&](TrainOptions& o) { o.learning_rate = nan; });
+  add("weight_decay", [](TrainOptions& o) { o.weight_decay = -0.1f; });
+  add("clip_norm", [&](TrainOptions& o) { o.clip_norm = nan; });
+  add("rank_weight", [](TrainOptions& o) { o.rank_weight = -1.0f; });
+  for (const auto& c : cases) {
+    CAPTURE(c.field);
+    auto refused = validate(c.options);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find(c.field) != std::string::npos);
+    Rng rng(0);
+    BiLstmAttentionNet<float> net(small(), rng);
+    const auto before = *net.parameters().front().value;
+    CHECK_FALSE(train(net, good, nullptr, c.options, rng));
+    CHECK(*net.parameters().front().value == before);  // refused before any step
+  }
+  CHECK(validate(TrainOptions{}));
+}
+
+TEST_CASE("a run whose loss stops being a number is an error, not a model") {
+  const auto data = make_synthetic(64, 6);
+  const LabelledBatch set{&data.batch, data.labels, data.tasks};
+  Rng rng(0);
+  BiLstmAttentionNet<float> net(small(), rng);
+  TrainOptions options;
+  options.epochs = 3;
+  options.learning_rate = 1e30f;  // finite, but every step overflows the weights
+  options.clip_norm = 0.0f;
+  auto report = train(net, set, nullptr, options, rng);
+  REQUIRE_FALSE(report);
+  CHECK(report.error().message.find("training diverged") != std::string::npos);
+  CHECK(report.error().hint.find("lower the learning rate") != std::string::npos);
 }

@@ -21,9 +21,11 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -48,6 +50,9 @@ struct LogSource {
 struct DatasetOptions {
   std::size_t min_records_per_task = 48;  ///< tasks with fewer valid records are dropped (TenSet: 48)
   io::OnBadLine on_bad_line = io::OnBadLine::stop;
+  /// Called after each file is read, with the files done and the total (for progress bars). Files are
+  /// read in parallel; the calls are serialised, so the callback needs no locking of its own.
+  std::function<void(std::size_t files_done, std::size_t files_total)> on_file_read{};
 };
 
 struct DatasetStats {
@@ -95,6 +100,48 @@ struct TaskData {
   return target.kind().empty() ? std::string("unknown") : "unknown-" + std::string(target.kind());
 }
 
+/// The preset named by the HARDWARE file beside `log_file` (first line, blanks trimmed; "" when there is
+/// no such file). Errors: the file names no preset, or cannot be read.
+[[nodiscard]] inline Expected<std::string> hardware_file_hint(const std::filesystem::path& log_file) {
+  const auto path = log_file.parent_path() / "HARDWARE";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::string();
+  std::ifstream in(path);
+  if (!in) {
+    return unexpected(Error(ErrorKind::io, "cannot read the HARDWARE file", path.string(), 0, 0,
+                            "make it readable, or name the hardware with --hardware"));
+  }
+  std::string name;
+  std::getline(in, name);
+  const auto blank = [](char c) { return c == ' ' || c == '\r' || c == '\t'; };
+  while (!name.empty() && blank(name.back()))
+    name.pop_back();
+  name.erase(0, static_cast<std::size_t>(std::find_if_not(name.begin(), name.end(), blank) - name.begin()));
+  if (!name.empty() && hw::find_preset(name) == nullptr) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "HARDWARE file names unknown preset \"" + name + "\"", path.string(), 1, 0,
+                            "write one preset name (crosstune hw --list-presets)"));
+  }
+  return name;
+}
+
+/// The descriptor of hardware `name` (resolve_hardware_name's result) for a task: the preset, else what
+/// the task's target string says, refined by the hardware parameters the log recorded.
+[[nodiscard]] inline hw::HardwareParams hardware_descriptor(const std::string& name, const Task& task) {
+  hw::HardwareParams p;
+  if (const hw::HardwareParams* preset = hw::find_preset(name)) {
+    p = *preset;
+  } else if (auto parsed = hw::parse_target(task.target.str())) {
+    p = *parsed;
+  }
+  if (task.has_hardware_params()) {
+    // The search ran with the recorded parameters; they describe what the schedules were made for.
+    if (p.kind == hw::DeviceKind::unknown) p = hw::from_recorded(task.hardware_params);
+    p.assign_recorded(task.hardware_params);
+  }
+  return p;
+}
+
 class Dataset {
  public:
   /// Reads and groups the logs. Errors: a file that cannot be read, or a malformed line under
@@ -104,8 +151,19 @@ class Dataset {
     // Parse every file in parallel; group afterwards in file order, so the result does not depend on
     // the number of threads.
     std::vector<FileResult> files(sources.size());
+    std::mutex progress_mutex;
+    std::size_t files_done = 0;
+    auto report = [&] {
+      if (!options.on_file_read) return;
+      std::lock_guard lock(progress_mutex);
+      options.on_file_read(++files_done, sources.size());
+    };
     tbb::parallel_for(std::size_t{0}, sources.size(), [&](std::size_t i) {
       FileResult& out = files[i];
+      struct Reported {
+        decltype(report)& done;
+        ~Reported() { done(); }
+      } reported{report};
       const auto& source = sources[i];
       if (!source.hardware.empty() && hw::find_preset(source.hardware) == nullptr) {
         out.error = Error(ErrorKind::invalid_argument, "unknown hardware preset \"" + source.hardware + "\"",
@@ -201,16 +259,8 @@ class Dataset {
     std::optional<Error> error;
   };
 
-  /// The preset named by the HARDWARE file of the source's folder ("" when there is none).
   static Expected<std::string> hardware_hint(const LogSource& source) {
-    const auto path = source.path.parent_path() / "HARDWARE";
-    std::string hint = read_hardware_file(path);
-    if (!hint.empty() && hw::find_preset(hint) == nullptr) {
-      return unexpected(Error(ErrorKind::invalid_argument,
-                              "HARDWARE file names unknown preset \"" + hint + "\"", path.string(), 1, 0,
-                              "write one preset name (crosstune hw --list-presets)"));
-    }
-    return hint;
+    return hardware_file_hint(source.path);
   }
 
   static Expected<Dataset> build(std::vector<FileResult>& files, std::span<const LogSource> sources,
@@ -274,7 +324,8 @@ class Dataset {
     std::vector<TaskData> kept;
     kept.reserve(ds.tasks_.size());
     for (auto& t : ds.tasks_) {
-      if (t.records.size() < options.min_records_per_task) {
+      // A task without a single valid record has no best cost to label against, whatever the minimum.
+      if (t.records.empty() || t.records.size() < options.min_records_per_task) {
         ++ds.stats_.dropped_tasks;
         ds.stats_.dropped_records += t.records.size();
         continue;
@@ -292,28 +343,8 @@ class Dataset {
     return ds;
   }
 
-  static std::string read_hardware_file(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::string name;
-    if (in) std::getline(in, name);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\r' || name.back() == '\t'))
-      name.pop_back();
-    return name;
-  }
-
   static hw::HardwareParams descriptor_for(const std::string& hardware, const Task& task) {
-    hw::HardwareParams p;
-    if (const hw::HardwareParams* preset = hw::find_preset(hardware)) {
-      p = *preset;
-    } else if (auto parsed = hw::parse_target(task.target.str())) {
-      p = *parsed;
-    }
-    if (task.has_hardware_params()) {
-      // The search ran with the recorded parameters; they describe what the schedules were made for.
-      if (p.kind == hw::DeviceKind::unknown) p = hw::from_recorded(task.hardware_params);
-      p.assign_recorded(task.hardware_params);
-    }
-    return p;
+    return hardware_descriptor(hardware, task);
   }
 
   std::vector<TaskData> tasks_;

@@ -1,34 +1,38 @@
-// crosstune/data/export.hpp — a Dataset's labels and task structure as NumPy .npy files (via xtensor),
-// for people who analyse in Python.
+// crosstune/data/export.hpp — a Dataset's labels and task structure as NumPy .npy files, for people who
+// analyse in Python.
 //
-//   crosstune::data::export_npy(dataset, "out/");   // labels.npy, costs.npy, task_index.npy, task_offsets.npy
+//   crosstune::data::export_npy(dataset, "out/");   // labels.npy, costs.npy, task_index.npy,
+//   task_offsets.npy
 //
 //   >>> labels = np.load("out/labels.npy")          # float32 [records], normalised throughput
-//   >>> offsets = np.load("out/task_offsets.npy")   # int64 [tasks + 1]: task t is labels[offsets[t]:offsets[t+1]]
+//   >>> offsets = np.load("out/task_offsets.npy")   # int64 [tasks + 1]: task t is
+//   labels[offsets[t]:offsets[t+1]]
 #pragma once
-
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xnpy.hpp>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
 #include "crosstune/data/dataset.hpp"
+#include "crosstune/io/atomic_file.hpp"
+#include "crosstune/io/npy_writer.hpp"
 
 namespace crosstune::data {
 
 /// Writes labels.npy (float32), costs.npy (float64 mean cost, seconds), task_index.npy (int64 task of
 /// each record), task_offsets.npy (int64, tasks + 1) and tasks.tsv (task, hardware, op, FLOPs, workload key)
 /// into `folder` (created if missing). Records are in dataset order: task by task, file order within.
+/// All five are written to temporaries first and put in place together at the end, so a failure (a full
+/// disk) leaves the files of an earlier export as they were.
 [[nodiscard]] inline Expected<void> export_npy(const Dataset& ds, const std::filesystem::path& folder) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) {
-    return unexpected(Error(ErrorKind::io, "cannot create the folder: " + ec.message(), folder.string()));
+    return unexpected(Error(ErrorKind::io, "cannot create the folder: " + ec.message(), folder.string(), 0, 0,
+                            "choose a folder you can write to"));
   }
   std::vector<float> labels;
   std::vector<double> costs;
@@ -41,24 +45,36 @@ namespace crosstune::data {
     task_index.insert(task_index.end(), task.size(), static_cast<std::int64_t>(t));
     offsets.push_back(static_cast<std::int64_t>(labels.size()));
   }
-  try {
-    xt::dump_npy((folder / "labels.npy").string(), xt::adapt(labels));
-    xt::dump_npy((folder / "costs.npy").string(), xt::adapt(costs));
-    xt::dump_npy((folder / "task_index.npy").string(), xt::adapt(task_index));
-    xt::dump_npy((folder / "task_offsets.npy").string(), xt::adapt(offsets));
-  } catch (const std::exception& e) {
-    return unexpected(Error(ErrorKind::io, std::string("writing .npy failed: ") + e.what(), folder.string()));
-  }
-  std::ofstream tsv(folder / "tasks.tsv");
-  tsv << "task\thardware\top\tflops\tworkload_key\n";
+  std::string tsv = "task\thardware\top\tflops\tworkload_key\n";
   for (std::size_t t = 0; t < ds.tasks().size(); ++t) {
     const auto& task = ds.tasks()[t];
-    tsv << t << '\t' << task.hardware << '\t' << to_string(task.workload.op) << '\t'
-        << (task.workload.flops ? std::to_string(*task.workload.flops) : std::string("")) << '\t' << task.workload_key
-        << '\n';
+    tsv += std::to_string(t) + '\t' + task.hardware + '\t' + std::string(to_string(task.workload.op)) + '\t' +
+           (task.workload.flops ? std::to_string(*task.workload.flops) : std::string()) + '\t' +
+           task.workload_key + '\n';
   }
-  if (!tsv) return unexpected(Error(ErrorKind::io, "writing tasks.tsv failed", (folder / "tasks.tsv").string()));
-  return {};
+  // Each writer holds its temporary until close(); the first failure drops the ones not yet closed.
+  auto open = [&]<class T>(const char* name, const std::vector<T>& values) -> Expected<io::NpyWriter<T>> {
+    auto npy = io::NpyWriter<T>::open(folder / name, {values.size()});
+    if (!npy) return npy;
+    if (auto ok = npy->append(std::span<const T>(values)); !ok) return unexpected(std::move(ok).error());
+    return npy;
+  };
+  auto labels_npy = open("labels.npy", labels);
+  if (!labels_npy) return unexpected(std::move(labels_npy).error());
+  auto costs_npy = open("costs.npy", costs);
+  if (!costs_npy) return unexpected(std::move(costs_npy).error());
+  auto index_npy = open("task_index.npy", task_index);
+  if (!index_npy) return unexpected(std::move(index_npy).error());
+  auto offsets_npy = open("task_offsets.npy", offsets);
+  if (!offsets_npy) return unexpected(std::move(offsets_npy).error());
+  auto tasks_tsv = io::AtomicFile::create(folder / "tasks.tsv");
+  if (!tasks_tsv) return unexpected(std::move(tasks_tsv).error());
+  if (auto ok = tasks_tsv->write(tsv); !ok) return ok;
+  if (auto ok = labels_npy->close(); !ok) return ok;
+  if (auto ok = costs_npy->close(); !ok) return ok;
+  if (auto ok = index_npy->close(); !ok) return ok;
+  if (auto ok = offsets_npy->close(); !ok) return ok;
+  return tasks_tsv->commit();
 }
 
 }  // namespace crosstune::data

@@ -114,10 +114,30 @@ struct FeatureBatch {
 };
 
 /// Ok when `batch` has the shapes of `trained` (a model reads batches of the extractor it was trained on).
+/// Also checks what a network indexes by: every tensor holds size() candidates, the mask has the steps'
+/// shape, and no candidate claims more steps than the batch holds.
 [[nodiscard]] inline Expected<void> check_batch(const FeatureLayout& trained, const FeatureBatch& batch) {
   const FeatureLayout actual{trained.name,           trained.version,           batch.steps.shape()[2],
                              batch.steps.shape()[1], batch.workload.shape()[1], batch.hardware.shape()[1]};
-  return check_compatible(trained, actual);
+  if (auto ok = check_compatible(trained, actual); !ok) return ok;
+  const std::size_t n = batch.size();
+  auto malformed = [](const std::string& what) {
+    return unexpected(Error(ErrorKind::invalid_argument, "malformed feature batch: " + what, {}, 0, 0,
+                            "fill batches with an extractor, or FeatureBatch::reshape() and every field"));
+  };
+  if (batch.steps.shape()[0] != n || batch.mask.shape()[0] != n || batch.workload.shape()[0] != n ||
+      batch.hardware.shape()[0] != n || batch.truncated.size() != n) {
+    return malformed("its tensors do not all hold " + std::to_string(n) + " candidates");
+  }
+  if (batch.mask.shape()[1] != actual.max_steps) return malformed("the mask and the steps differ in length");
+  if (n > 0 && actual.max_steps == 0) return malformed("it has no step positions");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (batch.lengths[i] > actual.max_steps) {
+      return malformed("candidate " + std::to_string(i) + " claims " + std::to_string(batch.lengths[i]) +
+                       " steps of " + std::to_string(actual.max_steps));
+    }
+  }
+  return {};
 }
 
 }  // namespace crosstune::features

@@ -39,6 +39,10 @@ enum class HardwareJoin {
   per_step,  ///< hardware appended to every real step vector
 };
 
+/// The most steps an extractor pads to: the public logs have at most 70, and the [batch, steps, dims]
+/// tensor grows with it, so a larger value is a mistake rather than a need.
+inline constexpr std::size_t max_steps_limit = 1024;
+
 struct StepSequenceOptions {
   std::size_t max_steps =
       64;  ///< longer sequences keep their first max_steps steps (the public logs have <= 70)
@@ -53,12 +57,19 @@ class StepSequenceExtractor {
 
   explicit StepSequenceExtractor(StepSequenceOptions options = {}) : options_(options) {}
 
+  /// An extractor for a user's options; an Error when max_steps is not in [1, max_steps_limit].
+  [[nodiscard]] static Expected<StepSequenceExtractor> make(StepSequenceOptions options) {
+    if (auto ok = check_options(options); !ok) return unexpected(std::move(ok).error());
+    return StepSequenceExtractor(options);
+  }
+
   /// The extractor that produces `layout` (a model's stored layout), or an error naming the difference
   /// when no options of this extractor do.
   [[nodiscard]] static Expected<StepSequenceExtractor> for_layout(const FeatureLayout& layout) {
     StepSequenceExtractor extractor(
         {.max_steps = layout.max_steps,
          .hardware_join = layout.hardware_dims == 0 ? HardwareJoin::per_step : HardwareJoin::separate});
+    if (auto ok = check_options(extractor.options()); !ok) return unexpected(std::move(ok).error());
     if (auto ok = check_compatible(layout, extractor.layout()); !ok) return unexpected(std::move(ok).error());
     return extractor;
   }
@@ -97,12 +108,19 @@ class StepSequenceExtractor {
   }
 
  private:
+  static Expected<void> check_options(const StepSequenceOptions& options) {
+    if (options.max_steps == 0 || options.max_steps > max_steps_limit) {
+      return unexpected(Error(ErrorKind::invalid_argument,
+                              "StepSequenceOptions::max_steps is " + std::to_string(options.max_steps) +
+                                  ", it must be in [1, " + std::to_string(max_steps_limit) + "]",
+                              {}, 0, 0, "the public logs have at most 70 steps; 64 is the default"));
+    }
+    return {};
+  }
+
   template <class HardwareOf>
   Expected<void> extract_impl(std::span<const Record> records, HardwareOf hardware_of, FeatureBatch& out) {
-    if (options_.max_steps == 0) {
-      return unexpected(
-          Error(ErrorKind::invalid_argument, "StepSequenceOptions::max_steps must be at least 1"));
-    }
+    if (auto ok = check_options(options_); !ok) return ok;
     // Workload vectors once per distinct task (records share Task objects), serially, before the
     // parallel part, so that part only reads.
     task_rows_.resize(records.size());

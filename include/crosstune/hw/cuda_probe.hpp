@@ -79,6 +79,16 @@ struct CudaDeviceProbe {
   return p;
 }
 
+// probe_cuda_devices() has two bodies, chosen by CROSSTUNE_WITH_CUDA. Each lives in its own inline
+// namespace, so a program whose translation units disagree on the macro (one links crosstune::cuda, a
+// library it uses does not) gets two distinct functions instead of two bodies of one inline function,
+// which would break the one-definition rule and leave the linker to pick either.
+#if defined(CROSSTUNE_WITH_CUDA)
+inline namespace with_cuda_runtime {
+#else
+inline namespace without_cuda_runtime {
+#endif
+
 /// Every CUDA device of this machine. Errors: built without crosstune::cuda, no driver, no device.
 [[nodiscard]] inline Expected<std::vector<CudaDeviceProbe>> probe_cuda_devices() {
 #if !defined(CROSSTUNE_WITH_CUDA)
@@ -122,5 +132,7 @@ struct CudaDeviceProbe {
   return devices;
 #endif
 }
+
+}  // inline namespace with_cuda_runtime / without_cuda_runtime
 
 }  // namespace crosstune::hw

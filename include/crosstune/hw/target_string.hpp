@@ -207,6 +207,13 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
       n.token = token;
       known = true;
     }
+    if ((name == "model" || name == "arch" || name == "mcpu") && value.empty()) {
+      return target_error(target, token, "option -" + std::string(name) + " has no value",
+                          "write -" + std::string(name) + "=VALUE, e.g. " +
+                              (name == "arch"   ? "-arch=sm_80"
+                               : name == "mcpu" ? "-mcpu=znver4"
+                                                : "-model=v100"));
+    }
     if (name == "model") {
       model = value;
       model_token = token;

@@ -3,18 +3,18 @@
 // Feature tensors of a whole corpus can exceed memory ([276 630, 64, 44] float32 is 3 GB), so the shape is
 // written first and rows are appended as they are produced. The file is NumPy format 1.0 (little-endian,
 // C order); np.load reads it, and so does xt::load_npy. close() checks that exactly the promised number
-// of elements was written.
+// of elements was written. The file is written through io::AtomicFile: it appears at its path, whole,
+// when close() succeeds; an error or a writer dropped without close() leaves any old file as it was.
 //
 //   auto npy = crosstune::io::NpyWriter<float>::open("x.npy", {n, 64, 44});
 //   npy->append(std::span<const float>(batch.steps.data(), batch.steps.size()));
 //   npy->close().value();
 #pragma once
 
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
+#include "crosstune/io/atomic_file.hpp"
 
 namespace crosstune::io {
 
@@ -36,17 +37,21 @@ class NpyWriter {
                                                 std::vector<std::size_t> shape) {
     NpyWriter w;
     w.name_ = path.string();
-    w.file_ = std::fopen(path.c_str(), "wb");
-    if (!w.file_) {
-      return unexpected(
-          Error(ErrorKind::io, std::string("cannot open for writing: ") + std::strerror(errno), w.name_));
-    }
     w.expected_ = 1;
     std::string dims;
     for (std::size_t d : shape) {
+      if (d != 0 && w.expected_ > std::numeric_limits<std::size_t>::max() / sizeof(T) / d) {
+        return unexpected(Error(ErrorKind::invalid_argument, "the array shape is too large to address",
+                                w.name_, 0, 0, "write it in parts"));
+      }
       w.expected_ *= d;
       dims += std::to_string(d) + ", ";
     }
+    if (shape.size() > 32)
+      return unexpected(Error(ErrorKind::invalid_argument, "more than 32 dimensions", w.name_));
+    auto file = AtomicFile::create(path);
+    if (!file) return unexpected(std::move(file).error());
+    w.file_ = std::move(*file);
     if (shape.size() > 1) dims.erase(dims.size() - 1);  // "(3, 4)" but "(3,)" for one dimension
     std::string header =
         "{'descr': '" + std::string(descr()) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
@@ -66,50 +71,47 @@ class NpyWriter {
                                         0,
                                         static_cast<unsigned char>(length & 0xff),
                                         static_cast<unsigned char>(length >> 8)};
-    if (std::fwrite(preamble, 1, 10, w.file_) != 10 ||
-        std::fwrite(header.data(), 1, header.size(), w.file_) != header.size()) {
-      return unexpected(w.write_error());
-    }
+    if (auto ok = w.file_->write({reinterpret_cast<const char*>(preamble), sizeof preamble}); !ok)
+      return unexpected(std::move(ok).error());
+    if (auto ok = w.file_->write(header); !ok) return unexpected(std::move(ok).error());
     return w;
   }
 
   NpyWriter(NpyWriter&& o) noexcept
       : name_(std::move(o.name_)),
-        file_(std::exchange(o.file_, nullptr)),
+        file_(std::exchange(o.file_, std::nullopt)),
         expected_(o.expected_),
         written_(o.written_) {}
   NpyWriter& operator=(NpyWriter&&) = delete;
   NpyWriter(const NpyWriter&) = delete;
-  ~NpyWriter() {
-    if (file_) std::fclose(file_);
-  }
+  /// Without close(), the partial file is removed and any old file at the path stays.
+  ~NpyWriter() = default;
 
   /// Appends elements in C order. Errors: writing past the promised shape, or an I/O failure.
   [[nodiscard]] Expected<void> append(std::span<const T> values) {
-    if (!file_) return unexpected(Error(ErrorKind::io, "npy writer is closed", name_));
+    if (!file_ || !file_->is_open()) return unexpected(Error(ErrorKind::io, "npy writer is closed", name_));
     if (written_ + values.size() > expected_) {
       return unexpected(Error(ErrorKind::invalid_argument,
                               "more elements than the shape holds (" + std::to_string(expected_) + ")",
                               name_));
     }
-    if (std::fwrite(values.data(), sizeof(T), values.size(), file_) != values.size())
-      return unexpected(write_error());
+    if (auto ok = file_->write({reinterpret_cast<const char*>(values.data()), values.size_bytes()}); !ok)
+      return ok;
     written_ += values.size();
     return {};
   }
 
-  /// Closes the file; an error if fewer elements than the shape holds were written.
+  /// Puts the file in place; an error (and no file) if fewer elements than the shape holds were written.
   [[nodiscard]] Expected<void> close() {
     if (!file_) return {};
-    const bool ok = std::fclose(std::exchange(file_, nullptr)) == 0;
-    if (!ok) return unexpected(write_error());
+    auto file = std::exchange(file_, std::nullopt);
     if (written_ != expected_) {
       return unexpected(Error(ErrorKind::invalid_argument,
                               "only " + std::to_string(written_) + " of " + std::to_string(expected_) +
-                                  " elements were written; the file is incomplete",
+                                  " elements were written; nothing was written to the file",
                               name_));
     }
-    return {};
+    return file->commit();
   }
 
  private:
@@ -121,13 +123,8 @@ class NpyWriter {
     if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
     return "<u4";
   }
-  Error write_error() const {
-    return Error(ErrorKind::io, std::string("write failed: ") + std::strerror(errno), name_, 0, 0,
-                 "check free disk space");
-  }
-
   std::string name_;
-  std::FILE* file_ = nullptr;
+  std::optional<AtomicFile> file_;
   std::size_t expected_ = 0;
   std::size_t written_ = 0;
 };

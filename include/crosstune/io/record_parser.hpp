@@ -13,6 +13,7 @@
 //   if (auto ok = parser.parse(line, record); !ok) std::cerr << ok.error().describe();
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -325,10 +326,17 @@ class RecordParser {
     result.costs_seconds.clear();
     if (!in.consume_if(']')) {
       for (bool more = true; more;) {
-        if (!in.read_double(result.costs_seconds.emplace_back(), "a cost") ||
-            !in.next_item(more, "the costs")) {
-          return false;
+        const char* cost_start = (in.skip_ws(), in.cursor());
+        if (!in.read_double(result.costs_seconds.emplace_back(), "a cost")) return false;
+        // A cost is a duration: NaN, infinities, zero or below would poison every label of the task
+        // far from here, so they are refused where the file and line are still known.
+        if (const double cost = result.costs_seconds.back(); !(cost > 0.0) || !std::isfinite(cost)) {
+          return schema(in, cost_start,
+                        "cost " +
+                            std::string(cost_start, static_cast<std::size_t>(in.cursor() - cost_start)) +
+                            " is not a positive, finite number of seconds");
         }
+        if (!in.next_item(more, "the costs")) return false;
       }
     }
     if (!in.expect(',', "the result after the costs")) return false;

@@ -11,8 +11,14 @@
 // out on Eigen; tests/unit/test_bilstm_attention.cpp checks the gradients of the whole network by finite
 // differences, with padding. Scalar is float in use and double in the gradient check.
 //
+// Its weights files are at the end: serialize_model / save_model write one, deserialize_model /
+// load_model read one back with the feature layout it was trained on, refusing any file whose sizes,
+// architecture, layout and weights do not agree (model/serialization.hpp has the shared envelope).
+//
 //   crosstune::model::BiLstmAttentionNet<float> net(config_for(extractor.layout()), rng);
 //   const auto& scores = net.forward(batch);
+//   crosstune::model::save_model("model.bin", net, extractor.layout()).value();
+//   auto loaded = crosstune::model::load_model("model.bin");   // net + the layout it was trained on
 #pragma once
 
 #include <Eigen/Dense>
@@ -20,6 +26,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <iterator>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +38,7 @@
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/model/layers.hpp"
 #include "crosstune/model/lstm.hpp"
+#include "crosstune/model/serialization.hpp"
 
 namespace crosstune::model {
 
@@ -57,6 +67,21 @@ struct BiLstmAttentionConfig {
                  std::to_string(heads) + ")");
     }
     return {};
+  }
+
+  /// Parameters (tensors) of a network of this configuration: embedding 2, each BiLSTM layer 6 (two
+  /// directions of w_ih, w_hh, bias), attention 7 (its key projection has no bias), the head 2 + 2.
+  [[nodiscard]] std::size_t parameter_tensors() const noexcept { return 2 + 6 * layers + 7 + 4; }
+  /// Scalars in those parameters: what a weights file of this configuration holds, known before a
+  /// network is built (sizes within a weights file's bounds cannot overflow it).
+  [[nodiscard]] std::size_t parameter_scalars() const noexcept {
+    auto linear = [](std::size_t in, std::size_t out) { return out * in + out; };  // weight and bias
+    const std::size_t E = 2 * hidden;
+    std::size_t n = linear(step_dims, embedding);
+    for (std::size_t l = 0; l < layers; ++l)
+      n += 2 * 4 * hidden * ((l == 0 ? embedding : E) + hidden + 1);
+    n += 4 * E * E + 3 * E;
+    return n + linear(E + workload_dims + hardware_dims, head_hidden) + linear(head_hidden, 1);
   }
   friend bool operator==(const BiLstmAttentionConfig&, const BiLstmAttentionConfig&) = default;
 };
@@ -325,5 +350,113 @@ class BiLstmAttentionNet {
     std::vector<Eigen::Index> offsets;
   } inference_;
 };
+
+// Weights files (model/serialization.hpp's envelope, magic "CRTNMDL\0"): format version u32 | architecture:
+// 8 x u64 (step, workload, hardware dims, embedding, hidden, layers, heads, head_hidden) | feature layout
+// | parameters in parameters() order | checksum. Saving a loaded model gives the same bytes. The CUDA
+// implementation will read the same file.
+
+inline constexpr std::uint32_t model_file_version = 2;  // 2: the attention key projection has no bias
+/// Stacked BiLSTM layers a weights file may declare (its widths are bounded by max_model_dimension).
+inline constexpr std::uint64_t max_lstm_layers = 64;
+
+/// The bytes of a weights file for `net`, trained on features of `layout`.
+[[nodiscard]] inline std::string serialize_model(BiLstmAttentionNet<float>& net,
+                                                 const features::FeatureLayout& layout) {
+  using detail::put;
+  std::string out(model_file_magic, sizeof model_file_magic);
+  put(out, model_file_version);
+  const auto& c = net.config();
+  for (std::size_t v : {c.step_dims, c.workload_dims, c.hardware_dims, c.embedding, c.hidden, c.layers,
+                        c.heads, c.head_hidden})
+    put(out, static_cast<std::uint64_t>(v));
+  detail::put_layout(out, layout);
+  detail::put_parameters(out, net.parameters());
+  put(out, detail::fnv1a(out));
+  return out;
+}
+
+[[nodiscard]] inline Expected<void> save_model(const std::filesystem::path& path,
+                                               BiLstmAttentionNet<float>& net,
+                                               const features::FeatureLayout& layout) {
+  return detail::write_file(path, serialize_model(net, layout));
+}
+
+namespace detail {
+/// Empty when every width of `c` is within the bounds a weights file may hold; otherwise which is not.
+[[nodiscard]] inline std::string check_architecture(const BiLstmAttentionConfig& c) {
+  struct Field {
+    const char* name;
+    std::size_t value;
+    std::uint64_t low, high;
+  };
+  const Field fields[] = {{"step_dims", c.step_dims, 1, max_model_dimension},
+                          {"workload_dims", c.workload_dims, 0, max_model_dimension},
+                          {"hardware_dims", c.hardware_dims, 0, max_model_dimension},
+                          {"embedding", c.embedding, 1, max_model_dimension},
+                          {"hidden", c.hidden, 1, max_model_dimension},
+                          {"layers", c.layers, 1, max_lstm_layers},
+                          {"heads", c.heads, 1, max_model_dimension},
+                          {"head_hidden", c.head_hidden, 1, max_model_dimension}};
+  for (const auto& f : fields) {
+    if (auto wrong = check_range(std::string("architecture field '") + f.name + "'", f.value, f.low, f.high);
+        !wrong.empty())
+      return wrong;
+  }
+  return {};
+}
+}  // namespace detail
+
+struct LoadedModel {
+  std::unique_ptr<BiLstmAttentionNet<float>> net;
+  features::FeatureLayout layout;  ///< what the model was trained on; check it against the extractor
+};
+
+/// Parses a weights file's bytes; `name` stands for the file in errors. Nothing in the file is trusted:
+/// every size is bounded, the architecture must read exactly the features of the file's layout, and the
+/// weights must be exactly as many as the architecture has, and finite, before and while the network is
+/// built.
+[[nodiscard]] inline Expected<LoadedModel> deserialize_model(const std::string& bytes,
+                                                             const std::string& name = "<memory>") {
+  auto refuse = [&](ErrorKind kind, const std::string& what) {
+    return unexpected(Error(kind, what, name, 0, 0, detail::bad_model_file_hint));
+  };
+  auto opened =
+      detail::open_model_bytes(bytes, model_file_magic, model_file_version, "BiLSTM-attention model", name);
+  if (!opened) return unexpected(std::move(opened).error());
+  auto& in = *opened;
+  BiLstmAttentionConfig c;
+  for (std::size_t* v : {&c.step_dims, &c.workload_dims, &c.hardware_dims, &c.embedding, &c.hidden, &c.layers,
+                         &c.heads, &c.head_hidden})
+    *v = static_cast<std::size_t>(in.get<std::uint64_t>());
+  LoadedModel loaded;
+  loaded.layout = detail::get_layout(in);
+  if (!in.ok) return refuse(ErrorKind::parse, in.problem);
+  if (const auto wrong = detail::check_architecture(c); !wrong.empty())
+    return refuse(ErrorKind::schema, wrong);
+  if (const auto wrong = detail::check_layout(loaded.layout); !wrong.empty())
+    return refuse(ErrorKind::schema, wrong);
+  if (auto valid = c.validate(); !valid)
+    return refuse(ErrorKind::schema, "invalid architecture: " + valid.error().message);
+  if (const auto wrong =
+          detail::check_feature_dims(c.step_dims, c.workload_dims, c.hardware_dims, loaded.layout);
+      !wrong.empty()) {
+    return refuse(ErrorKind::schema, wrong);
+  }
+  if (const auto wrong = detail::check_parameter_bytes(in, c.parameter_tensors(), c.parameter_scalars());
+      !wrong.empty()) {
+    return refuse(ErrorKind::parse, wrong);
+  }
+  Rng rng(0);
+  loaded.net = std::make_unique<BiLstmAttentionNet<float>>(c, rng);
+  if (const auto wrong = detail::get_parameters(in, loaded.net->parameters()); !wrong.empty())
+    return refuse(ErrorKind::schema, wrong);
+  return loaded;
+}
+
+[[nodiscard]] inline Expected<LoadedModel> load_model(const std::filesystem::path& path) {
+  return detail::load_file(
+      path, [](const std::string& bytes, const std::string& name) { return deserialize_model(bytes, name); });
+}
 
 }  // namespace crosstune::model

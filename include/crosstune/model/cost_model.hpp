@@ -27,15 +27,24 @@ namespace crosstune::model {
 class BiLstmAttentionModel {
  public:
   /// A new model for features of `layout`; `sizes` gives the architecture's widths (its feature dimensions
-  /// are taken from the layout).
+  /// are taken from the layout). Throws ErrorException when a size is out of range; make() returns that
+  /// Error instead, for sizes that come from a user.
   BiLstmAttentionModel(const features::FeatureLayout& layout, BiLstmAttentionConfig sizes = {},
                        std::uint64_t seed = 0)
       : layout_(layout) {
-    sizes.step_dims = layout.step_dims;
-    sizes.workload_dims = layout.workload_dims;
-    sizes.hardware_dims = layout.hardware_dims;
+    sizes = with_layout(sizes, layout);
+    if (auto ok = check(sizes, layout); !ok) throw ErrorException(ok.error());
     Rng rng(seed);
     net_ = std::make_unique<BiLstmAttentionNet<float>>(sizes, rng);
+  }
+
+  /// A new model, or an Error naming the size that is out of range (a width of 0 or over 65536, more than
+  /// 64 layers, heads that do not divide 2 * hidden, a layout without features).
+  [[nodiscard]] static Expected<BiLstmAttentionModel> make(const features::FeatureLayout& layout,
+                                                           BiLstmAttentionConfig sizes = {},
+                                                           std::uint64_t seed = 0) {
+    if (auto ok = check(with_layout(sizes, layout), layout); !ok) return unexpected(std::move(ok).error());
+    return BiLstmAttentionModel(layout, sizes, seed);
   }
 
   [[nodiscard]] static Expected<BiLstmAttentionModel> load(const std::filesystem::path& path) {
@@ -87,6 +96,23 @@ class BiLstmAttentionModel {
   }
 
  private:
+  static BiLstmAttentionConfig with_layout(BiLstmAttentionConfig sizes,
+                                           const features::FeatureLayout& layout) {
+    sizes.step_dims = layout.step_dims;
+    sizes.workload_dims = layout.workload_dims;
+    sizes.hardware_dims = layout.hardware_dims;
+    return sizes;
+  }
+  static Expected<void> check(const BiLstmAttentionConfig& config, const features::FeatureLayout& layout) {
+    for (const auto& wrong : {detail::check_layout(layout), detail::check_architecture(config)}) {
+      if (!wrong.empty()) {
+        return unexpected(Error(ErrorKind::invalid_argument, "BiLstmAttentionModel: " + wrong, {}, 0, 0,
+                                "the defaults (hidden 128, 3 layers, 2 heads) are a good start"));
+      }
+    }
+    return config.validate();
+  }
+
   explicit BiLstmAttentionModel(LoadedModel loaded)
       : layout_(std::move(loaded.layout)), net_(std::move(loaded.net)) {}
 

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "crosstune/core/rng.hpp"
-#include "crosstune/model/lstm.hpp"
+#include "crosstune/model/matrix.hpp"
+#include "crosstune/model/parameter.hpp"
 
 namespace crosstune::model {
 

@@ -23,6 +23,7 @@
 
 #include "crosstune/core/rng.hpp"
 #include "crosstune/model/matrix.hpp"
+#include "crosstune/model/parameter.hpp"
 
 namespace crosstune::model {
 
@@ -36,31 +37,6 @@ using Sequence = std::vector<Matrix<Scalar>>;
 /// mask[t] is a [1, batch] row: 1 where step t of that candidate is real, 0 for padding.
 template <class Scalar>
 using Mask = std::vector<RowVector<Scalar>>;
-
-/// A parameter tensor and its gradient, as optimisers see them.
-template <class Scalar>
-struct Parameter {
-  Matrix<Scalar>* value;
-  Matrix<Scalar>* grad;
-  const char* name;
-};
-
-/// Number of scalars in all of a network's (or layer's) parameters.
-template <class Net>
-[[nodiscard]] std::size_t count_parameters(Net& net) {
-  std::size_t n = 0;
-  for (auto p : net.parameters())
-    n += static_cast<std::size_t>(p.value->size());
-  return n;
-}
-
-/// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the usual LSTM / linear initialisation.
-template <class Scalar>
-void init_uniform(Matrix<Scalar>& m, std::size_t fan_in, Rng& rng) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  for (Eigen::Index i = 0; i < m.size(); ++i)
-    m.data()[i] = static_cast<Scalar>(rng.uniform_real(-bound, bound));
-}
 
 /// One-direction LSTM layer: gates = W_ih x_t + W_hh h_{t-1} + b, in the order input, forget, cell, output.
 template <class Scalar>

@@ -42,6 +42,15 @@ struct MlpConfig {
   [[nodiscard]] std::size_t input_dims() const noexcept {
     return pooled_dims(step_dims, workload_dims, hardware_dims);
   }
+  /// Width of the second hidden layer.
+  [[nodiscard]] std::size_t second_hidden() const noexcept { return std::max<std::size_t>(hidden / 2, 1); }
+  /// Parameters (tensors) of the network, a weight and a bias per layer, and scalars in them: what a
+  /// weights file of this configuration holds, known before a network is built.
+  [[nodiscard]] static constexpr std::size_t parameter_tensors() noexcept { return 6; }
+  [[nodiscard]] std::size_t parameter_scalars() const noexcept {
+    auto linear = [](std::size_t in, std::size_t out) { return out * in + out; };
+    return linear(input_dims(), hidden) + linear(hidden, second_hidden()) + linear(second_hidden(), 1);
+  }
   friend bool operator==(const MlpConfig&, const MlpConfig&) = default;
 };
 
@@ -54,8 +63,8 @@ class PooledMlpNet {
   PooledMlpNet(const MlpConfig& config, Rng& rng)
       : config_(config),
         l1_(config.input_dims(), config.hidden, rng),
-        l2_(config.hidden, std::max<std::size_t>(config.hidden / 2, 1), rng),
-        l3_(std::max<std::size_t>(config.hidden / 2, 1), 1, rng) {}
+        l2_(config.hidden, config.second_hidden(), rng),
+        l3_(config.second_hidden(), 1, rng) {}
 
   [[nodiscard]] const MlpConfig& config() const noexcept { return config_; }
 
@@ -118,19 +127,26 @@ class PooledMlpNet {
   Scratch<Scalar> inference_[4];  // score()'s pooled features, hidden layers and scores
 };
 
-inline constexpr char mlp_file_magic[8] = {'C', 'R', 'T', 'N', 'M', 'L', 'P', '\0'};
-inline constexpr std::uint32_t mlp_file_version = 1;
+inline constexpr std::uint32_t mlp_file_version = 1;  // mlp_file_magic is in serialization.hpp
 
 /// The MLP baseline as a CostModel.
 class MlpModel {
  public:
+  /// A new model for features of `layout`. Throws ErrorException when the layout or the width is out of
+  /// range; make() returns that Error instead, for values that come from a user.
   explicit MlpModel(const features::FeatureLayout& layout, std::size_t hidden = 256, std::uint64_t seed = 0)
       : layout_(layout) {
+    if (auto ok = check(layout, hidden); !ok) throw ErrorException(ok.error());
     Rng rng(seed);
     net_ = std::make_unique<PooledMlpNet<float>>(
-        MlpConfig{layout.step_dims, layout.workload_dims, layout.hardware_dims,
-                  std::max<std::size_t>(hidden, 2)},
-        rng);
+        MlpConfig{layout.step_dims, layout.workload_dims, layout.hardware_dims, hidden}, rng);
+  }
+
+  /// A new model, or an Error when the layout has no features or `hidden` is outside [2, 65536].
+  [[nodiscard]] static Expected<MlpModel> make(const features::FeatureLayout& layout,
+                                               std::size_t hidden = 256, std::uint64_t seed = 0) {
+    if (auto ok = check(layout, hidden); !ok) return unexpected(std::move(ok).error());
+    return MlpModel(layout, hidden, seed);
   }
 
   [[nodiscard]] const features::FeatureLayout& layout() const noexcept { return layout_; }
@@ -163,26 +179,38 @@ class MlpModel {
     return detail::write_file(path, serialize());
   }
 
+  /// Parses a weights file's bytes; `name` stands for the file in errors. As for the BiLSTM-attention
+  /// model's files, nothing is trusted: sizes are bounded, the architecture must read exactly the
+  /// layout's features, and the weights must be as many as it has, and finite.
   [[nodiscard]] static Expected<MlpModel> deserialize(const std::string& bytes, const std::string& name) {
-    auto fail = [&](const std::string& what, const std::string& hint = {}) {
-      return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
+    auto refuse = [&](ErrorKind kind, const std::string& what) {
+      return unexpected(Error(kind, what, name, 0, 0, detail::bad_model_file_hint));
     };
     auto opened = detail::open_model_bytes(bytes, mlp_file_magic, mlp_file_version, "MLP model", name);
     if (!opened) return unexpected(std::move(opened).error());
     auto& in = *opened;
-    MlpConfig c;
-    for (std::size_t* v : {&c.step_dims, &c.workload_dims, &c.hardware_dims, &c.hidden})
-      *v = static_cast<std::size_t>(in.get<std::uint64_t>());
+    const std::uint64_t step_dims = in.get<std::uint64_t>(), workload_dims = in.get<std::uint64_t>(),
+                        hardware_dims = in.get<std::uint64_t>(), hidden = in.get<std::uint64_t>();
     const auto layout = detail::get_layout(in);
-    if (!in.ok) return fail("truncated header");
-    if (c.hidden < 2 || c.hidden > (1u << 16) || c.step_dims > (1u << 16) ||
-        c.step_dims != layout.step_dims || c.workload_dims != layout.workload_dims ||
-        c.hardware_dims != layout.hardware_dims) {
-      return fail("architecture does not match its feature layout");
+    if (!in.ok) return refuse(ErrorKind::parse, in.problem);
+    for (const auto& wrong :
+         {detail::check_range("architecture field 'step_dims'", step_dims, 1, max_model_dimension),
+          detail::check_range("architecture field 'workload_dims'", workload_dims, 0, max_model_dimension),
+          detail::check_range("architecture field 'hardware_dims'", hardware_dims, 0, max_model_dimension),
+          detail::check_range("architecture field 'hidden'", hidden, 2, max_model_dimension),
+          detail::check_layout(layout),
+          detail::check_feature_dims(step_dims, workload_dims, hardware_dims, layout)}) {
+      if (!wrong.empty()) return refuse(ErrorKind::schema, wrong);
+    }
+    const MlpConfig c{static_cast<std::size_t>(step_dims), static_cast<std::size_t>(workload_dims),
+                      static_cast<std::size_t>(hardware_dims), static_cast<std::size_t>(hidden)};
+    if (const auto wrong = detail::check_parameter_bytes(in, c.parameter_tensors(), c.parameter_scalars());
+        !wrong.empty()) {
+      return refuse(ErrorKind::parse, wrong);
     }
     MlpModel model(layout, c.hidden);
     if (const auto wrong = detail::get_parameters(in, model.net_->parameters()); !wrong.empty())
-      return fail(wrong);
+      return refuse(ErrorKind::schema, wrong);
     return model;
   }
   [[nodiscard]] static Expected<MlpModel> load(const std::filesystem::path& path) {
@@ -190,6 +218,15 @@ class MlpModel {
   }
 
  private:
+  static Expected<void> check(const features::FeatureLayout& layout, std::size_t hidden) {
+    for (const auto& wrong :
+         {detail::check_layout(layout),
+          detail::check_range("the MLP's hidden width", hidden, 2, max_model_dimension)}) {
+      if (!wrong.empty()) return unexpected(Error(ErrorKind::invalid_argument, "MlpModel: " + wrong));
+    }
+    return {};
+  }
+
   features::FeatureLayout layout_;
   std::unique_ptr<PooledMlpNet<float>> net_;
   Predictor<PooledMlpNet<float>> predictor_;

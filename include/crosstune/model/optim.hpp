@@ -13,11 +13,13 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <utility>
 #include <vector>
 
-#include "crosstune/model/lstm.hpp"
+#include "crosstune/model/matrix.hpp"
+#include "crosstune/model/parameter.hpp"
 
 namespace crosstune::model {
 

@@ -25,11 +25,13 @@
 #include <memory>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "crosstune/features/feature_batch.hpp"
-#include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/matrix.hpp"
 #include "crosstune/model/optim.hpp"
+#include "crosstune/model/parameter.hpp"
 
 namespace crosstune::model {
 

@@ -15,7 +15,7 @@
 #include <limits>
 
 #include "crosstune/features/feature_batch.hpp"
-#include "crosstune/model/lstm.hpp"
+#include "crosstune/model/matrix.hpp"
 
 namespace crosstune::model {
 

@@ -1,10 +1,12 @@
-// crosstune/model/trainer.hpp — train and apply a BiLSTM-attention cost model on extracted features.
+// crosstune/model/trainer.hpp — train and apply a cost-model network on extracted features.
 //
 // Mini-batches are drawn within tasks (a batch holds records of one task, as TenSet trains), so the
 // pairwise rank loss always has pairs to compare; the order of batches is shuffled with the Rng, so a
 // seed gives the same model. Each epoch reports its training loss and, given a validation set, its
 // pairwise comparison accuracy; the weights of the best validation epoch are kept (early stopping after
-// `patience` epochs without improvement). predict() scores any number of candidates in chunks.
+// `patience` epochs without improvement). predict() scores any number of candidates in chunks. Every
+// function is a template over the network (BiLstmAttentionNet, the MLP baseline's PooledMlpNet, or
+// another with the same members), so this header needs none of them.
 //
 //   auto report = crosstune::model::train(net, train_batch, labels, task_ids, &validation, options, rng);
 //   std::vector<float> scores(n);
@@ -21,13 +23,15 @@
 #include <numeric>
 #include <optional>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
 #include "crosstune/core/rng.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/metrics/ranking.hpp"
-#include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/matrix.hpp"
 #include "crosstune/model/optim.hpp"
 #include "crosstune/model/parallel.hpp"
 
@@ -115,6 +119,29 @@ void predict(Net& net, const features::FeatureBatch& batch, std::span<float> sco
   }
 }
 
+/// Options a training run can use: at least one epoch and one candidate a batch, a positive learning
+/// rate, and every other number finite and in its range. User-supplied options go through here.
+[[nodiscard]] inline Expected<void> validate(const TrainOptions& o) {
+  auto bad = [](const std::string& what, const std::string& hint) {
+    return unexpected(Error(ErrorKind::invalid_argument, "train: " + what, {}, 0, 0, hint));
+  };
+  if (o.epochs == 0) return bad("epochs must be at least 1", "an untrained model is not worth a file");
+  if (o.batch_size == 0) return bad("batch_size must be at least 1", "the usual size is 16");
+  if (!(o.learning_rate > 0.0f && std::isfinite(o.learning_rate)))
+    return bad("learning_rate " + std::to_string(o.learning_rate) + " is not a positive number", "try 1e-3");
+  if (!(o.final_lr_ratio >= 0.0f && o.final_lr_ratio <= 1.0f)) {
+    return bad("final_lr_ratio " + std::to_string(o.final_lr_ratio) + " is outside [0, 1]",
+               "it is the cosine schedule's last rate over the first, e.g. 0.05");
+  }
+  if (!(o.weight_decay >= 0.0f && std::isfinite(o.weight_decay)))
+    return bad("weight_decay " + std::to_string(o.weight_decay) + " is not a number >= 0", "0 turns it off");
+  if (!(o.clip_norm >= 0.0f && std::isfinite(o.clip_norm)))
+    return bad("clip_norm " + std::to_string(o.clip_norm) + " is not a number >= 0", "0 turns clipping off");
+  if (!(o.rank_weight >= 0.0f && std::isfinite(o.rank_weight)))
+    return bad("rank_weight " + std::to_string(o.rank_weight) + " is not a number >= 0", "the default is 1");
+  return {};
+}
+
 /// A training set a model can learn from: as many labels and task ids as candidates, and at least one.
 [[nodiscard]] inline Expected<void> check_labelled(const LabelledBatch& data) {
   const std::size_t n = data.features->size();
@@ -186,14 +213,8 @@ template <class Net>
                                           const LabelledBatch* validation, const TrainOptions& options,
                                           Rng& rng) {
   if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = validate(options); !ok) return unexpected(std::move(ok).error());
   const std::size_t n = train_set.features->size();
-  if (options.batch_size == 0)
-    return unexpected(Error(ErrorKind::invalid_argument, "train: batch_size must be at least 1"));
-  if (!(options.final_lr_ratio >= 0.0f && options.final_lr_ratio <= 1.0f)) {
-    return unexpected(Error(ErrorKind::invalid_argument,
-                            "train: final_lr_ratio " + std::to_string(options.final_lr_ratio) +
-                                " is outside [0, 1] (the cosine schedule's last rate over the first)"));
-  }
   std::map<std::uint32_t, std::vector<std::size_t>> by_task;
   for (std::size_t i = 0; i < n; ++i)
     by_task[train_set.tasks[i]].push_back(i);
@@ -244,6 +265,14 @@ template <class Net>
       if (options.on_batch) options.on_batch(epoch, ++done, batches.size());
     }
     report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));
+    if (!std::isfinite(report.train_loss.back())) {
+      // The weights are no longer numbers: nothing of this run is worth keeping or saving.
+      return unexpected(Error(ErrorKind::invalid_argument,
+                              "training diverged in epoch " + std::to_string(epoch + 1) + " (the loss is " +
+                                  std::to_string(report.train_loss.back()) + ")",
+                              {}, 0, 0,
+                              "lower the learning rate (e.g. --lr 1e-4) or enable gradient clipping"));
+    }
     if (validation) {
       auto pca = evaluate_pca(net, *validation, predictor);
       if (!pca) return unexpected(std::move(pca).error());

@@ -9,6 +9,14 @@
 // the best epoch's trees are kept and `patience` stops early, as in the neural trainer. Calling fit() on
 // a trained model adds trees fitted to the new records: fine-tuning for trees.
 //
+// A model file holds the ensemble as XGBoost saved it (UBJSON). XGBoost's own reader trusts every length
+// and index it reads, so a crafted file (a child index out of range, a child pointing back to the root)
+// would crash or hang the process inside XGBoost, and a checksum does not stop a crafted file. So
+// deserialize() first reads the ensemble with a bounded reader (detail/ubjson.hpp) and checks it against
+// the schema XGBoost 1.7 writes and XgbModel trains: every tree a proper binary tree over the layout's
+// features, finite values, the objective XgbModel trains, counts that agree with the file's header. A
+// file that fails is refused with an Error naming it and saying what is wrong; XGBoost never sees it.
+//
 // Needs libxgboost-dev; link the `crosstune::xgboost` target (defined when CMake finds XGBoost), which
 // also defines CROSSTUNE_WITH_XGBOOST.
 //
@@ -24,6 +32,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,13 +41,18 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
 #include "crosstune/core/rng.hpp"
+#include "crosstune/detail/ubjson.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/model/parallel.hpp"
 #include "crosstune/model/pooling.hpp"
@@ -60,6 +74,14 @@ struct XgbParams {
 };
 
 inline constexpr std::uint32_t xgb_file_version = 1;  // xgb_file_magic is in serialization.hpp
+
+/// Bounds on what an XGBoost model file may declare, checked before XGBoost sees it. They sit far above
+/// anything XgbModel trains (TenSet's 10-deep trees, hundreds of rounds, layouts of tens of features).
+inline constexpr std::uint64_t xgb_max_layout_dimension = 1u << 16;  ///< any width, and max steps
+inline constexpr std::uint64_t xgb_max_step_features = 1u << 20;     ///< max steps x step dims
+inline constexpr int xgb_max_tree_depth = 64;                        ///< XgbParams::max_depth
+inline constexpr std::uint64_t xgb_max_rounds = 1u << 20;            ///< boosting rounds (= trees)
+inline constexpr std::uint64_t xgb_max_tree_nodes = 1u << 22;        ///< nodes of one tree
 
 namespace detail {
 struct XgbBoosterDeleter {
@@ -98,13 +120,514 @@ inline Expected<XgbMatrix> xgb_matrix(const Matrix<float>& table, int threads) {
   }
   return XgbMatrix(handle);
 }
+
+/// Empty when the header fields of an XGBoost model file are in range; otherwise what is wrong.
+[[nodiscard]] inline std::string check_xgb_header(const features::FeatureLayout& layout,
+                                                  const XgbParams& params, std::uint64_t rounds) {
+  auto outside = [](const std::string& what, auto value, const std::string& range) {
+    if constexpr (std::is_floating_point_v<decltype(value)>) {
+      return what + " is " + xgb_number(value) + ", outside " + range;
+    } else {
+      return what + " is " + std::to_string(value) + ", outside " + range;
+    }
+  };
+  // An extractor gives every step at least one feature and every candidate at least one step.
+  struct Dimension {
+    const char* what;
+    std::uint64_t value, low;
+  };
+  const Dimension dims[] = {{"step dims", layout.step_dims, 1},
+                            {"max steps", layout.max_steps, 1},
+                            {"workload dims", layout.workload_dims, 0},
+                            {"hardware dims", layout.hardware_dims, 0}};
+  for (const auto& [what, value, low] : dims) {
+    if (value < low || value > xgb_max_layout_dimension) {
+      return outside(std::string("the feature layout's ") + what, value,
+                     "[" + std::to_string(low) + ", " + std::to_string(xgb_max_layout_dimension) + "]");
+    }
+  }
+  if (layout.max_steps * layout.step_dims > xgb_max_step_features) {
+    return "the feature layout's " + std::to_string(layout.max_steps) + " steps of " +
+           std::to_string(layout.step_dims) + " features exceed the " +
+           std::to_string(xgb_max_step_features) + " step features allowed";
+  }
+  if (params.max_depth < 0 || params.max_depth > xgb_max_tree_depth)
+    return outside("max_depth", params.max_depth, "[0, " + std::to_string(xgb_max_tree_depth) + "]");
+  const std::pair<const char*, double> at_least_zero[] = {
+      {"eta", params.eta}, {"gamma", params.gamma}, {"min_child_weight", params.min_child_weight}};
+  for (const auto& [what, value] : at_least_zero) {
+    if (!std::isfinite(value) || value < 0) return outside(what, value, "[0, inf) (finite)");
+  }
+  const std::pair<const char*, double> fractions[] = {{"subsample", params.subsample},
+                                                      {"colsample_bytree", params.colsample_bytree}};
+  for (const auto& [what, value] : fractions) {
+    if (!(value > 0 && value <= 1)) return outside(what, value, "(0, 1]");
+  }
+  if (params.rounds_per_epoch > xgb_max_rounds)
+    return outside("rounds_per_epoch", params.rounds_per_epoch,
+                   "[0, " + std::to_string(xgb_max_rounds) + "]");
+  if (rounds > xgb_max_rounds)
+    return outside("the number of boosting rounds", rounds, "[0, " + std::to_string(xgb_max_rounds) + "]");
+  return {};
+}
+
+/// What an ensemble must agree with: the layout's pooled features and the header's rounds and depth.
+struct XgbEnsembleExpectations {
+  std::size_t num_feature = 0;
+  std::uint64_t rounds = 0;
+  int max_depth = 0;  ///< 0: no limit
+};
+
+/// Checks an XGBoost model saved as UBJSON against the schema XGBoost 1.7 writes, before XGBoost reads
+/// it (see the header comment). A refusal is an Error (parse: not UBJSON; schema: not a model XgbModel
+/// could have saved) without a file name: deserialize() adds it.
+class XgbEnsembleChecker {
+ public:
+  explicit XgbEnsembleChecker(const XgbEnsembleExpectations& expected) : expected_(expected) {}
+
+  [[nodiscard]] Expected<void> check(std::string_view ensemble) {
+    crosstune::detail::UbjMarkersSeen seen;
+    auto doc = crosstune::detail::parse_ubjson(ensemble, {}, &seen);
+    if (!doc) {
+      return unexpected(Error(ErrorKind::parse, "the XGBoost ensemble: " + doc.error().message));
+    }
+    if (const auto form = unreadable_by_xgboost(seen); !form.empty())
+      return schema("it holds " + form + ", which XGBoost's reader does not read as this reader does");
+    // XGBoost reads a buffer that opens with '{' and a letter as UBJSON (and anything else by other
+    // readers), so the document must be an object whose first key has an integer length marker.
+    if (!doc->is(Kind::object) || ensemble.size() < 2 || ensemble[1] == '#' || ensemble[1] == '$') {
+      return schema("the ensemble is not an XGBoost model (a plain UBJSON object expected)");
+    }
+    if (!check_model(*doc)) return unexpected(std::move(*error_));
+    return {};
+  }
+
+ private:
+  using UbjValue = crosstune::detail::UbjValue;
+  using Kind = UbjValue::Kind;
+
+  /// XGBoost's reader reads a subset of UBJSON: int64 lengths and counts, typed arrays of d U l L, no
+  /// counted objects, no float64 values; it reads F as true. Its models hold no booleans. Empty when
+  /// the document keeps to that subset; otherwise the first form outside it.
+  static std::string unreadable_by_xgboost(const crosstune::detail::UbjMarkersSeen& seen) {
+    for (std::size_t m = 0; m < seen.values.size(); ++m) {
+      const char marker = static_cast<char>(m);
+      if (seen.lengths[m] && marker != 'L') return std::string("a length or count of type '") + marker + "'";
+      if (seen.typed_arrays[m] && std::string_view("dUlL").find(marker) == std::string_view::npos)
+        return std::string("a typed array of '") + marker + "'";
+      if (seen.values[m] && std::string_view("ZiUIlLdS[{").find(marker) == std::string_view::npos)
+        return std::string("a value of type '") + marker + "'";
+    }
+    if (seen.counted_objects) return "an object with a count";
+    return {};
+  }
+
+  Unexpected schema(const std::string& what) {
+    return unexpected(Error(ErrorKind::schema, "the XGBoost ensemble: " + what));
+  }
+  bool fail(const std::string& what) {
+    if (!error_) error_ = Error(ErrorKind::schema, "the XGBoost ensemble: " + what);
+    return false;
+  }
+  static std::string article(Kind kind) {
+    return (kind == Kind::integer || kind == Kind::array || kind == Kind::object ? "an " : "a ") +
+           std::string(crosstune::detail::to_string(kind));
+  }
+
+  /// The member `key` of `object` (named `path`), of the given kind; nullptr after fail() otherwise.
+  const UbjValue* member(const UbjValue& object, std::string_view key, Kind kind, const std::string& path) {
+    const UbjValue* value = object.find(key);
+    if (!value) {
+      fail(path + " has no \"" + std::string(key) + "\"");
+      return nullptr;
+    }
+    if (!value->is(kind)) {
+      fail(path + "." + std::string(key) + " is " + article(value->kind) + ", not " + article(kind));
+      return nullptr;
+    }
+    return value;
+  }
+  /// A string member; nullopt after fail() when absent or not a string.
+  std::optional<std::string_view> text(const UbjValue& object, std::string_view key,
+                                       const std::string& path) {
+    const UbjValue* value = member(object, key, Kind::string, path);
+    if (!value) return std::nullopt;
+    return value->text;
+  }
+  /// A string member holding a decimal count in [low, high] (XGBoost writes its parameters as strings).
+  std::optional<std::uint64_t> count(const UbjValue& object, std::string_view key, const std::string& path,
+                                     std::uint64_t low, std::uint64_t high) {
+    const auto value = text(object, key, path);
+    if (!value) return std::nullopt;
+    std::uint64_t n = 0;
+    const char* end = value->data() + value->size();
+    const auto [stop, ec] = std::from_chars(value->data(), end, n);
+    if (value->empty() || ec != std::errc{} || stop != end) {
+      fail(path + "." + std::string(key) + " is \"" + std::string(value->substr(0, 32)) +
+           "\", not a decimal count");
+      return std::nullopt;
+    }
+    if (n < low || n > high) {
+      fail(path + "." + std::string(key) + " is " + std::to_string(n) + ", outside [" + std::to_string(low) +
+           ", " + std::to_string(high) + "]");
+      return std::nullopt;
+    }
+    return n;
+  }
+  /// An optional string member that must read `expected` when present.
+  bool optional_equal(const UbjValue& object, std::string_view key, std::string_view expected,
+                      const std::string& path) {
+    if (!object.find(key)) return true;
+    const auto value = text(object, key, path);
+    if (!value) return false;
+    if (*value != expected) {
+      return fail(path + "." + std::string(key) + " is \"" + std::string(value->substr(0, 32)) +
+                  "\", XgbModel's models have \"" + std::string(expected) + "\"");
+    }
+    return true;
+  }
+  /// An optional string member that must be a finite number, at least 0, when present (XGBoost's bound).
+  bool optional_non_negative(const UbjValue& object, std::string_view key, const std::string& path) {
+    if (!object.find(key)) return true;
+    const auto value = text(object, key, path);
+    return value && finite_number(*value, path + "." + std::string(key), 0.0);
+  }
+  bool finite_number(std::string_view value, const std::string& what,
+                     double at_least = -std::numeric_limits<double>::infinity()) {
+    double number = 0;
+    const char* end = value.data() + value.size();
+    const auto [stop, ec] = std::from_chars(value.data(), end, number);
+    // XGBoost reads these as float: a finite double can still overflow it.
+    if (value.empty() || ec != std::errc{} || stop != end || !std::isfinite(static_cast<float>(number))) {
+      return fail(what + " is \"" + std::string(value.substr(0, 32)) + "\", not a finite number");
+    }
+    if (number < at_least) {
+      return fail(what + " is " + std::string(value.substr(0, 32)) + ", less than " + xgb_number(at_least));
+    }
+    return true;
+  }
+  /// Every member of an object is a string (XGBoost reads parameter objects so).
+  bool strings_only(const UbjValue& object, const std::string& path) {
+    for (std::size_t i = 0; i < object.keys.size(); ++i) {
+      if (!object.items[i].is(Kind::string)) {
+        return fail(path + "." + std::string(object.keys[i].substr(0, 64)) + " is " +
+                    article(object.items[i].kind) + ", not a string");
+      }
+    }
+    return true;
+  }
+
+  bool check_model(const UbjValue& root) {
+    const UbjValue* version = member(root, "version", Kind::array, "the model");
+    if (!version) return false;
+    if (version->size() != 3) return fail("version has " + std::to_string(version->size()) + " parts, not 3");
+    for (const auto& part : version->items) {
+      if (!part.is(Kind::integer) || part.integer < 0 || part.integer > 1000)
+        return fail("version is not three small integers");
+    }
+    // XGBoost writes UBJSON since 1.6, and reads no model of a later version than its own.
+    int major = 0, minor = 0, patch = 0;
+    XGBoostVersion(&major, &minor, &patch);
+    const std::int64_t saved[3] = {version->items[0].integer, version->items[1].integer,
+                                   version->items[2].integer};
+    const std::int64_t oldest[3] = {1, 6, 0}, newest[3] = {major, minor, patch};
+    auto dotted = [](const std::int64_t(&v)[3]) {
+      return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
+    };
+    if (std::lexicographical_compare(saved, saved + 3, oldest, oldest + 3) ||
+        std::lexicographical_compare(newest, newest + 3, saved, saved + 3)) {
+      return fail("saved by XGBoost " + dotted(saved) + "; this program reads the UBJSON models of XGBoost " +
+                  dotted(oldest) + " to " + dotted(newest));
+    }
+    const UbjValue* learner = member(root, "learner", Kind::object, "the model");
+    if (!learner) return false;
+    return check_learner_param(*learner) && check_objective(*learner) && check_extras(*learner) &&
+           check_booster(*learner);
+  }
+
+  bool check_learner_param(const UbjValue& learner) {
+    const std::string path = "learner.learner_model_param";
+    const UbjValue* param = member(learner, "learner_model_param", Kind::object, "learner");
+    if (!param || !strings_only(*param, path)) return false;
+    const auto num_feature = count(*param, "num_feature", path, 0, std::numeric_limits<std::uint32_t>::max());
+    if (!num_feature) return false;
+    if (*num_feature != expected_.num_feature) {
+      return fail(path + ".num_feature is " + std::to_string(*num_feature) +
+                  ", the file's feature layout pools to " + std::to_string(expected_.num_feature) +
+                  " features");
+    }
+    const auto num_class = count(*param, "num_class", path, 0, 0);
+    const auto base_score = text(*param, "base_score", path);
+    return num_class && base_score && finite_number(*base_score, path + ".base_score") &&
+           optional_equal(*param, "num_target", "1", path) &&
+           (!param->find("boost_from_average") || count(*param, "boost_from_average", path, 0, 1));
+  }
+
+  bool check_objective(const UbjValue& learner) {
+    const std::string path = "learner.objective";
+    const UbjValue* objective = member(learner, "objective", Kind::object, "learner");
+    if (!objective) return false;
+    const auto name = text(*objective, "name", path);
+    if (!name) return false;
+    const char* param_key = nullptr;
+    if (*name == "reg:squarederror") {
+      param_key = "reg_loss_param";
+    } else if (*name == "rank:pairwise") {
+      param_key = "lambda_rank_param";
+    } else {
+      return fail("objective \"" + std::string(name->substr(0, 64)) +
+                  "\" is not one XgbModel trains (reg:squarederror, rank:pairwise)");
+    }
+    const UbjValue* param = member(*objective, param_key, Kind::object, path);
+    const std::string param_path = path + "." + param_key;
+    // A huge num_pairsample would make fine-tuning the loaded model run for ever.
+    return param && strings_only(*param, param_path) &&
+           optional_non_negative(*param, "scale_pos_weight", param_path) &&
+           optional_non_negative(*param, "fix_list_weight", param_path) &&
+           (!param->find("num_pairsample") || count(*param, "num_pairsample", param_path, 1, 64));
+  }
+
+  /// Attributes, feature names and types: XgbModel sets none of them.
+  bool check_extras(const UbjValue& learner) {
+    const UbjValue* attributes = member(learner, "attributes", Kind::object, "learner");
+    if (!attributes || !strings_only(*attributes, "learner.attributes")) return false;
+    for (const char* key : {"feature_names", "feature_types"}) {
+      if (!learner.find(key)) continue;
+      const UbjValue* list = member(learner, key, Kind::array, "learner");
+      if (!list) return false;
+      if (list->size() != 0) {
+        return fail("learner." + std::string(key) + " has " + std::to_string(list->size()) +
+                    " entries; XgbModel trains without feature names or types");
+      }
+    }
+    return true;
+  }
+
+  bool check_booster(const UbjValue& learner) {
+    const UbjValue* booster = member(learner, "gradient_booster", Kind::object, "learner");
+    if (!booster) return false;
+    const auto name = text(*booster, "name", "learner.gradient_booster");
+    if (!name) return false;
+    if (*name != "gbtree") {
+      return fail("the booster is \"" + std::string(name->substr(0, 64)) + "\", XgbModel trains \"gbtree\"");
+    }
+    const std::string path = "learner.gradient_booster.model";
+    const UbjValue* model = member(*booster, "model", Kind::object, "learner.gradient_booster");
+    if (!model) return false;
+    const UbjValue* param = member(*model, "gbtree_model_param", Kind::object, path);
+    const std::string param_path = path + ".gbtree_model_param";
+    if (!param || !strings_only(*param, param_path)) return false;
+    const auto num_trees = count(*param, "num_trees", param_path, 0, xgb_max_rounds);
+    if (!num_trees || !count(*param, "num_parallel_tree", param_path, 1, 1) ||
+        !optional_equal(*param, "size_leaf_vector", "0", param_path)) {
+      return false;
+    }
+    const UbjValue* trees = member(*model, "trees", Kind::array, path);
+    const UbjValue* tree_info = trees ? member(*model, "tree_info", Kind::array, path) : nullptr;
+    if (!tree_info) return false;
+    if (trees->size() != *num_trees) {
+      return fail(param_path + ".num_trees is " + std::to_string(*num_trees) + ", the trees array holds " +
+                  std::to_string(trees->size()) + " trees");
+    }
+    if (tree_info->size() != *num_trees) {
+      return fail(path + ".tree_info has " + std::to_string(tree_info->size()) + " entries for " +
+                  std::to_string(*num_trees) + " trees");
+    }
+    for (std::size_t t = 0; t < tree_info->size(); ++t) {
+      const auto& group = tree_info->items[t];
+      if (!group.is(Kind::integer) || group.integer != 0) {
+        return fail(path + ".tree_info[" + std::to_string(t) +
+                    "] is not 0: XgbModel's models have one output group");
+      }
+    }
+    // One tree per round: XgbModel boosts one output and no parallel trees.
+    if (*num_trees != expected_.rounds) {
+      return fail("the file's header says " + std::to_string(expected_.rounds) +
+                  " boosting rounds, the ensemble holds " + std::to_string(*num_trees) + " trees");
+    }
+    for (std::size_t t = 0; t < trees->size(); ++t)
+      if (!check_tree(trees->items[t], t)) return false;
+    return true;
+  }
+
+  /// A per-node array of tree `where`: a typed array of one of `markers`, with `nodes` entries.
+  const UbjValue* node_array(const UbjValue& tree, std::string_view key, std::string_view markers,
+                             std::uint64_t nodes, const std::string& where) {
+    const UbjValue* array = tree.find(key);
+    if (!array) {
+      fail(where + " has no " + std::string(key));
+      return nullptr;
+    }
+    if (!array->is(Kind::typed_array) || markers.find(array->marker) == std::string_view::npos) {
+      fail(where + ": " + std::string(key) + " is " + article(array->kind) +
+           (array->is(Kind::typed_array) ? std::string(" of '") + array->marker + "'" : std::string()) +
+           ", not a typed array of '" + std::string(markers.substr(0, 1)) + "' as XGBoost writes it");
+      return nullptr;
+    }
+    if (array->count != nodes) {
+      fail(where + ": " + std::string(key) + " has " + std::to_string(array->count) +
+           " entries, tree_param.num_nodes says " + std::to_string(nodes));
+      return nullptr;
+    }
+    return array;
+  }
+
+  bool check_tree(const UbjValue& tree, std::size_t index) {
+    const std::string where = "tree " + std::to_string(index);
+    if (!tree.is(Kind::object)) return fail(where + " is " + article(tree.kind) + ", not an object");
+    const UbjValue* id = member(tree, "id", Kind::integer, where);
+    if (!id) return false;
+    if (id->integer < 0 || static_cast<std::uint64_t>(id->integer) != index)
+      return fail(where + " has id " + std::to_string(id->integer));
+    const UbjValue* param = member(tree, "tree_param", Kind::object, where);
+    const std::string param_path = where + ".tree_param";
+    if (!param || !strings_only(*param, param_path)) return false;
+    const auto nodes = count(*param, "num_nodes", param_path, 1, xgb_max_tree_nodes);
+    const auto num_feature =
+        nodes ? count(*param, "num_feature", param_path, expected_.num_feature, expected_.num_feature)
+              : std::nullopt;
+    if (!num_feature || !count(*param, "num_deleted", param_path, 0, 0) ||
+        !optional_equal(*param, "size_leaf_vector", "0", param_path)) {
+      return false;
+    }
+    const std::uint64_t n = *nodes;
+    const UbjValue* lefts = node_array(tree, "left_children", "l", n, where);
+    const UbjValue* rights = lefts ? node_array(tree, "right_children", "l", n, where) : nullptr;
+    const UbjValue* parents = rights ? node_array(tree, "parents", "l", n, where) : nullptr;
+    const UbjValue* features = parents ? node_array(tree, "split_indices", "lL", n, where) : nullptr;
+    const UbjValue* conditions = features ? node_array(tree, "split_conditions", "d", n, where) : nullptr;
+    const UbjValue* defaults = conditions ? node_array(tree, "default_left", "U", n, where) : nullptr;
+    if (!defaults) return false;
+    for (const char* key : {"base_weights", "loss_changes", "sum_hessian"}) {
+      const UbjValue* values = node_array(tree, key, "d", n, where);
+      if (!values) return false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(values->number_at(i))) {
+          return fail(where + ", node " + std::to_string(i) + ": " + key + " is " +
+                      std::to_string(values->number_at(i)));
+        }
+      }
+    }
+    // XGBoost reads categorical splits when split_type is present: XgbModel trains numerical ones only.
+    if (tree.find("split_type")) {
+      const UbjValue* types = node_array(tree, "split_type", "U", n, where);
+      if (!types) return false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (types->integer_at(i) != 0) {
+          return fail(where + ", node " + std::to_string(i) +
+                      ": a categorical split, which XgbModel does not train");
+        }
+      }
+      const std::pair<const char*, const char*> categories[] = {{"categories", "l"},
+                                                                {"categories_nodes", "l"},
+                                                                {"categories_segments", "L"},
+                                                                {"categories_sizes", "L"}};
+      for (const auto& [key, marker] : categories)
+        if (!node_array(tree, key, marker, 0, where)) return false;
+    }
+    return check_structure(where, n, *lefts, *rights, *parents, *features, *conditions, *defaults);
+  }
+
+  /// Every node reached exactly once from the root 0, by its parent, as a node with two children or a
+  /// leaf; splits on the layout's features; finite conditions and leaf values; no deeper than max_depth.
+  bool check_structure(const std::string& where, std::uint64_t nodes, const UbjValue& lefts,
+                       const UbjValue& rights, const UbjValue& parents, const UbjValue& features,
+                       const UbjValue& conditions, const UbjValue& defaults) {
+    const auto n = static_cast<std::int64_t>(nodes);
+    constexpr std::int64_t unreached = -2, root = -1;
+    std::vector<std::int64_t> reached_from(static_cast<std::size_t>(n), unreached);
+    std::vector<std::pair<std::int64_t, int>> pending{{0, 0}};  // node, depth
+    reached_from[0] = root;
+    auto node = [&](std::int64_t i) { return where + ", node " + std::to_string(i); };
+    // XGBoost writes the root's parent as -1 with the sign bit cleared.
+    if (const auto p = parents.integer_at(0); p != -1 && p != 0x7fffffff)
+      return fail(node(0) + " (the root): parent is " + std::to_string(p) + ", not none");
+    while (!pending.empty()) {
+      const auto [i, depth] = pending.back();
+      pending.pop_back();
+      const auto at = static_cast<std::size_t>(i);
+      const std::int64_t children[2] = {lefts.integer_at(at), rights.integer_at(at)};
+      const double condition = conditions.number_at(at);
+      if (defaults.integer_at(at) > 1)
+        return fail(node(i) + ": default_left is " + std::to_string(defaults.integer_at(at)) +
+                    ", not 0 or 1");
+      // Leaves too: XGBoost takes a leaf whose feature reads 2^32 - 1 for a deleted node (and writes 0).
+      if (const auto feature = features.integer_at(at);
+          feature < 0 || static_cast<std::uint64_t>(feature) >= expected_.num_feature) {
+        return fail(node(i) + ": split feature " + std::to_string(feature) + " is out of range (" +
+                    std::to_string(expected_.num_feature) + " features)");
+      }
+      if (children[0] == -1 && children[1] == -1) {
+        if (!std::isfinite(condition)) return fail(node(i) + ": leaf value is " + std::to_string(condition));
+        continue;
+      }
+      if (children[0] == -1 || children[1] == -1) {
+        return fail(node(i) + ": one child only (left " + std::to_string(children[0]) + ", right " +
+                    std::to_string(children[1]) + "); a node has two children or none");
+      }
+      if (!std::isfinite(condition))
+        return fail(node(i) + ": split condition is " + std::to_string(condition));
+      if (expected_.max_depth > 0 && depth + 1 > expected_.max_depth) {
+        return fail(node(i) + " splits at depth " + std::to_string(depth) + ", but max_depth is " +
+                    std::to_string(expected_.max_depth));
+      }
+      for (int side = 0; side < 2; ++side) {
+        const std::int64_t child = children[side];
+        const std::string which = side == 0 ? "left child " : "right child ";
+        if (child == 0) return fail(node(i) + ": " + which + "0 points back to the root");
+        if (child < 1 || child >= n) {
+          return fail(node(i) + ": " + which + std::to_string(child) + " is out of range (" +
+                      std::to_string(n) + " nodes)");
+        }
+        const auto c = static_cast<std::size_t>(child);
+        if (reached_from[c] != unreached) {
+          bool ancestor = false;
+          for (std::int64_t up = i; up >= 0 && !ancestor; up = reached_from[static_cast<std::size_t>(up)])
+            ancestor = up == child;
+          return fail(node(i) + ": " + which + std::to_string(child) +
+                      (ancestor ? " is an ancestor of node " + std::to_string(i) + " (a cycle)"
+                                : " is also a child of node " + std::to_string(reached_from[c]) +
+                                      " (a shared child)"));
+        }
+        reached_from[c] = i;
+        pending.emplace_back(child, depth + 1);
+      }
+    }
+    // Parents last, so that a shared child is reported as one rather than as a wrong parent.
+    for (std::int64_t i = 1; i < n; ++i) {
+      const auto from = reached_from[static_cast<std::size_t>(i)];
+      if (from == unreached) return fail(node(i) + " is not reachable from the root");
+      if (const auto parent = parents.integer_at(static_cast<std::size_t>(i)); parent != from) {
+        return fail(node(i) + ": parent is " + std::to_string(parent) + ", but node " + std::to_string(from) +
+                    " points to it");
+      }
+    }
+    return true;
+  }
+
+  XgbEnsembleExpectations expected_;
+  std::optional<Error> error_;
+};
 }  // namespace detail
 
 /// The XGBoost baseline as a CostModel.
 class XgbModel {
  public:
+  /// An untrained model for features of `layout`. Throws ErrorException when the layout or a parameter is
+  /// out of range (the bounds a model file is checked against); make() returns that Error instead.
   explicit XgbModel(const features::FeatureLayout& layout, XgbParams params = {})
-      : layout_(layout), params_(params) {}
+      : layout_(layout), params_(params) {
+    if (const auto wrong = detail::check_xgb_header(layout, params, 0); !wrong.empty())
+      throw ErrorException(Error(ErrorKind::invalid_argument, "XgbModel: " + wrong));
+  }
+
+  /// An untrained model, or an Error naming the parameter out of range (a negative eta, a subsample of 0,
+  /// a depth over 64, ...), for parameters that come from a user.
+  [[nodiscard]] static Expected<XgbModel> make(const features::FeatureLayout& layout, XgbParams params = {}) {
+    if (const auto wrong = detail::check_xgb_header(layout, params, 0); !wrong.empty())
+      return unexpected(Error(ErrorKind::invalid_argument, "XgbModel: " + wrong));
+    return XgbModel(layout, params);
+  }
 
   [[nodiscard]] const features::FeatureLayout& layout() const noexcept { return layout_; }
   [[nodiscard]] const XgbParams& params() const noexcept { return params_; }
@@ -310,9 +833,11 @@ class XgbModel {
     return detail::write_file(path, serialize());
   }
 
+  /// Parses a model file's bytes (`name` stands for the file in errors). The header and the ensemble are
+  /// checked before XGBoost reads anything (see the header comment); a refusal says what is wrong.
   [[nodiscard]] static Expected<XgbModel> deserialize(const std::string& bytes, const std::string& name) {
-    auto fail = [&](const std::string& what, const std::string& hint = {}) {
-      return unexpected(Error(ErrorKind::parse, what, name, 0, 0, hint));
+    auto fail = [&](const std::string& what, ErrorKind kind = ErrorKind::parse) {
+      return unexpected(Error(kind, what, name, 0, 0, detail::bad_model_file_hint));
     };
     auto opened = detail::open_model_bytes(bytes, xgb_file_magic, xgb_file_version, "XGBoost model", name);
     if (!opened) return unexpected(std::move(opened).error());
@@ -326,23 +851,40 @@ class XgbModel {
     params.rounds_per_epoch = static_cast<std::size_t>(in.get<std::uint64_t>());
     const auto rounds = in.get<std::uint64_t>();
     const auto size = in.get<std::uint64_t>();
-    if (!in.ok || size != bytes.size() - 8 - in.pos) return fail("truncated header or ensemble");
+    // open_model_bytes checked that the 8 checksum bytes are there.
+    if (!in.ok || in.pos > bytes.size() - 8 || size != bytes.size() - 8 - in.pos)
+      return fail("truncated header or ensemble");
+    if (const auto wrong = detail::check_xgb_header(layout, params, rounds); !wrong.empty())
+      return fail(wrong, ErrorKind::schema);
     XgbModel model(layout, params);
     model.rounds_ = static_cast<std::size_t>(rounds);
     model.bytes_ = bytes.substr(in.pos, static_cast<std::size_t>(size));
-    if (!model.bytes_.empty()) {
-      BoosterHandle raw = nullptr;
-      if (auto ok = detail::xgb_check(XGBoosterCreate(nullptr, 0, &raw), "creating a booster"); !ok)
-        return unexpected(std::move(ok).error());
-      model.booster_.reset(raw);
-      if (auto ok =
-              detail::xgb_check(XGBoosterLoadModelFromBuffer(raw, model.bytes_.data(), model.bytes_.size()),
-                                "loading the ensemble");
-          !ok) {
-        return fail(ok.error().message);
+    if (model.bytes_.empty()) {
+      if (rounds != 0) {
+        return fail("the header says " + std::to_string(rounds) + " boosting rounds, the file holds no trees",
+                    ErrorKind::schema);
       }
-      if (auto ok = model.set_threads(0); !ok) return unexpected(std::move(ok).error());
+      return model;
     }
+    detail::XgbEnsembleChecker checker(
+        {pooled_dims(layout.step_dims, layout.workload_dims, layout.hardware_dims), rounds,
+         params.max_depth});
+    if (auto ok = checker.check(model.bytes_); !ok) {
+      Error error = std::move(ok).error();
+      return fail(error.message, error.kind);
+    }
+    BoosterHandle raw = nullptr;
+    if (auto ok = detail::xgb_check(XGBoosterCreate(nullptr, 0, &raw), "creating a booster"); !ok)
+      return unexpected(std::move(ok).error());
+    model.booster_.reset(raw);
+    if (auto ok =
+            detail::xgb_check(XGBoosterLoadModelFromBuffer(raw, model.bytes_.data(), model.bytes_.size()),
+                              "loading the ensemble");
+        !ok) {
+      // The checks above passed what XGBoost refuses: a backend error, not a refusal of ours.
+      return fail(ok.error().message, ErrorKind::backend);
+    }
+    if (auto ok = model.set_threads(0); !ok) return unexpected(std::move(ok).error());
     return model;
   }
   [[nodiscard]] static Expected<XgbModel> load(const std::filesystem::path& path) {
@@ -379,6 +921,14 @@ class XgbModel {
             "prediction");
         !ok) {
       return ok;
+    }
+    bst_ulong outputs = 1;
+    for (bst_ulong d = 0; d < dims; ++d)
+      outputs *= shape[d];
+    if (outputs != scores.size()) {  // one score per candidate, as XgbModel's models give
+      return unexpected(Error(ErrorKind::backend, "XGBoost: prediction gave " + std::to_string(outputs) +
+                                                      " outputs for " + std::to_string(scores.size()) +
+                                                      " candidates"));
     }
     std::copy_n(result, scores.size(), scores.begin());
     return {};

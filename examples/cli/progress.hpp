@@ -1,0 +1,73 @@
+// Progress of the `crosstune` commands that take more than a second (reading logs, extracting features,
+// training): one bar on stderr, redrawn in place at most ten times a second, and shown only when stderr
+// is a terminal and --quiet is not given. Results stay on stdout, so `crosstune ... > out.txt` keeps a
+// clean file and a log of stderr keeps no carriage-return noise.
+//
+//   Progress bar("reading logs", files.size());
+//   for (...) bar.update(++done);
+//   bar.finish();                 // clears the line
+//   note("trained 3 epochs");     // a line on stderr unless --quiet
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "common.hpp"
+
+namespace crosstune::cli {
+
+/// Whether progress bars are drawn: stderr is a terminal and --quiet was not given.
+[[nodiscard]] inline bool progress_visible() {
+  return !quiet && ::isatty(::fileno(stderr)) != 0;
+}
+
+/// An informational line on stderr (what a command is doing, per-epoch figures); --quiet drops it.
+template <class... Args>
+void note(const char* format, Args... args) {
+  if (quiet) return;
+  clear_progress_line();
+  std::fprintf(stderr, format, args...);
+  std::fputc('\n', stderr);
+}
+
+class Progress {
+ public:
+  Progress(std::string label, std::size_t total)
+      : label_(std::move(label)), total_(total), visible_(progress_visible()), start_(clock::now()) {}
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  ~Progress() { finish(); }
+
+  /// `done` of the total are finished; redraws when a tenth of a second has passed or at the end.
+  void update(std::size_t done) {
+    if (!visible_ || total_ == 0) return;
+    const auto now = clock::now();
+    if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    progress_on_line = true;
+    const double spent = std::chrono::duration<double>(now - start_).count();
+    const double eta =
+        done == 0 ? 0.0 : spent / static_cast<double>(done) * static_cast<double>(total_ - done);
+    constexpr int width = 30;
+    const int filled = static_cast<int>(width * std::min(done, total_) / total_);
+    std::fprintf(stderr, "\r\033[K%s [%.*s%*s] %zu/%zu, %.0f s, ETA %.0f s", label_.c_str(), filled,
+                 "##############################", width - filled, "", done, total_, spent, eta);
+    std::fflush(stderr);
+  }
+  /// Clears the bar's line, so what follows starts on a clean line.
+  void finish() { clear_progress_line(); }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  std::string label_;
+  std::size_t total_;
+  bool visible_;
+  clock::time_point start_, last_draw_{};
+};
+
+}  // namespace crosstune::cli

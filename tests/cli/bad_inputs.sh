@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The `crosstune` tool against bad inputs and faults, as an adversarial user would try them. Each case
+# states the exit code it must end with (1: refused input or failed operation, 2: usage error; never a
+# signal), a pattern its stderr must match, and, where the command names outputs, that files already at
+# those paths are left exactly as they were.
+#
+#   tests/cli/bad_inputs.sh build/release/bin/crosstune tests/data /tmp/work
+set -u
+cli=$(realpath "$1")
+data=$(realpath "$2")
+work=$3
+logs=$data/ansor-logs
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+
+passed=0
+failed=0
+report_failure() {
+  echo "FAIL: $1"
+  echo "  command: ${*:2}"
+  sed 's/^/  stderr | /' stderr.txt | head -8
+  failed=$((failed + 1))
+}
+
+# expect RC PATTERN COMMAND... : the exit code, and an extended regex stderr must match.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  "$@" >stdout.txt 2>stderr.txt </dev/null
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    report_failure "exit code $rc, expected $want" "$@"
+    return
+  fi
+  if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" stderr.txt; then
+    report_failure "stderr does not match /$pattern/" "$@"
+    return
+  fi
+  if [ "$want" -ne 0 ]; then
+    # Exactly one error line, and it is the last line (warnings may precede it).
+    if [ "$(grep -Ec '^crosstune: (usage )?error: ' stderr.txt)" -ne 1 ] ||
+      ! tail -n 1 stderr.txt | grep -Eq '^crosstune: (usage )?error: '; then
+      report_failure "not exactly one closing 'crosstune: error:' line" "$@"
+      return
+    fi
+    if grep -Eq 'terminate called|Segmentation|Aborted|AddressSanitizer|runtime error' stderr.txt; then
+      report_failure "crash output" "$@"
+      return
+    fi
+  fi
+  passed=$((passed + 1))
+}
+
+# intact FILE... : each file still holds the sentinel it was given by `sentinel`.
+sentinel() {
+  for f in "$@"; do echo "sentinel of $f" >"$f"; done
+}
+intact() {
+  for f in "$@"; do
+    if [ "$(cat "$f" 2>/dev/null)" != "sentinel of $f" ]; then
+      echo "FAIL: $f was changed by a failed command"
+      failed=$((failed + 1))
+      return
+    fi
+  done
+  passed=$((passed + 1))
+  # No temporary may be left beside an output.
+  if ls -a . | grep -q '\.tmp-'; then
+    echo "FAIL: a temporary file was left behind: $(ls -a . | grep '\.tmp-')"
+    failed=$((failed + 1))
+  fi
+}
+
+k80=$logs/k80
+one_log=$k80/ansor_matmul_128_4032_1000.json.gz
+cp "$one_log" in.json.gz
+tiny="--epochs 1 --hidden 4 --layers 1 --heads 1 --embedding 4 --threads 1"
+
+## Usage errors (exit 2): unknown names, values out of range, negative numbers for counts.
+expect 2 'A subcommand is required|not expected' "$cli"
+expect 2 'unknown command "nosuch"' "$cli" nosuch
+expect 2 '--bogus' "$cli" logs stats --bogus "$one_log"
+expect 2 '--out is required' "$cli" train "$one_log"
+for bad in -1 0 1e3 1.5 99999999999999999999 ""; do
+  expect 2 "--epochs" "$cli" train --epochs "$bad" --out m.bin "$one_log"
+done
+expect 2 '--batch: 0 is out of range' "$cli" train --batch 0 --out m.bin "$one_log"
+for bad in -1 0 nan inf -inf 1e300 abc; do
+  expect 2 "--lr" "$cli" train --lr "$bad" --out m.bin "$one_log"
+done
+for bad in 0 1 -0.5 nan 2; do
+  expect 2 "--ratio" "$cli" train --ratio "$bad" --out m.bin "$one_log"
+done
+expect 2 '--max-steps: 100000000 is out of range \[1, 1024\]' "$cli" train --max-steps 100000000 --out m.bin "$one_log"
+expect 2 '--max-steps' "$cli" features --max-steps 0 --out x.npy "$one_log"
+expect 2 '--hidden' "$cli" train --hidden 999999 --out m.bin "$one_log"
+expect 2 '--layers' "$cli" train --layers 0 --out m.bin "$one_log"
+expect 2 '--threads' "$cli" train --threads -2 --out m.bin "$one_log"
+expect 2 '--seed: "-1" is not a whole number' "$cli" train --seed -1 --out m.bin "$one_log"
+expect 2 '--model: nope not in' "$cli" train --model nope --out m.bin "$one_log"
+expect 2 '--loss' "$cli" train --loss nope --out m.bin "$one_log"
+expect 2 '--rank-weight' "$cli" train --rank-weight nan --out m.bin "$one_log"
+expect 2 '--patience' "$cli" finetune --patience -1 --out m.bin "$one_log"
+expect 2 '--min-records: 0 is out of range' "$cli" train --min-records 0 --out m.bin "$one_log"
+expect 2 '--hardware: unknown hardware preset "nope"' "$cli" eval --hardware nope "$one_log"
+for bad in -1 2 nan 0; do
+  expect 2 '--fraction' "$cli" data sample --sampler uniform --fraction "$bad" --out s.json "$one_log"
+done
+expect 2 '--fast-fraction' "$cli" data sample --fast-fraction 1.5 --out s.json "$one_log"
+expect 2 '--slow-fraction' "$cli" data sample --slow-fraction -0.1 --out s.json "$one_log"
+expect 2 '--sampler' "$cli" data sample --sampler nope --out s.json "$one_log"
+expect 2 '--max-tasks-per-bucket' "$cli" data sample --max-tasks-per-bucket -1 --out s.json "$one_log"
+expect 2 '--split' "$cli" data split --split nope --train a.json --test b.json "$one_log"
+expect 2 '--shots' "$cli" data split --split few_shot --shots 0 --test-target k80 --train a.json --test b.json "$one_log"
+expect 2 'empty target string' "$cli" hw --target ""
+expect 2 'option -mcpu has no value' "$cli" hw --target "llvm -mcpu="
+expect 2 'unknown option "-arhc=sm_80"' "$cli" hw --target "cuda -arhc=sm_80"
+expect 2 'unknown hardware preset "nope"' "$cli" hw --preset nope
+expect 2 '--hardware-join' "$cli" features --hardware-join sideways --out x.npy "$one_log"
+expect 2 'does not exist|not exist' "$cli" logs stats /nonexistent/log.json
+
+## Refused inputs (exit 1): bad files, bad model files, impossible requests.
+printf '{"i": [["[\\"k\\"]", "llvm"], [[], []]], "r": [[-nan], 0, 1, 1]}\n' >nan_cost.json
+expect 1 'nan_cost\.json:line 1, column [0-9]+: cost -nan is not a positive, finite number' "$cli" logs stats nan_cost.json
+printf '{"i": [["[\\"k\\"]", "llvm"], [[], []]], "r": [[0], 0, 1, 1]}\n' >zero_cost.json
+expect 1 'zero_cost\.json:line 1, .*cost 0 is not a positive' "$cli" data stats zero_cost.json
+expect 1 'malformed\.json:line 2' "$cli" logs stats "$data/bad/malformed.json"
+mkdir -p empty_folder
+expect 1 'empty_folder: no \.json or \.json\.gz log' "$cli" logs stats empty_folder
+mkdir -p loops && ln -sf self.json loops/self.json && ln -sf missing loops/dangling.json && cp "$one_log" loops/
+expect 0 'loops/self\.json: skipped' "$cli" logs stats loops
+expect 1 'no task has enough records' "$cli" train $tiny --min-records 100000 --out m.bin "$one_log"
+printf '{"i": [["[\\"k\\"]", "llvm"], [[], []]], "r": [[1e10], 4, 1, 1]}\n' >only_errors.json
+expect 1 'no task has enough records' "$cli" train $tiny --min-records 1 --out m.bin only_errors.json
+expect 1 '--target nope: no task of these logs was measured on it' "$cli" data sample --target nope --min-records 10 --out s.json "$one_log"
+expect 1 'unknown layer block "nope"' "$cli" finetune --freeze nope --out m2.bin "$one_log"
+expect 1 '/dev/zero' "$cli" eval --model /dev/zero "$one_log"
+expect 1 'bad magic|not a crosstune' "$cli" eval --model "$one_log" "$one_log"
+printf 'CRTNMDL\0\2\0\0\0short' >truncated.bin
+expect 1 'truncated\.bin' "$cli" eval --model truncated.bin "$one_log"
+expect 1 'folder /nonexistent/dir does not exist' "$cli" train $tiny --min-records 10 --out /nonexistent/dir/m.bin "$one_log"
+expect 1 'is a folder, not a file' "$cli" train $tiny --min-records 10 --out . "$one_log"
+touch export_is_a_file
+expect 1 'export writes a folder' "$cli" data export --min-records 10 --out export_is_a_file "$one_log"
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir -p locked/inner && cp "$one_log" locked/inner/ && chmod 000 locked/inner
+  expect 1 'cannot read the folder' "$cli" logs stats locked
+  chmod 755 locked/inner
+fi
+
+## Outputs that would destroy an input, or each other: refused before any work, files intact.
+sentinel out.json
+expect 1 '--train names an input' "$cli" data split --split within_task --train in.json.gz --test out.json in.json.gz
+expect 1 '--out names an input' "$cli" train $tiny --out in.json.gz in.json.gz
+expect 1 '--out names an input' "$cli" data sample --out in.json.gz in.json.gz
+ln -sf in.json.gz link_to_input.json.gz
+expect 1 '--out names an input' "$cli" data sample --out link_to_input.json.gz in.json.gz
+expect 1 '--mask-out and --out name the same file' "$cli" features --out out.json --mask-out out.json in.json.gz
+expect 1 '--test and --train name the same file' "$cli" data split --split within_task --train out.json --test ./out.json in.json.gz
+intact out.json
+cmp -s in.json.gz "$one_log" && passed=$((passed + 1)) || { echo "FAIL: the input log was changed"; failed=$((failed + 1)); }
+
+## A command that fails after its checks leaves the files already at its output paths alone.
+sentinel train.json test.json
+expect 1 'v100' "$cli" data split --split by_target --test-target v100 --min-records 10 --train train.json --test test.json "$one_log"
+intact train.json test.json
+sentinel model.bin
+expect 1 'no task has enough records' "$cli" train $tiny --min-records 100000 --out model.bin "$one_log"
+intact model.bin
+
+## Finetuning a model into its own file is refused; a good run writes a model that loads.
+expect 0 'epoch 1/1' "$cli" train $tiny --min-records 10 --out good.bin "$one_log"
+cp good.bin good_copy.bin
+expect 1 '--out names an input' "$cli" finetune --model good.bin --epochs 1 --min-records 10 --out good.bin "$one_log"
+cmp -s good.bin good_copy.bin && passed=$((passed + 1)) || { echo "FAIL: finetune changed its input model"; failed=$((failed + 1)); }
+expect 0 '' "$cli" eval --model good.bin --min-records 10 "$one_log"
+expect 0 '' "$cli" --quiet eval --model good.bin --min-records 10 "$one_log"
+if [ -s stderr.txt ]; then echo "FAIL: --quiet printed on stderr"; failed=$((failed + 1)); else passed=$((passed + 1)); fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
