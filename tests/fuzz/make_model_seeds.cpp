@@ -5,21 +5,12 @@
 //   build/release/tests/fuzz/make_model_seeds tests/fuzz/corpus-bilstm tests/fuzz/corpus-mlp
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "crosstune/core/rng.hpp"
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/mlp.hpp"
-
-namespace {
-bool write(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::printf("%s: %zu bytes\n", path.c_str(), bytes.size());
-  return static_cast<bool>(out);
-}
-}  // namespace
+#include "model_fuzz_support.hpp"
 
 int main(int argc, char** argv) {
   namespace model = crosstune::model;
@@ -51,7 +42,7 @@ int main(int argc, char** argv) {
     c.head_hidden = s.head_hidden;
     crosstune::Rng rng(seed++);
     model::BiLstmAttentionNet<float> net(c, rng);
-    ok = write(bilstm_dir / s.name, model::serialize_model(net, s.layout)) && ok;
+    ok = crosstune::fuzz::write_seed(bilstm_dir / s.name, model::serialize_model(net, s.layout)) && ok;
   }
   struct MlpSeed {
     const char* name;
@@ -61,7 +52,7 @@ int main(int argc, char** argv) {
   for (const auto& s : {MlpSeed{"separate-hidden2.bin", separate, 2},
                         MlpSeed{"joined-hidden4.bin", joined, 4}, MlpSeed{"tiny-hidden3.bin", tiny, 3}}) {
     model::MlpModel mlp(s.layout, s.hidden, seed++);
-    ok = write(mlp_dir / s.name, mlp.serialize()) && ok;
+    ok = crosstune::fuzz::write_seed(mlp_dir / s.name, mlp.serialize()) && ok;
   }
   return ok ? 0 : 1;
 }

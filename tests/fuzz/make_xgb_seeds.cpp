@@ -9,20 +9,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "crosstune/core/rng.hpp"
 #include "crosstune/model/xgboost.hpp"
+#include "model_fuzz_support.hpp"
 
 namespace {
-bool write(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::printf("%s: %zu bytes\n", path.c_str(), bytes.size());
-  return static_cast<bool>(out);
-}
 
 /// 48 candidates of `layout` in 3 tasks, the label a fixed function of the first step feature.
 struct Data {
@@ -84,7 +78,7 @@ int main(int argc, char** argv) {
     crosstune::Rng rng(1);
     if (!xgb.fit(train, nullptr, {.epochs = s.epochs, .loss = s.loss, .threads = 1}, rng)) return 1;
     const std::string bytes = xgb.serialize();
-    ok = write(dir / s.name, bytes) && ok;
+    ok = crosstune::fuzz::write_seed(dir / s.name, bytes) && ok;
     if (ensemble_of_first.empty()) {
       // The file's tail: the ensemble, then the 8-byte checksum; its size is the u64 just before it.
       std::uint64_t size = 0;
@@ -94,7 +88,9 @@ int main(int argc, char** argv) {
       }
     }
   }
-  ok = write(dir / "untrained.bin", model::XgbModel({"steps", 1, 2, 2, 1, 1}).serialize()) && ok;
-  ok = write(dir / "ensemble-ranker-depth2.ubj", ensemble_of_first) && ok;
+  ok = crosstune::fuzz::write_seed(dir / "untrained.bin",
+                                   model::XgbModel({"steps", 1, 2, 2, 1, 1}).serialize()) &&
+       ok;
+  ok = crosstune::fuzz::write_seed(dir / "ensemble-ranker-depth2.ubj", ensemble_of_first) && ok;
   return ok ? 0 : 1;
 }

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "crosstune/core/expected.hpp"
 #include "crosstune/features/feature_batch.hpp"
+#include "crosstune/io/atomic_file.hpp"
 #include "crosstune/model/serialization.hpp"
 
 namespace crosstune::fuzz {
@@ -62,6 +65,17 @@ inline features::FeatureBatch small_batch(const features::FeatureLayout& layout)
       batch.hardware(b, k) = 1.0f + static_cast<float>(k % 3);
   }
   return batch;
+}
+
+/// Writes a seed file for the seed makers (make_model_seeds.cpp, make_xgb_seeds.cpp) and says so.
+inline bool write_seed(const std::filesystem::path& path, const std::string& bytes) {
+  auto written = io::write_file_atomically(path, bytes);
+  if (!written) {
+    std::fprintf(stderr, "%s\n", written.error().describe().c_str());
+    return false;
+  }
+  std::printf("%s: %zu bytes\n", path.c_str(), bytes.size());
+  return true;
 }
 
 }  // namespace crosstune::fuzz

@@ -147,16 +147,6 @@ std::string big_endian(std::uint64_t value, int bytes) {
     out += static_cast<char>((value >> (8 * b)) & 0xff);
   return out;
 }
-std::size_t marker_bytes(char marker) {
-  switch (marker) {
-    case 'i':
-    case 'U': return 1;
-    case 'I': return 2;
-    case 'l':
-    case 'd': return 4;
-    default: return 8;
-  }
-}
 void append_length(std::string& out, std::uint64_t length) {
   out += 'L';
   out += big_endian(length, 8);
@@ -169,8 +159,8 @@ void write_ubjson(const UbjValue& value, std::string& out) {
     case Kind::boolean: out += value.boolean ? 'T' : 'F'; return;
     case Kind::integer:
       out += value.marker;
-      out +=
-          big_endian(static_cast<std::uint64_t>(value.integer), static_cast<int>(marker_bytes(value.marker)));
+      out += big_endian(static_cast<std::uint64_t>(value.integer),
+                        static_cast<int>(crosstune::detail::ubjson_internal::number_bytes(value.marker)));
       return;
     case Kind::number:
       out += value.marker;
