@@ -48,9 +48,22 @@ inline void clear_progress_line() {
   throw CLI::RuntimeError(1);
 }
 
+/// Reports a usage error found after parsing (a flag that needs another): exit code 2, like CLI11's own.
+[[noreturn]] inline void usage_error(const std::string& message) {
+  throw CLI::ValidationError(message);
+}
+
 inline void warn(std::string_view message) {
   clear_progress_line();
   std::cerr << "crosstune: warning: " << message << '\n';
+}
+
+/// "a, b, c", for messages that list names.
+[[nodiscard]] inline std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
 }
 
 /// A whole number in [lo, hi], written in decimal without a sign or anything after it: "-1" is refused

@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -64,7 +63,7 @@ inline data::Dataset load_dataset(const std::vector<std::string>& files, const s
   for (const auto& w : ds->stats().warnings)
     warn(w);
   if (ds->stats().skipped_lines)
-    std::cerr << "crosstune: skipped " << ds->stats().skipped_lines << " malformed lines\n";
+    warn("skipped " + std::to_string(ds->stats().skipped_lines) + " malformed lines");
   return std::move(*ds);
 }
 
@@ -72,9 +71,9 @@ inline data::Dataset load_dataset(const DataOptions& o) {
   return load_dataset(expand_log_paths(o.logs), o.hardware, o.min_records, o.skip_bad);
 }
 
-/// Writes the referenced records of each (path, records) pair as an Ansor log. Every file is written
-/// to a temporary first; they replace the old files only once all are complete, so a failure (a full
-/// disk) leaves every old file as it was.
+/// Writes the referenced records of each (path, records) pair as an Ansor log. Every file is written to
+/// a temporary first and renamed into place only once all are complete, so a failure while writing (a
+/// full disk) leaves every old file as it was.
 inline void write_record_files(
     const data::Dataset& ds,
     const std::vector<std::pair<std::string, const std::vector<data::RecordRef>*>>& outputs) {
@@ -150,11 +149,9 @@ inline void run_data_split(const DataOptions& o) {
   const auto files = expand_log_paths(o.logs);
   check_outputs(files, {{"--train", o.train_out}, {"--test", o.test_out}, {"--source", o.source_out}});
   if ((o.split == "by_target" || o.split == "few_shot") && o.test_target.empty())
-    fail(Error(ErrorKind::invalid_argument, "--split " + o.split + " needs --test-target", {}, 0, 0,
-               "name the hardware to test on, e.g. --test-target v100"));
+    usage_error("--split " + o.split + " needs --test-target (the hardware to test on, e.g. v100)");
   if (!o.source_out.empty() && o.split != "few_shot")
-    fail(Error(ErrorKind::invalid_argument, "--source is written by --split few_shot only", {}, 0, 0,
-               "drop --source, or use --split few_shot"));
+    usage_error("--source is written by --split few_shot only");
   const auto ds = load_dataset(files, o.hardware, o.min_records, o.skip_bad);
   Rng rng(o.seed);
   Expected<data::Split> split = data::Split{};
@@ -187,17 +184,6 @@ inline void run_data_split(const DataOptions& o) {
               o.test_out.c_str());
 }
 
-/// The hardware names of the dataset's tasks, for messages: "k80, v100".
-inline std::string hardware_names(const data::Dataset& ds) {
-  std::set<std::string> names;
-  for (const auto& t : ds.tasks())
-    names.insert(t.hardware);
-  std::string out;
-  for (const auto& n : names)
-    out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "none" : out;
-}
-
 inline void run_data_sample(const DataOptions& o) {
   const auto files = expand_log_paths(o.logs);
   check_outputs(files, {{"--out", o.out}});
@@ -227,7 +213,7 @@ inline void run_data_sample(const DataOptions& o) {
     if (!present) {
       fail(Error(ErrorKind::invalid_argument,
                  "--target " + o.test_target + ": no task of these logs was measured on it", {}, 0, 0,
-                 "the logs hold " + hardware_names(ds) + "; name one of them, or drop --target"));
+                 "the logs hold " + joined(ds.hardware_names()) + "; name one of them, or drop --target"));
     }
   }
   Rng rng(o.seed);
@@ -308,11 +294,25 @@ inline void add_data_command(CLI::App& app) {
   common(exp);
   exp->add_option("--out", o->out, "Folder to write")->required();
   exp->callback([o] {
-    if (std::filesystem::exists(o->out) && !std::filesystem::is_directory(o->out)) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(o->out, ec) && !fs::is_directory(o->out, ec)) {
       fail(Error(ErrorKind::invalid_argument, "--out names a file; export writes a folder of five files",
                  o->out, 0, 0, "give a folder path (it is created if missing)"));
     }
-    const auto ds = load_dataset(*o);
+    // Checked before the logs are read: the folder (or where it will be made) is writable, and no
+    // file it will hold is an input.
+    const auto files = expand_log_paths(o->logs);
+    const fs::path out = o->out;
+    std::vector<Output> outputs;
+    if (fs::is_directory(out, ec)) {
+      for (const char* name : {"labels.npy", "costs.npy", "task_index.npy", "task_offsets.npy", "tasks.tsv"})
+        outputs.push_back({"--out", (out / name).string()});
+    } else {
+      outputs.push_back({"--out", out.string()});
+    }
+    check_outputs(files, outputs);
+    const auto ds = load_dataset(files, o->hardware, o->min_records, o->skip_bad);
     if (auto ok = data::export_npy(ds, o->out); !ok) fail(ok.error());
     std::printf("%zu records of %zu tasks exported to %s\n", ds.records(), ds.tasks().size(), o->out.c_str());
   });

@@ -153,7 +153,7 @@ inline void add_features_command(CLI::App& app) {
   auto o = std::make_shared<FeaturesOptions>();
   auto* cmd = app.add_subcommand("features", "Write the model input of every record as .npy files");
   cmd->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
-  cmd->add_option("--extractor", o->extractor, "Feature extractor (steps)");
+  cmd->add_option("--extractor", o->extractor, "Feature extractor (steps)")->check(CLI::IsMember({"steps"}));
   cmd->add_option("--max-steps", o->max_steps, "Steps per record after padding / truncation (default 64)")
       ->check(count_in(1, features::max_steps_limit));
   cmd->add_option("--hardware-join", o->hardware_join, "separate (default) or per_step")

@@ -6,15 +6,18 @@
 //   crosstune train | eval | finetune ... LOGS...   the cost models
 //
 // Exit codes (common.hpp): 0 success, 1 a refused input or a failed operation, 2 a usage error. No input
-// ends the process with a signal: whatever escapes a command is reported here as exit 1.
+// ends the process with a signal: whatever escapes a command is reported here as exit 1. (A reader that
+// closes the pipe early, as `crosstune ... | head` does, still ends it with SIGPIPE, as for any tool.)
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 #include "crosstune/version.hpp"
@@ -45,11 +48,11 @@ int run(int argc, char** argv) {
     const std::string typed = argv[1];
     if (std::none_of(commands.begin(), commands.end(),
                      [&](const CLI::App* c) { return c->get_name() == typed; })) {
-      std::string names;
+      std::vector<std::string> names;
       for (const CLI::App* c : commands)
-        names += (names.empty() ? "" : ", ") + c->get_name();
-      std::cerr << "crosstune: usage error: unknown command \"" << typed << "\" (commands: " << names
-                << "; see `crosstune --help`)\n";
+        names.push_back(c->get_name());
+      std::cerr << "crosstune: usage error: unknown command \"" << typed
+                << "\" (commands: " << crosstune::cli::joined(names) << "; see `crosstune --help`)\n";
       return 2;
     }
   }
@@ -75,8 +78,17 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past `ulimit -f` a write fails with EFBIG, which the writers report, instead of ending the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
-    return run(argc, argv);
+    const int rc = run(argc, argv);
+    // Results go to stdout: a full disk or a closed pipe behind it is a failed command, not a success.
+    std::cout.flush();
+    if (rc == 0 && (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))) {
+      std::cerr << "crosstune: error: writing the results to standard output failed (is the disk full?)\n";
+      return 1;
+    }
+    return rc;
   } catch (const std::bad_alloc&) {
     std::cerr << "crosstune: error: out of memory (use fewer logs, a smaller --batch or --max-steps; no "
                  "output file was changed)\n";

@@ -121,6 +121,22 @@ inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
   };
 }
 
+/// Fails a command whose training run failed; a diverged run's hint names the flag to change.
+[[noreturn]] inline void fail_training(Error e, const ModelOptions& o) {
+  if (e.message.find("training diverged") != std::string::npos)
+    e.hint = "lower --lr (it was " + std::to_string(o.learning_rate) + "); no model was written";
+  fail(e);
+}
+
+/// The result line of a training command (stdout): the kept epoch's validation PCA and the file.
+inline void print_trained(const model::TrainReport& report, double pca_without_validation,
+                          const std::string& out) {
+  std::printf(
+      "best validation PCA %.4f at epoch %zu; model written to %s\n",
+      report.validation_pca.empty() ? pca_without_validation : report.validation_pca[report.best_epoch],
+      report.best_epoch + 1, out.c_str());
+}
+
 /// The shipped GPU model (models/pretrained-gpu.bin): in $CROSSTUNE_MODELS, the source tree of this
 /// build, or the installed data directory, the first that has it.
 inline std::string default_model() {
@@ -171,11 +187,9 @@ void run_train_baseline(const ModelOptions& o, Model model, const char* what, co
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model.fit(train_data, &val_data, options, rng);
-  if (!report) fail(report.error());
+  if (!report) fail_training(report.error(), o);
   if (auto ok = model.save(o.out); !ok) fail(ok.error());
-  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
-              report->validation_pca.empty() ? 0.0 : report->validation_pca[report->best_epoch],
-              report->best_epoch + 1, o.out.c_str());
+  print_trained(*report, 0.0, o.out);
 }
 
 #ifdef CROSSTUNE_WITH_XGBOOST
@@ -291,11 +305,9 @@ inline void run_train(const ModelOptions& o) {
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
   auto report = model::train(net, train_data, &val_data, options, rng);
-  if (!report) fail(report.error());
+  if (!report) fail_training(report.error(), o);
   if (auto ok = model::save_model(o.out, net, extractor.layout()); !ok) fail(ok.error());
-  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
-              report->validation_pca.empty() ? 0.0 : report->validation_pca[report->best_epoch],
-              report->best_epoch + 1, o.out.c_str());
+  print_trained(*report, 0.0, o.out);
 }
 
 inline void run_eval(const ModelOptions& o) {
@@ -399,15 +411,13 @@ inline void run_finetune(const ModelOptions& o) {
         }
       },
       loaded.model);
-  if (!report) fail(report.error());
+  if (!report) fail_training(report.error(), o);
   std::visit(
       [&](auto& m) {
         if (auto ok = m.save(o.out); !ok) fail(ok.error());
       },
       loaded.model);
-  std::printf("best validation PCA %.4f at epoch %zu; model written to %s\n",
-              report->validation_pca.empty() ? before : report->validation_pca[report->best_epoch],
-              report->best_epoch + 1, o.out.c_str());
+  print_trained(*report, before, o.out);
 }
 
 inline void add_model_commands(CLI::App& app) {
@@ -423,7 +433,7 @@ inline void add_model_commands(CLI::App& app) {
   // Optimisation flags train and finetune share.
   auto optimisation = [o](CLI::App* c) {
     c->add_option("--lr", o->learning_rate, "Adam learning rate (default 1e-3)")
-        ->check(real_in(0, 10, Ends::open_low));
+        ->check(real_in(1e-12, 10));  // a float: smaller rates would round to 0
     c->add_option("--schedule", o->schedule,
                   "Learning rate schedule: constant (default) or cosine (decays to 5% by the last epoch)")
         ->check(CLI::IsMember({"constant", "cosine"}));
@@ -499,6 +509,7 @@ inline void add_model_commands(CLI::App& app) {
                    "Model file to start from (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
+      ->check(CLI::IsMember({"embedding", "lstm", "attention", "head"}))
       ->delimiter(',');
   finetune->add_option("--epochs", o->epochs, "Epochs (default 30)")->check(count_in(1, 1u << 20));
   finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)")->check(count_in(1, 1u << 16));

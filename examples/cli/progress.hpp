@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -26,12 +27,15 @@ namespace crosstune::cli {
   return !quiet && ::isatty(::fileno(stderr)) != 0;
 }
 
-/// An informational line on stderr (what a command is doing, per-epoch figures); --quiet drops it.
-template <class... Args>
-void note(const char* format, Args... args) {
+/// An informational line on stderr (what a command is doing, per-epoch figures), printf-style and checked
+/// as such by the compiler; --quiet drops it.
+[[gnu::format(printf, 1, 2)]] inline void note(const char* format, ...) {
   if (quiet) return;
   clear_progress_line();
-  std::fprintf(stderr, format, args...);
+  std::va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
   std::fputc('\n', stderr);
 }
 

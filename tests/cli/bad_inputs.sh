@@ -132,7 +132,11 @@ expect 1 'no task has enough records' "$cli" train $tiny --min-records 100000 --
 printf '{"i": [["[\\"k\\"]", "llvm"], [[], []]], "r": [[1e10], 4, 1, 1]}\n' >only_errors.json
 expect 1 'no task has enough records' "$cli" train $tiny --min-records 1 --out m.bin only_errors.json
 expect 1 '--target nope: no task of these logs was measured on it' "$cli" data sample --target nope --min-records 10 --out s.json "$one_log"
-expect 1 'unknown layer block "nope"' "$cli" finetune --freeze nope --out m2.bin "$one_log"
+expect 2 '--freeze: nope not in' "$cli" finetune --freeze nope --out m2.bin "$one_log"
+expect 2 '--extractor: loops not in' "$cli" features --extractor loops --out x.npy "$one_log"
+expect 2 '--split by_target needs --test-target' "$cli" data split --split by_target --train a.json --test b.json "$one_log"
+expect 2 '--source is written by --split few_shot only' "$cli" data split --split within_task --train a.json --test b.json --source c.json "$one_log"
+expect 2 '--lr: 1e-46 is out of range' "$cli" train --lr 1e-46 --out m.bin "$one_log"
 expect 1 '/dev/zero' "$cli" eval --model /dev/zero "$one_log"
 expect 1 'bad magic|not a crosstune' "$cli" eval --model "$one_log" "$one_log"
 printf 'CRTNMDL\0\2\0\0\0short' >truncated.bin
@@ -166,6 +170,18 @@ intact train.json test.json
 sentinel model.bin
 expect 1 'no task has enough records' "$cli" train $tiny --min-records 100000 --out model.bin "$one_log"
 intact model.bin
+
+## A write the device refuses half-way (here: past `ulimit -f`, as a full disk would) is an error, and
+## the file at the output path, and the folder around it, are as they were.
+sentinel x.npy train.json test.json
+expect 1 'x\.npy: write failed: File too large .*free disk space' bash -c "ulimit -f 256 && exec \"\$0\" \"\$@\"" \
+  "$cli" features --out x.npy --mask-out mask.npy "$one_log"
+intact x.npy
+[ ! -e mask.npy ] && passed=$((passed + 1)) || { echo "FAIL: a partial mask.npy was left"; failed=$((failed + 1)); }
+expect 1 'write failed: File too large' bash -c "ulimit -f 256 && exec \"\$0\" \"\$@\"" \
+  "$cli" data split --split within_task --min-records 10 --train train.json --test test.json "$logs/k80" "$logs/v100"
+intact train.json test.json
+expect 1 'writing the results to standard output failed' bash -c 'exec "$0" "$@" >/dev/full' "$cli" hw --preset v100
 
 ## Finetuning a model into its own file is refused; a good run writes a model that loads.
 expect 0 'epoch 1/1' "$cli" train $tiny --min-records 10 --out good.bin "$one_log"

@@ -30,28 +30,6 @@ std::size_t temporaries_in(const fs::path& folder) {
   return n;
 }
 
-/// Lowers the file size limit of this process for its lifetime: writes past it fail with EFBIG, the
-/// closest a test without root comes to a full disk.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    old_handler_ = signal(SIGXFSZ, SIG_IGN);  // else the kernel ends the process
-    rlimit lower = saved_;
-    lower.rlim_cur = bytes;
-    setrlimit(RLIMIT_FSIZE, &lower);
-  }
-  ~FileSizeLimit() {
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    signal(SIGXFSZ, old_handler_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit saved_{};
-  sighandler_t old_handler_ = SIG_DFL;
-};
 }  // namespace
 
 TEST_CASE("a committed file replaces the old one whole, with the permissions of a new file") {
@@ -125,7 +103,7 @@ TEST_CASE("a write that the device refuses leaves the old file whole and no temp
   test::write_file(dir / "f.bin", old_content);
   const std::string big(1 << 20, 'n');
   {
-    FileSizeLimit limit(64 * 1024);
+    test::FileSizeLimit limit(64 * 1024);
     auto refused = io::write_file_atomically(dir / "f.bin", big);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().kind == ErrorKind::io);
@@ -144,6 +122,10 @@ TEST_CASE("a full filesystem (a small tmpfs, when the test may mount one) leaves
     MESSAGE("skipped: cannot mount a tmpfs here (" << std::strerror(errno) << "; needs root)");
     return;
   }
+  struct Unmount {  // also when a REQUIRE below ends the test early
+    const fs::path& at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{mount_point};
   const std::string old_content(16 * 1024, 'o');
   REQUIRE(io::write_file_atomically(mount_point / "f.bin", old_content));
   auto refused = io::write_file_atomically(mount_point / "f.bin", std::string(256 * 1024, 'n'));
@@ -152,33 +134,60 @@ TEST_CASE("a full filesystem (a small tmpfs, when the test may mount one) leaves
   CHECK(refused.error().hint.find("free disk space") != std::string::npos);
   CHECK(test::read_file(mount_point / "f.bin") == old_content);
   CHECK(temporaries_in(mount_point) == 0);
-  umount2(mount_point.c_str(), MNT_DETACH);
 }
 
 TEST_CASE("a process killed while saving leaves either the old file or the new one, never a mix") {
   test::TempDir dir;
   const auto target = dir / "model.bin";
-  const std::size_t size = 4 << 20;
-  REQUIRE(io::write_file_atomically(target, std::string(size, 'a')));
-  for (int round = 0; round < 12; ++round) {
+  const std::size_t size = 2 << 20;
+  const auto version = [](std::size_t v) { return static_cast<char>('a' + v % 26); };
+  for (int round = 0; round < 8; ++round) {
+    REQUIRE(io::write_file_atomically(target, std::string(size, version(0))));
+    int pipe_fds[2];
+    REQUIRE(pipe(pipe_fds) == 0);
     const pid_t child = fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-      // Saves alternating versions until killed; no_sync keeps the loop fast, and the rename is atomic
-      // either way (sync only adds survival of a power cut).
-      for (int i = 0;; ++i)
-        (void)io::write_file_atomically(target, std::string(size, i % 2 ? 'b' : 'a'),
-                                        io::Durability::no_sync);
+      // Saves versions 1, 2, ... until killed and reports each one once it is in place. no_sync keeps the
+      // loop fast; the rename is atomic either way (sync adds survival of a power cut).
+      close(pipe_fds[0]);
+      for (std::size_t v = 1;; ++v) {
+        if (io::write_file_atomically(target, std::string(size, version(v)), io::Durability::no_sync))
+          (void)!write(pipe_fds[1], "x", 1);
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(3 + 7 * round));
+    close(pipe_fds[1]);
+    // Wait for 1 to 3 saves, so the kill lands in the middle of a later one.
+    char byte = 0;
+    std::size_t saved = 0;
+    for (int wanted = 1 + round % 3; wanted > 0; --wanted)
+      saved += static_cast<std::size_t>(read(pipe_fds[0], &byte, 1) == 1);
+    std::this_thread::sleep_for(std::chrono::microseconds(300 * round));
     kill(child, SIGKILL);
-    int status = 0;
-    waitpid(child, &status, 0);
+    waitpid(child, nullptr, 0);
+    while (read(pipe_fds[0], &byte, 1) == 1)
+      ++saved;
+    close(pipe_fds[0]);
+    REQUIRE(saved >= 1);
+    // The file is the last version reported, or the one renamed just before the kill, whole.
     const std::string content = test::read_file(target);
+    CAPTURE(saved);
     REQUIRE(content.size() == size);
+    CHECK((content[0] == version(saved) || content[0] == version(saved + 1)));
     CHECK(content.find_first_not_of(content[0]) == std::string::npos);
-    // A killed writer cannot remove its temporary; the next save does not depend on it.
+    // A killed writer cannot remove its temporary; clear it for the next round.
     for (const auto& entry : fs::directory_iterator(dir.path()))
       if (entry.path() != target) fs::remove(entry.path());
   }
+}
+
+TEST_CASE("a replaced file keeps its permissions") {
+  test::TempDir dir;
+  REQUIRE(io::write_file_atomically(dir / "f.bin", "first"));
+  REQUIRE(chmod((dir / "f.bin").c_str(), 0640) == 0);
+  REQUIRE(io::write_file_atomically(dir / "f.bin", "second"));
+  struct stat info {};
+  REQUIRE(stat((dir / "f.bin").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0640);
+  CHECK(test::read_file(dir / "f.bin") == "second");
 }

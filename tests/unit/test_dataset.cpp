@@ -129,3 +129,41 @@ TEST_CASE("loading is deterministic and a bad file is an error naming it") {
   REQUIRE_FALSE(bad);
   CHECK(bad.error().line == 2);
 }
+
+TEST_CASE("on_file_read reports every file once, and an exception it throws comes out of load()") {
+  std::vector<std::size_t> seen;
+  data::DatasetOptions options;
+  options.on_file_read = [&](std::size_t done, std::size_t total) {
+    CHECK(total == 2);
+    seen.push_back(done);
+  };
+  REQUIRE(Dataset::load(matmul_logs(), {}, options));
+  CHECK(seen == std::vector<std::size_t>{1, 2});
+  options.on_file_read = [](std::size_t, std::size_t) { throw std::runtime_error("stop"); };
+  CHECK_THROWS_WITH_AS((void)Dataset::load(matmul_logs(), {}, options), "stop", std::runtime_error);
+}
+
+TEST_CASE("a task without a valid record is dropped even with no minimum, never labelled") {
+  test::TempDir dir;
+  test::write_file(dir / "errors.json",
+                   R"({"i": [["[\"k\"]", "llvm -mcpu=znver4"], [[], []]], "r": [[1e10], 4, 1, 1]})"
+                   "\n");
+  auto ds = Dataset::load({dir / "errors.json"}, {}, {.min_records_per_task = 0});
+  REQUIRE(ds);
+  CHECK(ds->tasks().empty());
+  CHECK(ds->stats().invalid_records == 1);
+  CHECK(ds->stats().dropped_tasks == 1);
+}
+
+TEST_CASE("a HARDWARE file is read trimmed, and an unknown name in it is refused with its path") {
+  test::TempDir dir;
+  test::write_file(dir / "log.json", "");
+  CHECK(*data::hardware_file_hint(dir / "log.json") == "");
+  test::write_file(dir / "HARDWARE", "  v100 \r\nignored second line\n");
+  CHECK(*data::hardware_file_hint(dir / "log.json") == "v100");
+  test::write_file(dir / "HARDWARE", "v1000\n");
+  auto unknown = data::hardware_file_hint(dir / "log.json");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message.find("unknown preset \"v1000\"") != std::string::npos);
+  CHECK(unknown.error().file.ends_with("HARDWARE"));
+}

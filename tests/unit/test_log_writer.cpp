@@ -2,9 +2,6 @@
 
 #include <doctest/doctest.h>
 
-#include <signal.h>
-#include <sys/resource.h>
-
 #include <filesystem>
 #include <limits>
 #include <span>
@@ -178,20 +175,36 @@ TEST_CASE("a log whose writes the device refuses reports it, and a truncating on
   TempDir dir;
   const auto records = sample_records();
   test::write_file(dir / "old.json", "old content\n");
-  rlimit saved{};
-  getrlimit(RLIMIT_FSIZE, &saved);
-  auto* old_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit lower = saved;
-  lower.rlim_cur = 4096;
-  setrlimit(RLIMIT_FSIZE, &lower);
-  auto writer = io::LogWriter::open(dir / "old.json", io::WriteMode::truncate);
-  REQUIRE(writer);
-  Expected<void> result = writer->write(records);
-  if (result) result = writer->close();
-  setrlimit(RLIMIT_FSIZE, &saved);
-  signal(SIGXFSZ, old_handler);
+  Expected<void> result;
+  {
+    test::FileSizeLimit limit(4096);
+    auto writer = io::LogWriter::open(dir / "old.json", io::WriteMode::truncate);
+    REQUIRE(writer);
+    result = writer->write(records);
+    if (result) result = writer->close();
+  }
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorKind::io);
   CHECK(result.error().hint.find("free disk space") != std::string::npos);
   CHECK(test::read_file(dir / "old.json") == "old content\n");
+}
+
+TEST_CASE("a flush the device cuts short keeps only the unwritten lines, so a retry writes each once") {
+  TempDir dir;
+  const auto records = sample_records();
+  auto writer = io::LogWriter::open(dir / "log.json");
+  REQUIRE(writer);
+  REQUIRE(writer->write(records));  // buffered: nothing written yet
+  {
+    test::FileSizeLimit limit(2000);  // the first record or two, and a piece of the next
+    auto cut = writer->flush();
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error().hint.find("not yet written are kept") != std::string::npos);
+  }
+  CHECK(std::filesystem::file_size(dir / "log.json") == 2000);
+  REQUIRE(writer->flush());
+  REQUIRE(writer->close());
+  auto back = io::read_log_file(dir / "log.json");
+  REQUIRE(back);
+  CHECK(*back == records);
 }

@@ -1,7 +1,10 @@
 // Helpers shared by crosstune's tests: test-data paths and temporary folders.
 #pragma once
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -42,6 +45,29 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// Lowers this process's file size limit while it lives: a write past it fails with EFBIG (SIGXFSZ is
+/// ignored meanwhile), the closest a test without root comes to a full disk. Restored on any exit.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit lower = saved_;
+    lower.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &lower);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  sighandler_t old_handler_ = SIG_DFL;
 };
 
 inline void write_file(const std::filesystem::path& path, const std::string& bytes) {

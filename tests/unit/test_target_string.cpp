@@ -129,6 +129,8 @@ TEST_CASE("malformed or unknown targets are errors naming the bad token and its 
       {"cuda -model=v100 -arch=sm_80", "contradicts -model=v100", 18},
       {"cuda -mcpu=znver3", "-mcpu is for CPU targets", 6},
       {"llvm -mcpu=", "option -mcpu has no value", 6},
+      {"cuda -keys= -arch=sm_80", "option -keys has no value", 6},
+      {"llvm -mtriple=", "option -mtriple has no value", 6},
       {"llvm -mcpu", "option -mcpu has no value", 6},
       {"cuda -arch= -max_num_threads=1024", "option -arch has no value", 6},
       {"cuda -model", "option -model has no value", 6},

@@ -167,8 +167,15 @@ TEST_CASE("a run whose loss stops being a number is an error, not a model") {
   options.epochs = 3;
   options.learning_rate = 1e30f;  // finite, but every step overflows the weights
   options.clip_norm = 0.0f;
+  std::vector<Matrix<float>> before;
+  for (auto p : net.parameters())
+    before.push_back(*p.value);
   auto report = train(net, set, nullptr, options, rng);
   REQUIRE_FALSE(report);
   CHECK(report.error().message.find("training diverged") != std::string::npos);
+  CHECK(report.error().message.find("back to its weights before the run") != std::string::npos);
   CHECK(report.error().hint.find("lower the learning rate") != std::string::npos);
+  std::size_t i = 0;
+  for (auto p : net.parameters())
+    CHECK(*p.value == before[i++]);  // the caller still holds a usable network
 }

@@ -374,7 +374,7 @@ TEST_CASE("an unedited ensemble writes back to its bytes, and the known test tre
 TEST_CASE("files of both objectives, untrained and tree-less models load and save to the same bytes") {
   const Split data;
   for (const Loss loss : {Loss::mse, Loss::rank}) {
-    for (const std::size_t epochs : {0, 2}) {
+    for (const std::size_t epochs : {1, 2}) {
       CAPTURE(epochs);
       XgbModel model(test::synthetic_layout, {.max_depth = 2, .rounds_per_epoch = 3});
       Rng rng(4);
@@ -390,6 +390,13 @@ TEST_CASE("files of both objectives, untrained and tree-less models load and sav
   auto loaded = XgbModel::deserialize(untrained, "untrained.bin");
   REQUIRE(loaded);
   CHECK(loaded->serialize() == untrained);
+  // Training for no epoch is refused like any option out of range, and leaves the model untrained.
+  XgbModel model(test::synthetic_layout);
+  Rng rng(4);
+  auto none = model.fit(data.train_set, nullptr, {.epochs = 0, .threads = 1}, rng);
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.find("epochs must be at least 1") != std::string::npos);
+  CHECK(model.rounds() == 0);
 }
 
 TEST_CASE("crafted trees with a valid checksum are refused with the tree, the node and what is wrong") {

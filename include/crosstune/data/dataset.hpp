@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -51,7 +52,8 @@ struct DatasetOptions {
   std::size_t min_records_per_task = 48;  ///< tasks with fewer valid records are dropped (TenSet: 48)
   io::OnBadLine on_bad_line = io::OnBadLine::stop;
   /// Called after each file is read, with the files done and the total (for progress bars). Files are
-  /// read in parallel; the calls are serialised, so the callback needs no locking of its own.
+  /// read in parallel; the calls are serialised, so the callback needs no locking of its own. An
+  /// exception it throws is rethrown by load() once the files are read.
   std::function<void(std::size_t files_done, std::size_t files_total)> on_file_read{};
 };
 
@@ -153,10 +155,15 @@ class Dataset {
     std::vector<FileResult> files(sources.size());
     std::mutex progress_mutex;
     std::size_t files_done = 0;
-    auto report = [&] {
+    std::exception_ptr callback_failure;  // rethrown once every file is done
+    auto report = [&]() noexcept {
       if (!options.on_file_read) return;
       std::lock_guard lock(progress_mutex);
-      options.on_file_read(++files_done, sources.size());
+      try {
+        options.on_file_read(++files_done, sources.size());
+      } catch (...) {
+        if (!callback_failure) callback_failure = std::current_exception();
+      }
     };
     tbb::parallel_for(std::size_t{0}, sources.size(), [&](std::size_t i) {
       FileResult& out = files[i];
@@ -196,6 +203,7 @@ class Dataset {
       }
       out.stats = reader->stats();
     });
+    if (callback_failure) std::rethrow_exception(callback_failure);
     return build(files, sources, options);
   }
 

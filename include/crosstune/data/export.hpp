@@ -25,8 +25,9 @@ namespace crosstune::data {
 /// Writes labels.npy (float32), costs.npy (float64 mean cost, seconds), task_index.npy (int64 task of
 /// each record), task_offsets.npy (int64, tasks + 1) and tasks.tsv (task, hardware, op, FLOPs, workload key)
 /// into `folder` (created if missing). Records are in dataset order: task by task, file order within.
-/// All five are written to temporaries first and put in place together at the end, so a failure (a full
-/// disk) leaves the files of an earlier export as they were.
+/// All five are written to temporaries first and renamed into place one after another only once all are
+/// complete, so a failure while writing (a full disk) leaves the files of an earlier export as they were.
+/// (A crash between those renames can leave some files new and some old; each file is whole.)
 [[nodiscard]] inline Expected<void> export_npy(const Dataset& ds, const std::filesystem::path& folder) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);

@@ -185,6 +185,10 @@ inline bool parse_int(std::string_view text, std::int64_t& out) {
     if (const auto eq = name.find('='); eq != std::string_view::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
+      if (value.empty()) {  // "-keys=" or "-mtriple=": a value was meant and left out
+        return target_error(target, token, "option -" + std::string(name) + " has no value",
+                            "write -" + std::string(name) + "=VALUE, or leave the option out");
+      }
     } else {
       const std::size_t save = pos;
       const std::string_view peek = next_token();

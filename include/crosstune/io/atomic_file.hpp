@@ -50,6 +50,42 @@ enum class Durability { sync, no_sync };
   return Error(ErrorKind::io, std::move(message), path.string(), 0, 0, std::move(advice));
 }
 
+/// How far a write to a descriptor got: the bytes written, and the errno that stopped it (0: all of them).
+struct DescriptorWrite {
+  std::size_t written = 0;
+  int error = 0;
+};
+
+/// Writes `bytes` to `fd`, retrying short writes and EINTR. On a failure the bytes before it were
+/// written: a caller that keeps a buffer drops them, so a retry does not write them twice.
+[[nodiscard]] inline DescriptorWrite write_to_descriptor(int fd, std::string_view bytes) noexcept {
+  DescriptorWrite result;
+  while (result.written < bytes.size()) {
+    const ::ssize_t n = ::write(fd, bytes.data() + result.written, bytes.size() - result.written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      result.error = errno;
+      return result;
+    }
+    if (n == 0) {
+      result.error = EIO;
+      return result;
+    }
+    result.written += static_cast<std::size_t>(n);
+  }
+  return result;
+}
+
+/// Syncs a folder's entries (a file created or renamed in it) to the device; an errno, or 0.
+[[nodiscard]] inline int sync_folder(const std::filesystem::path& folder) noexcept {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int err = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  // Some filesystems cannot sync a folder (EINVAL); what was renamed or created is there either way.
+  return err == EINVAL ? 0 : err;
+}
+
 /// Where `path` really points: symlinks are followed, so that writing "model.bin" -> "v3/model.bin"
 /// replaces v3/model.bin and keeps the link. A path that does not exist yet is returned as it is.
 [[nodiscard]] inline std::filesystem::path resolve_output_path(const std::filesystem::path& path) {
@@ -76,16 +112,19 @@ enum class Durability { sync, no_sync };
   if (!std::filesystem::is_directory(folder, ec))
     return unexpected(Error(ErrorKind::io, "the folder " + folder.string() + " does not exist", path.string(),
                             0, 0, "create it first: mkdir -p " + folder.string()));
-  if (::access(folder.c_str(), W_OK | X_OK) != 0)
-    return unexpected(file_error("cannot write into the folder " + folder.string(), path, errno));
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    return unexpected(file_error("cannot write into the folder " + folder.string(), path, err));
+  }
   return {};
 }
 
 /// A file being written to a temporary beside its target; commit() puts it in place.
 class AtomicFile {
  public:
-  /// Opens a new temporary file in the target's folder, with the permissions a new file would get
-  /// (0666 less the umask). Errors: the folder is missing or not writable, the target is a folder.
+  /// Opens a new temporary file in the target's folder, with the permissions of the file it will replace,
+  /// or those a new file gets (0666 less the umask). Errors: the folder is missing or not writable, the
+  /// target is a folder.
   [[nodiscard]] static Expected<AtomicFile> create(const std::filesystem::path& path,
                                                    Durability durability = Durability::sync) {
     if (auto ok = check_writable(path); !ok) return unexpected(std::move(ok).error());
@@ -105,10 +144,22 @@ class AtomicFile {
       temp_name += std::to_string(counter++);
       file.temp_ = folder / temp_name;
       file.fd_ = ::open(file.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (file.fd_ >= 0) return file;
-      if (errno != EEXIST) break;
+      if (file.fd_ >= 0) {
+        // A file that is replaced keeps its permissions (a model made read-only for others stays so).
+        struct stat old {};
+        if (::stat(file.target_.c_str(), &old) == 0 && S_ISREG(old.st_mode) &&
+            ::fchmod(file.fd_, old.st_mode & 0777) != 0) {
+          const int err = errno;
+          file.discard();
+          return unexpected(file_error("cannot give the new file the old one's permissions", path, err));
+        }
+        return file;
+      }
+      const int err = errno;
+      file.temp_.clear();  // not ours: nothing to remove
+      if (err != EEXIST) return unexpected(file_error("cannot create a temporary file beside it", path, err));
     }
-    return unexpected(file_error("cannot create a temporary file beside it", path, errno));
+    return unexpected(file_error("cannot create a temporary file beside it", path, EEXIST));
   }
 
   AtomicFile(AtomicFile&& other) noexcept { *this = std::move(other); }
@@ -132,9 +183,9 @@ class AtomicFile {
   /// Appends bytes to the temporary. Errors: the device is full, an I/O error, already committed.
   [[nodiscard]] Expected<void> write(std::string_view bytes) {
     if (fd_ < 0) return unexpected(Error(ErrorKind::io, "file already committed or discarded", name_));
-    if (const int err = write_all(fd_, bytes.data(), bytes.size()); err != 0) {
+    if (const auto done = write_to_descriptor(fd_, bytes); done.error != 0) {
       discard();
-      return unexpected(file_error("write failed", name_, err));
+      return unexpected(file_error("write failed", name_, done.error));
     }
     bytes_ += bytes.size();
     return {};
@@ -183,29 +234,6 @@ class AtomicFile {
 
  private:
   AtomicFile() = default;
-
-  /// Writes all of `size` bytes to `fd`, retrying short writes and EINTR; the errno of a failure, else 0.
-  static int write_all(int fd, const char* data, std::size_t size) {
-    while (size > 0) {
-      const ::ssize_t n = ::write(fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno;
-      }
-      if (n == 0) return EIO;
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-    return 0;
-  }
-  static int sync_folder(const std::filesystem::path& folder) {
-    const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    const int rc = ::fsync(fd) == 0 ? 0 : errno;
-    ::close(fd);
-    // Some filesystems cannot sync a folder (EINVAL); the rename is done either way.
-    return rc == EINVAL ? 0 : rc;
-  }
 
   void remove_temp() noexcept {
     if (!temp_.empty()) {

@@ -6,14 +6,16 @@
 // cannot be written (no task, invalid UTF-8, a non-finite number) is refused with an Error and nothing of
 // it is written.
 //
-// How soon appended records are safe is the FlushPolicy: `buffered` (the default, for bulk writes)
-// writes every megabyte and on flush()/close(); `each_record` hands every record to the OS as it is
-// written, so a killed process loses none; `each_record_synced` also syncs it to the device, so a power
-// cut loses none (what a measurer appending its results wants). A live log is best kept plain (.json):
-// every flushed record is then a whole line on disk, and a line torn by a crash is one bad line that
-// `--skip-bad` passes over; a gzip log's stream is complete only once it is closed. WriteMode::truncate
-// writes a new log through io::AtomicFile: the old file stays whole until close() puts the new one in its
-// place, and a writer dropped without close() leaves the old file as it was.
+// When appended records are safe is the FlushPolicy: `buffered` (the default, for bulk writes) writes
+// every megabyte and on flush()/close(); `each_record` hands every record to the OS as it is written, so
+// a killed process loses none; `each_record_synced` also syncs it (and a log it creates, its folder entry)
+// to the device, so a power cut loses none: what a measurer appending its results wants. A live log is
+// best kept plain (.json): every flushed record is a whole line on disk, and a line torn by a crash is one
+// bad line that `--skip-bad` passes over, while a gzip member cut by a crash stops the reader there.
+//
+// WriteMode::truncate writes a new log through io::AtomicFile: nothing is visible until close() syncs the
+// new file and puts it in place of the old one, and a writer dropped without close() (or a killed
+// process) leaves the old file as it was. The FlushPolicy does not apply to it.
 //
 //   auto writer = crosstune::io::LogWriter::open("tuning.json", crosstune::io::WriteMode::append,
 //                                                crosstune::io::FlushPolicy::each_record_synced);
@@ -23,9 +25,10 @@
 //   if (auto ok = writer->close(); !ok) return fail(ok.error());
 #pragma once
 
-#include <zlib.h>
-
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -48,7 +51,7 @@ enum class WriteMode {
   truncate,  ///< write a new file that replaces the old one at close()
 };
 
-/// When written records reach the file (see the header comment).
+/// When appended records reach the file (see the header comment).
 enum class FlushPolicy {
   buffered,            ///< every megabyte, and on flush() and close()
   each_record,         ///< every record as it is written: a killed process loses nothing written
@@ -67,32 +70,41 @@ class LogWriter {
     writer.policy_ = policy;
     const bool gzip = path.extension() == ".gz";
     if (mode == WriteMode::truncate) {
-      auto file =
-          AtomicFile::create(path, policy == FlushPolicy::buffered ? Durability::no_sync : Durability::sync);
+      auto file = AtomicFile::create(path, Durability::sync);
       if (!file) return unexpected(std::move(file).error());
       writer.atomic_ = std::move(*file);
-      if (gzip) {
-        // zlib owns a duplicate of the descriptor; the AtomicFile keeps its own to sync and rename.
-        const int fd = ::dup(writer.atomic_->descriptor());
-        if (fd < 0 || (writer.gz_ = gzdopen(fd, "wb")) == nullptr) {
-          if (fd >= 0) ::close(fd);
-          return unexpected(file_error("cannot start a gzip stream", path, errno));
-        }
-      }
-      return writer;
-    }
-    if (auto ok = check_writable(path); !ok) return unexpected(std::move(ok).error());
-    if (gzip) {
-      writer.gz_ = gzopen(path.c_str(), "ab");
-      if (!writer.gz_) return open_error(path);
+      writer.fd_ = writer.atomic_->descriptor();  // owned by the AtomicFile
     } else {
-      writer.file_ = std::fopen(path.c_str(), "ab");
-      if (!writer.file_) return open_error(path);
-      // A log whose last line was cut short (a crash mid-write) gets a line break first, so the torn
-      // line stays one bad line that `--skip-bad` passes over instead of swallowing the next record.
-      if (std::FILE* in = std::fopen(path.c_str(), "rb")) {
-        if (std::fseek(in, -1, SEEK_END) == 0 && std::fgetc(in) != '\n') writer.buffer_.push_back('\n');
-        std::fclose(in);
+      if (auto ok = check_writable(path); !ok) return unexpected(std::move(ok).error());
+      const auto target = resolve_output_path(path);
+      struct stat before {};
+      const bool created = ::stat(target.c_str(), &before) != 0;
+      writer.fd_ = ::open(target.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+      if (writer.fd_ < 0) {
+        const int err = errno;
+        return unexpected(file_error("cannot open for writing", path, err));
+      }
+      writer.owns_fd_ = true;
+      if (created && policy == FlushPolicy::each_record_synced) {
+        if (const int err = sync_folder(target.parent_path()); err != 0)
+          return unexpected(file_error("syncing the new log's folder failed", path, err));
+      }
+      // A plain log whose last line was cut short (a crash mid-write) gets a line break first, so the
+      // torn line stays one bad line that `--skip-bad` passes over instead of swallowing the next record.
+      struct stat now {};
+      char last = '\n';
+      if (!gzip && ::fstat(writer.fd_, &now) == 0 && now.st_size > 0 &&
+          ::pread(writer.fd_, &last, 1, now.st_size - 1) == 1 && last != '\n') {
+        writer.buffer_.push_back('\n');
+      }
+    }
+    if (gzip) {
+      // zlib owns a duplicate of the descriptor; ours stays open to sync (and, truncating, to rename).
+      const int gz_fd = ::fcntl(writer.fd_, F_DUPFD_CLOEXEC, 0);
+      if (gz_fd < 0 || (writer.gz_ = gzdopen(gz_fd, mode == WriteMode::append ? "ab" : "wb")) == nullptr) {
+        const int err = errno;
+        if (gz_fd >= 0) ::close(gz_fd);
+        return unexpected(file_error("cannot start a gzip stream", path, err));
       }
     }
     return writer;
@@ -104,7 +116,8 @@ class LogWriter {
       abandon();
       name_ = std::move(other.name_);
       buffer_ = std::move(other.buffer_);
-      file_ = std::exchange(other.file_, nullptr);
+      fd_ = std::exchange(other.fd_, -1);
+      owns_fd_ = std::exchange(other.owns_fd_, false);
       gz_ = std::exchange(other.gz_, nullptr);
       atomic_ = std::exchange(other.atomic_, std::nullopt);
       policy_ = other.policy_;
@@ -140,30 +153,34 @@ class LogWriter {
   }
 
   /// Writes buffered lines to the file (a gzip file gets a sync point, so a crash loses nothing
-  /// flushed); with FlushPolicy::each_record_synced an appended log is also synced to the device.
+  /// flushed); with FlushPolicy::each_record_synced an appended log is also synced to the device. After
+  /// a failed write the lines not yet written stay buffered, and a later flush() writes only those.
   [[nodiscard]] Expected<void> flush() {
     if (!is_open()) return closed_error();
     if (buffer_.empty()) return {};
-    bool ok = true;
     if (gz_) {
-      ok = gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size())) ==
-               static_cast<int>(buffer_.size()) &&
-           gzflush(gz_, Z_SYNC_FLUSH) == Z_OK;
-    } else if (file_) {
-      ok = std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size() && std::fflush(file_) == 0;
-    } else if (auto written = atomic_->write(buffer_); !written) {
-      return written;
+      if (gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size())) !=
+              static_cast<int>(buffer_.size()) ||
+          gzflush(gz_, Z_SYNC_FLUSH) != Z_OK) {
+        return unexpected(gzip_error("writing the gzip stream failed"));
+      }
+      buffer_.clear();  // zlib holds what it could not write: a gzip stream cannot be resumed part-way
+    } else if (atomic_) {
+      if (auto ok = atomic_->write(buffer_); !ok) return ok;
+      buffer_.clear();
+    } else {
+      const auto done = write_to_descriptor(fd_, buffer_);
+      buffer_.erase(0, done.written);
+      if (done.error != 0) {
+        return unexpected(file_error("write failed", name_, done.error,
+                                     "free disk space and flush or close again; the records not yet written "
+                                     "are kept"));
+      }
     }
-    if (ok && policy_ == FlushPolicy::each_record_synced && !atomic_) {
-      if (file_) ok = ::fsync(fileno(file_)) == 0;
-      // zlib gives no descriptor to sync: a gzip log is synced when it is closed.
+    if (!atomic_ && policy_ == FlushPolicy::each_record_synced && ::fsync(fd_) != 0) {
+      const int err = errno;
+      return unexpected(file_error("syncing the log failed", name_, err));
     }
-    if (!ok) {
-      return unexpected(
-          file_error("write failed", name_, errno,
-                     "free disk space and run again; the unwritten records are still buffered"));
-    }
-    buffer_.clear();
     return {};
   }
 
@@ -172,17 +189,18 @@ class LogWriter {
     if (!is_open()) return {};
     auto done = flush();
     if (gz_) {
-      if (gzclose(gz_) != Z_OK && done)
-        done = unexpected(file_error("closing the gzip stream failed", name_, errno));
-      gz_ = nullptr;
-    }
-    if (file_) {
-      if (policy_ == FlushPolicy::each_record_synced && done && ::fsync(fileno(file_)) != 0)
+      // gzclose writes the member's trailer through zlib's own descriptor.
+      if (gzclose(std::exchange(gz_, nullptr)) != Z_OK && done)
+        done = unexpected(file_error("finishing the gzip stream failed", name_, errno));
+      if (done && !atomic_ && policy_ == FlushPolicy::each_record_synced && ::fsync(fd_) != 0)
         done = unexpected(file_error("syncing the log failed", name_, errno));
-      if (std::fclose(file_) != 0 && done)
-        done = unexpected(file_error("closing the file failed", name_, errno));
-      file_ = nullptr;
     }
+    if (owns_fd_) {
+      if (::close(std::exchange(fd_, -1)) != 0 && done)
+        done = unexpected(file_error("closing the file failed", name_, errno));
+      owns_fd_ = false;
+    }
+    fd_ = -1;
     if (atomic_) {
       if (done) done = atomic_->commit();
       atomic_.reset();  // discards the temporary when anything failed
@@ -190,9 +208,7 @@ class LogWriter {
     return done;
   }
 
-  [[nodiscard]] bool is_open() const noexcept {
-    return file_ != nullptr || gz_ != nullptr || atomic_.has_value();
-  }
+  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
   [[nodiscard]] std::size_t records_written() const noexcept { return records_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
@@ -200,18 +216,24 @@ class LogWriter {
   LogWriter() = default;
 
   /// What the destructor does: an appending writer keeps what it was given, a truncating one that was
-  /// not closed leaves the old file alone.
+  /// not closed leaves the old file alone. Errors cannot be reported here; close() reports them.
   void abandon() noexcept {
-    if (atomic_) {
-      if (gz_) gzclose(std::exchange(gz_, nullptr));
-      atomic_.reset();
-      return;
+    try {
+      if (atomic_) {
+        if (gz_) gzclose(std::exchange(gz_, nullptr));
+        fd_ = -1;
+        atomic_.reset();
+        return;
+      }
+      (void)close();
+    } catch (...) {  // an allocation failure while describing an error: nothing more can be done
     }
-    (void)close();
   }
-  static Unexpected open_error(const std::filesystem::path& path) {
-    return unexpected(
-        file_error("cannot open for writing", path, errno, "check that the folder exists and is writable"));
+  Error gzip_error(const std::string& what) const {
+    int code = Z_OK;
+    const char* message = gzerror(gz_, &code);
+    if (code == Z_ERRNO) return file_error(what, name_, errno);
+    return Error(ErrorKind::io, what + " (zlib: " + (message ? message : "unknown") + ")", name_);
   }
   Unexpected closed_error() const {
     return unexpected(Error{ErrorKind::io, "log writer is closed", name_, 0, 0, "open a new LogWriter"});
@@ -219,8 +241,9 @@ class LogWriter {
 
   std::string name_;
   std::string buffer_;
-  std::FILE* file_ = nullptr;
-  gzFile gz_ = nullptr;
+  int fd_ = -1;                       // the log (appending), or the AtomicFile's temporary (truncating)
+  bool owns_fd_ = false;              // appending: this writer closes fd_
+  gzFile gz_ = nullptr;               // over a duplicate of fd_
   std::optional<AtomicFile> atomic_;  // WriteMode::truncate: the temporary that close() puts in place
   FlushPolicy policy_ = FlushPolicy::buffered;
   std::size_t records_ = 0;

@@ -310,23 +310,29 @@ inline Expected<std::string> read_file(const std::filesystem::path& path) {
     if (err > 0) what += std::string(": ") + std::strerror(err);
     return unexpected(Error(ErrorKind::io, std::move(what), path.string(), 0, 0, std::move(hint)));
   };
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; regular files read the same with it.
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (file.fd < 0) {
-    return io_failure("cannot open the model file", errno,
-                      "check the path; a model file is written by `crosstune train` or save()");
-  }
-  struct ::stat status {};
-  if (::fstat(file.fd, &status) != 0)
-    return io_failure("cannot read the model file's status", errno, "check the path and its permissions");
-  if (!S_ISREG(status.st_mode)) {
-    const char* kind = S_ISDIR(status.st_mode)                              ? "a folder"
-                       : S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode) ? "a device"
-                       : S_ISFIFO(status.st_mode)                           ? "a FIFO (named pipe)"
-                                                                            : "not a regular file";
+  auto not_a_file = [&](mode_t mode) {
+    const char* kind = S_ISDIR(mode)                    ? "a folder"
+                       : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                       : S_ISFIFO(mode)                 ? "a FIFO (named pipe)"
+                                                        : "not a regular file";
     return io_failure(std::string("the model path is ") + kind + ", not a model file", 0,
                       "pass the path of a model file written by `crosstune train` or save()");
+  };
+  // Looked at before it is opened: opening some devices does something (a tape rewinds).
+  struct ::stat status {};
+  if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode)) return not_a_file(status.st_mode);
+  // O_NONBLOCK: should the path turn into a FIFO meanwhile, opening it must not wait for a writer.
+  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (file.fd < 0) {
+    const int err = errno;
+    return io_failure("cannot open the model file", err,
+                      "check the path; a model file is written by `crosstune train` or save()");
   }
+  if (::fstat(file.fd, &status) != 0) {
+    const int err = errno;
+    return io_failure("cannot read the model file's status", err, "check the path and its permissions");
+  }
+  if (!S_ISREG(status.st_mode)) return not_a_file(status.st_mode);
   const auto size = static_cast<std::uint64_t>(status.st_size);
   if (size > max_model_file_bytes) {
     return io_failure("the file is " + std::to_string(size) + " bytes, more than the " +

@@ -231,7 +231,9 @@ template <class Net>
   Predictor<Net> predictor(options.threads);
   TrainReport report;
   double best = -1;
-  std::vector<Matrix<Scalar>> best_weights;
+  std::vector<Matrix<Scalar>> best_weights, initial_weights;
+  for (auto p : net.parameters())
+    initial_weights.push_back(*p.value);
   std::size_t since_best = 0;
   features::FeatureBatch batch;
   std::vector<float> labels;
@@ -266,12 +268,17 @@ template <class Net>
     }
     report.train_loss.push_back(epoch_loss / static_cast<double>(std::max<std::size_t>(batches.size(), 1)));
     if (!std::isfinite(report.train_loss.back())) {
-      // The weights are no longer numbers: nothing of this run is worth keeping or saving.
-      return unexpected(Error(ErrorKind::invalid_argument,
-                              "training diverged in epoch " + std::to_string(epoch + 1) + " (the loss is " +
-                                  std::to_string(report.train_loss.back()) + ")",
-                              {}, 0, 0,
-                              "lower the learning rate (e.g. --lr 1e-4) or enable gradient clipping"));
+      // The weights are no longer numbers: give the network back its best (or its first) weights, so the
+      // caller holds a usable model, and report the run as failed.
+      std::size_t i = 0;
+      for (auto p : net.parameters())
+        *p.value = best_weights.empty() ? initial_weights[i++] : best_weights[i++];
+      return unexpected(
+          Error(ErrorKind::invalid_argument,
+                "training diverged in epoch " + std::to_string(epoch + 1) + " (the loss is " +
+                    std::to_string(report.train_loss.back()) + "); the network is back to " +
+                    (best_weights.empty() ? "its weights before the run" : "the weights of its best epoch"),
+                {}, 0, 0, "lower the learning rate"));
     }
     if (validation) {
       auto pca = evaluate_pca(net, *validation, predictor);

@@ -658,6 +658,7 @@ class XgbModel {
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           const TrainOptions& options, Rng& rng) {
     if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
+    if (auto ok = validate(options); !ok) return unexpected(std::move(ok).error());
     const std::size_t n = train_set.features->size();
     if (auto ok = features::check_batch(layout_, *train_set.features); !ok) return unexpected(ok.error());
     if (validation) {
