@@ -87,7 +87,8 @@ struct DescriptorWrite {
 }
 
 /// Where `path` really points: symlinks are followed, so that writing "model.bin" -> "v3/model.bin"
-/// replaces v3/model.bin and keeps the link. A path that does not exist yet is returned as it is.
+/// replaces v3/model.bin and keeps the link. A path that does not exist yet is returned as it is, and so
+/// is a link that leads nowhere (dangling, or a loop): writing it replaces the link with the file.
 [[nodiscard]] inline std::filesystem::path resolve_output_path(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec))) {
