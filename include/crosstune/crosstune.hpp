@@ -49,6 +49,8 @@
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/features/workload_features.hpp"
 
+#include "crosstune/ir/reference.hpp"
+
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/cost_model.hpp"
 #include "crosstune/model/layers.hpp"
