@@ -6,7 +6,8 @@
 // the shipped models/pretrained-gpu.bin. A log of tuning records is appended with each FlushPolicy:
 // buffered, each record handed to the OS, each record synced (what a measurer appending results uses).
 // Files go to $CROSSTUNE_BENCH_DIR, default build/bench-files, on the disk the build lives on: the sync
-// figures are the device's, not the library's. Times are wall-clock (UseRealTime): waiting for the device is the cost.
+// figures are the device's, not the library's. Times are wall-clock (UseRealTime): waiting for the device is
+// the cost.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -55,24 +56,21 @@ void BM_model_file_in_place(benchmark::State& state) {
 }
 BENCHMARK(BM_model_file_in_place)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void BM_crosstune_model_file_atomic_synced(benchmark::State& state) {
-  const auto path = bench_dir() / "atomic_synced.bin";
+/// io::write_file_atomically with the given durability (sync: fsync of the data and of the folder).
+void BM_crosstune_model_file_atomic(benchmark::State& state, crosstune::io::Durability durability) {
+  const auto path = bench_dir() / "atomic.bin";
   for (auto _ : state)
-    if (!crosstune::io::write_file_atomically(path, model_bytes())) state.SkipWithError("write failed");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * model_bytes().size()));
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_crosstune_model_file_atomic_synced)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-void BM_model_file_atomic_no_sync(benchmark::State& state) {
-  const auto path = bench_dir() / "atomic_no_sync.bin";
-  for (auto _ : state)
-    if (!crosstune::io::write_file_atomically(path, model_bytes(), crosstune::io::Durability::no_sync))
+    if (!crosstune::io::write_file_atomically(path, model_bytes(), durability))
       state.SkipWithError("write failed");
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * model_bytes().size()));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_model_file_atomic_no_sync)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_crosstune_model_file_atomic, synced, crosstune::io::Durability::sync)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_crosstune_model_file_atomic, no_sync, crosstune::io::Durability::no_sync)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 /// Appends the corpus' first log, 256 records, with the given policy; items are records.
 void BM_log_append(benchmark::State& state, crosstune::io::FlushPolicy policy) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -120,6 +121,12 @@ inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
          elapsed, eta);
   };
 }
+
+/// The layer blocks `finetune --freeze` names.
+inline const std::map<std::string, model::Block> frozen_blocks = {{"embedding", model::Block::embedding},
+                                                                  {"lstm", model::Block::lstm},
+                                                                  {"attention", model::Block::attention},
+                                                                  {"head", model::Block::head}};
 
 /// Fails a command whose training run failed; a diverged run's hint names the flag to change.
 [[noreturn]] inline void fail_training(Error e, const ModelOptions& o) {
@@ -366,19 +373,8 @@ inline void run_finetune(const ModelOptions& o) {
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
   std::set<model::Block> frozen;
-  for (const auto& name : o.freeze) {
-    if (name == "embedding")
-      frozen.insert(model::Block::embedding);
-    else if (name == "lstm")
-      frozen.insert(model::Block::lstm);
-    else if (name == "attention")
-      frozen.insert(model::Block::attention);
-    else if (name == "head")
-      frozen.insert(model::Block::head);
-    else
-      fail(Error(ErrorKind::invalid_argument, "unknown layer block \"" + name + "\"", {}, 0, 0,
-                 "freeze any of: embedding, lstm, attention, head"));
-  }
+  for (const auto& name : o.freeze)
+    frozen.insert(frozen_blocks.at(name));  // --freeze accepts only these names
   if (!frozen.empty() && !std::holds_alternative<model::BiLstmAttentionModel>(loaded.model)) {
     fail(Error(ErrorKind::invalid_argument, "--freeze applies to BiLSTM-attention models only", {}, 0, 0,
                "drop --freeze: a baseline fine-tunes all of its weights (the MLP) or adds trees (XGBoost)"));
@@ -509,7 +505,7 @@ inline void add_model_commands(CLI::App& app) {
                    "Model file to start from (default: the shipped models/pretrained-gpu.bin)")
       ->check(CLI::ExistingFile);
   finetune->add_option("--freeze", o->freeze, "Blocks to keep fixed: embedding, lstm, attention, head")
-      ->check(CLI::IsMember({"embedding", "lstm", "attention", "head"}))
+      ->check(CLI::IsMember(frozen_blocks))
       ->delimiter(',');
   finetune->add_option("--epochs", o->epochs, "Epochs (default 30)")->check(count_in(1, 1u << 20));
   finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)")->check(count_in(1, 1u << 16));

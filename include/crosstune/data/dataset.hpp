@@ -177,7 +177,7 @@ class Dataset {
                           source.path.string(), 0, 0, "crosstune hw --list-presets lists the names");
         return;
       }
-      if (auto hint = hardware_hint(source); !hint) {
+      if (auto hint = hardware_file_hint(source.path); !hint) {
         out.error = hint.error();
         return;
       } else {
@@ -219,7 +219,7 @@ class Dataset {
     }
     std::vector<FileResult> results(files.size());
     for (std::size_t i = 0; i < files.size(); ++i) {
-      auto hint = hardware_hint(sources[i]);
+      auto hint = hardware_file_hint(sources[i].path);
       if (!hint) return unexpected(std::move(hint).error());
       results[i].hardware_hint = *hint;
       results[i].records = files[i];
@@ -267,10 +267,6 @@ class Dataset {
     std::optional<Error> error;
   };
 
-  static Expected<std::string> hardware_hint(const LogSource& source) {
-    return hardware_file_hint(source.path);
-  }
-
   static Expected<Dataset> build(std::vector<FileResult>& files, std::span<const LogSource> sources,
                                  const DatasetOptions& options) {
     Dataset ds;
@@ -303,7 +299,7 @@ class Dataset {
             t.hardware = hardware;
             t.task = record.task;
             t.workload = describe_workload(task.workload_key);
-            t.hardware_params = descriptor_for(hardware, task);
+            t.hardware_params = hardware_descriptor(hardware, task);
             ds.tasks_.push_back(std::move(t));
           }
           cached = task_index.emplace(&task, it->second).first;
@@ -349,10 +345,6 @@ class Dataset {
     }
     ds.tasks_ = std::move(kept);
     return ds;
-  }
-
-  static hw::HardwareParams descriptor_for(const std::string& hardware, const Task& task) {
-    return hardware_descriptor(hardware, task);
   }
 
   std::vector<TaskData> tasks_;

@@ -77,11 +77,10 @@ inline constexpr std::uint32_t xgb_file_version = 1;  // xgb_file_magic is in se
 
 /// Bounds on what an XGBoost model file may declare, checked before XGBoost sees it. They sit far above
 /// anything XgbModel trains (TenSet's 10-deep trees, hundreds of rounds, layouts of tens of features).
-inline constexpr std::uint64_t xgb_max_layout_dimension = 1u << 16;  ///< any width, and max steps
-inline constexpr std::uint64_t xgb_max_step_features = 1u << 20;     ///< max steps x step dims
-inline constexpr int xgb_max_tree_depth = 64;                        ///< XgbParams::max_depth
-inline constexpr std::uint64_t xgb_max_rounds = 1u << 20;            ///< boosting rounds (= trees)
-inline constexpr std::uint64_t xgb_max_tree_nodes = 1u << 22;        ///< nodes of one tree
+inline constexpr std::uint64_t xgb_max_step_features = 1u << 20;  ///< max steps x step dims
+inline constexpr int xgb_max_tree_depth = 64;                     ///< XgbParams::max_depth
+inline constexpr std::uint64_t xgb_max_rounds = 1u << 20;         ///< boosting rounds (= trees)
+inline constexpr std::uint64_t xgb_max_tree_nodes = 1u << 22;     ///< nodes of one tree
 
 namespace detail {
 struct XgbBoosterDeleter {
@@ -131,21 +130,8 @@ inline Expected<XgbMatrix> xgb_matrix(const Matrix<float>& table, int threads) {
       return what + " is " + std::to_string(value) + ", outside " + range;
     }
   };
-  // An extractor gives every step at least one feature and every candidate at least one step.
-  struct Dimension {
-    const char* what;
-    std::uint64_t value, low;
-  };
-  const Dimension dims[] = {{"step dims", layout.step_dims, 1},
-                            {"max steps", layout.max_steps, 1},
-                            {"workload dims", layout.workload_dims, 0},
-                            {"hardware dims", layout.hardware_dims, 0}};
-  for (const auto& [what, value, low] : dims) {
-    if (value < low || value > xgb_max_layout_dimension) {
-      return outside(std::string("the feature layout's ") + what, value,
-                     "[" + std::to_string(low) + ", " + std::to_string(xgb_max_layout_dimension) + "]");
-    }
-  }
+  // The bounds every model file's layout is held to (serialization.hpp), then the trees' own.
+  if (auto wrong = check_layout(layout); !wrong.empty()) return wrong;
   if (layout.max_steps * layout.step_dims > xgb_max_step_features) {
     return "the feature layout's " + std::to_string(layout.max_steps) + " steps of " +
            std::to_string(layout.step_dims) + " features exceed the " +
