@@ -1,0 +1,359 @@
+// crosstune/ir/expr.hpp — scalar expressions of the tensor-program IR: index arithmetic, float math and
+// tensor loads.
+//
+// Each operation of a compute DAG owns one ExprPool: a flat vector of nodes referenced by 32-bit ids, so a
+// whole operation body is copied with two vector copies and never chases pointers. Axis variables are
+// numbered per operation (spatial axes first, then reduction axes); loads name their tensor by the id the
+// DAG gave it, so inserting stages (cache_read, cache_write, rfactor) never renumbers anything.
+//
+// Expr is a (pool, id) handle with arithmetic operators, used by the operator builders in ir/operators.hpp:
+//
+//   ExprPool pool;
+//   Expr x = pool.var(0), k = pool.var(2);
+//   Expr body = pool.load(a_id, {x, k}) * pool.load(b_id, {k, pool.var(1)});
+//
+// Integer expressions are indices; float expressions are values. The two never mix without an explicit
+// `to_float` (as in TVM, where the average pool divides by a cast of its window size).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crosstune::ir {
+
+/// Element types. Only float32 is supported by the generator so far; the others are declared so that
+/// workloads naming them are refused with a clear error instead of being misread.
+enum class DType : std::uint8_t { float32, float16, bfloat16, int8 };
+
+[[nodiscard]] constexpr std::string_view to_string(DType type) noexcept {
+  switch (type) {
+    case DType::float32: return "float32";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
+    case DType::int8: return "int8";
+  }
+  return "invalid";
+}
+
+[[nodiscard]] constexpr std::int64_t size_bytes(DType type) noexcept {
+  switch (type) {
+    case DType::float32: return 4;
+    case DType::float16:
+    case DType::bfloat16: return 2;
+    case DType::int8: return 1;
+  }
+  return 0;
+}
+
+/// Expression node kinds. Binary arithmetic works on either integers or floats (both operands alike);
+/// floordiv/floormod are integer-only (rounding toward minus infinity); div is float-only.
+enum class ExprOp : std::uint8_t {
+  int_const,    ///< integer literal (value in `integer`)
+  float_const,  ///< float literal (value in `real`)
+  var,          ///< axis variable number `integer` of the owning operation (or loop variable in a nest)
+  load,         ///< tensor `integer` at the indices args[0..]
+  add,
+  sub,
+  mul,
+  div,       ///< float division
+  floordiv,  ///< integer division rounding down
+  floormod,  ///< integer remainder of floordiv, in [0, divisor)
+  min,
+  max,
+  lt,           ///< integer comparison, gives a condition
+  ge,           ///< integer comparison, gives a condition
+  logical_and,  ///< both conditions
+  select,       ///< a ? b : c, with a a condition (TVM's if_then_else)
+  to_float,     ///< integer to float
+  exp,
+  tanh,
+  erf,
+};
+
+/// The result type class of a node: an index (int64), a value (float32) or a condition (bool).
+enum class ExprType : std::uint8_t { index, value, condition };
+
+using ExprId = std::int32_t;
+inline constexpr ExprId no_expr = -1;
+
+struct ExprNode {
+  ExprOp op = ExprOp::int_const;
+  ExprType type = ExprType::index;
+  ExprId a = no_expr, b = no_expr, c = no_expr;  ///< operands (select: condition, then, else)
+  std::int64_t integer = 0;                      ///< int_const value, var number, load tensor id
+  double real = 0.0;                             ///< float_const value
+  std::uint32_t args_offset = 0, args_count = 0; ///< load indices in ExprPool::args
+};
+
+class ExprPool;
+
+/// A handle to one node of a pool; the operators below build new nodes in the same pool.
+struct Expr {
+  ExprPool* pool = nullptr;
+  ExprId id = no_expr;
+};
+
+/// The nodes of one operation's body (or of a lowered loop nest).
+class ExprPool {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
+  [[nodiscard]] const ExprNode& operator[](ExprId id) const { return nodes_[static_cast<std::size_t>(id)]; }
+  [[nodiscard]] std::span<const ExprId> args(ExprId id) const {
+    const ExprNode& n = (*this)[id];
+    return {args_.data() + n.args_offset, n.args_count};
+  }
+  void reserve(std::size_t nodes, std::size_t args = 0) {
+    nodes_.reserve(nodes);
+    args_.reserve(args);
+  }
+
+  [[nodiscard]] Expr index(std::int64_t value) { return {this, push(ExprOp::int_const, ExprType::index, value)}; }
+  [[nodiscard]] Expr value(double v) {
+    const ExprId id = push(ExprOp::float_const, ExprType::value, 0);
+    nodes_[static_cast<std::size_t>(id)].real = v;
+    return {this, id};
+  }
+  [[nodiscard]] Expr var(std::int64_t number) { return {this, push(ExprOp::var, ExprType::index, number)}; }
+  [[nodiscard]] Expr load(std::int64_t tensor_id, std::span<const Expr> indices) {
+    for (const Expr& e : indices) require(e, ExprType::index, "load index");
+    const ExprId id = push(ExprOp::load, ExprType::value, tensor_id);
+    auto& n = nodes_[static_cast<std::size_t>(id)];
+    n.args_offset = static_cast<std::uint32_t>(args_.size());
+    n.args_count = static_cast<std::uint32_t>(indices.size());
+    for (const Expr& e : indices) args_.push_back(e.id);
+    return {this, id};
+  }
+  [[nodiscard]] Expr load(std::int64_t tensor_id, std::initializer_list<Expr> indices) {
+    return load(tensor_id, std::span<const Expr>(indices.begin(), indices.size()));
+  }
+  /// A load whose indices are ids already in this pool (used when copying between pools).
+  [[nodiscard]] ExprId load_ids(std::int64_t tensor_id, std::span<const ExprId> indices) {
+    const ExprId id = push(ExprOp::load, ExprType::value, tensor_id);
+    auto& n = nodes_[static_cast<std::size_t>(id)];
+    n.args_offset = static_cast<std::uint32_t>(args_.size());
+    n.args_count = static_cast<std::uint32_t>(indices.size());
+    args_.insert(args_.end(), indices.begin(), indices.end());
+    return id;
+  }
+
+  /// A binary node with constant folding of index arithmetic (x+0, x*1, x/1, x%1, constants).
+  [[nodiscard]] ExprId binary(ExprOp op, ExprId a, ExprId b) {
+    const ExprNode& x = (*this)[a];
+    const ExprNode& y = (*this)[b];
+    if (x.type != y.type || x.type == ExprType::condition) {
+      if (!(op == ExprOp::logical_and && x.type == ExprType::condition && y.type == ExprType::condition))
+        throw std::invalid_argument("ir::Expr: operands of different types (use to_float for indices)");
+    }
+    if (x.type == ExprType::index) {
+      const bool xc = x.op == ExprOp::int_const, yc = y.op == ExprOp::int_const;
+      if (xc && yc) {
+        const std::int64_t p = x.integer, q = y.integer;
+        switch (op) {
+          case ExprOp::add: return push(ExprOp::int_const, ExprType::index, p + q);
+          case ExprOp::sub: return push(ExprOp::int_const, ExprType::index, p - q);
+          case ExprOp::mul: return push(ExprOp::int_const, ExprType::index, p * q);
+          case ExprOp::floordiv:
+            if (q != 0) return push(ExprOp::int_const, ExprType::index, floor_div(p, q));
+            break;
+          case ExprOp::floormod:
+            if (q != 0) return push(ExprOp::int_const, ExprType::index, p - floor_div(p, q) * q);
+            break;
+          case ExprOp::min: return push(ExprOp::int_const, ExprType::index, p < q ? p : q);
+          case ExprOp::max: return push(ExprOp::int_const, ExprType::index, p > q ? p : q);
+          default: break;
+        }
+      }
+      if (yc) {
+        if ((op == ExprOp::add || op == ExprOp::sub) && y.integer == 0) return a;
+        if ((op == ExprOp::mul || op == ExprOp::floordiv) && y.integer == 1) return a;
+        if (op == ExprOp::mul && y.integer == 0) return b;
+        if (op == ExprOp::floormod && y.integer == 1) return push(ExprOp::int_const, ExprType::index, 0);
+      }
+      if (xc) {
+        if (op == ExprOp::add && x.integer == 0) return b;
+        if (op == ExprOp::mul && x.integer == 1) return b;
+        if (op == ExprOp::mul && x.integer == 0) return a;
+      }
+      if (op == ExprOp::div) throw std::invalid_argument("ir::Expr: '/' on indices (use floordiv)");
+    } else if (op == ExprOp::floordiv || op == ExprOp::floormod) {
+      throw std::invalid_argument("ir::Expr: floordiv/floormod on values");
+    }
+    ExprType type = x.type;
+    if (op == ExprOp::lt || op == ExprOp::ge || op == ExprOp::logical_and) type = ExprType::condition;
+    const ExprId id = push(op, type, 0);
+    nodes_[static_cast<std::size_t>(id)].a = a;
+    nodes_[static_cast<std::size_t>(id)].b = b;
+    return id;
+  }
+  [[nodiscard]] ExprId unary(ExprOp op, ExprId a) {
+    const ExprNode& x = (*this)[a];
+    if (op == ExprOp::to_float) {
+      if (x.type != ExprType::index) throw std::invalid_argument("ir::Expr: to_float of a non-index");
+      if (x.op == ExprOp::int_const) return value(static_cast<double>(x.integer)).id;
+    } else if (x.type != ExprType::value) {
+      throw std::invalid_argument("ir::Expr: exp/tanh/erf need a value");
+    }
+    const ExprId id = push(op, ExprType::value, 0);
+    nodes_[static_cast<std::size_t>(id)].a = a;
+    return id;
+  }
+  [[nodiscard]] ExprId select_ids(ExprId condition, ExprId then_value, ExprId else_value) {
+    if ((*this)[condition].type != ExprType::condition)
+      throw std::invalid_argument("ir::Expr: select needs a condition");
+    if ((*this)[then_value].type != (*this)[else_value].type)
+      throw std::invalid_argument("ir::Expr: select branches of different types");
+    const ExprId id = push(ExprOp::select, (*this)[then_value].type, 0);
+    auto& n = nodes_[static_cast<std::size_t>(id)];
+    n.a = condition;
+    n.b = then_value;
+    n.c = else_value;
+    return id;
+  }
+  /// Copies node `id` of `source` (and everything under it) into this pool. `map_var(number)` gives the
+  /// id (in this pool) a variable becomes; `map_load(tensor_id, index ids)` gives the id a load becomes.
+  template <class MapVar, class MapLoad>
+  ExprId import(const ExprPool& source, ExprId id, MapVar&& map_var, MapLoad&& map_load) {
+    const ExprNode n = source[id];
+    switch (n.op) {
+      case ExprOp::int_const: return push(ExprOp::int_const, ExprType::index, n.integer);
+      case ExprOp::float_const: return value(n.real).id;
+      case ExprOp::var: return map_var(n.integer);
+      case ExprOp::load: {
+        ExprId small[8];
+        std::vector<ExprId> large;
+        const auto src_args = source.args(id);
+        ExprId* out = small;
+        if (src_args.size() > 8) {
+          large.resize(src_args.size());
+          out = large.data();
+        }
+        for (std::size_t i = 0; i < src_args.size(); ++i)
+          out[i] = import(source, src_args[i], map_var, map_load);
+        return map_load(n.integer, std::span<const ExprId>(out, src_args.size()));
+      }
+      case ExprOp::select: {
+        const ExprId c = import(source, n.a, map_var, map_load);
+        const ExprId t = import(source, n.b, map_var, map_load);
+        const ExprId e = import(source, n.c, map_var, map_load);
+        return select_ids(c, t, e);
+      }
+      case ExprOp::to_float:
+      case ExprOp::exp:
+      case ExprOp::tanh:
+      case ExprOp::erf: return unary(n.op, import(source, n.a, map_var, map_load));
+      default: {
+        const ExprId a = import(source, n.a, map_var, map_load);
+        const ExprId b = import(source, n.b, map_var, map_load);
+        return binary(n.op, a, b);
+      }
+    }
+  }
+
+  /// Calls `visit(id)` on every node under `root` in post-order, operands left to right.
+  template <class Visit>
+  void post_order(ExprId root, Visit&& visit) const {
+    const ExprNode& n = (*this)[root];
+    if (n.op == ExprOp::load) {
+      for (ExprId arg : args(root)) post_order(arg, visit);
+    } else {
+      if (n.a != no_expr) post_order(n.a, visit);
+      if (n.b != no_expr) post_order(n.b, visit);
+      if (n.c != no_expr) post_order(n.c, visit);
+    }
+    visit(root);
+  }
+
+  static constexpr std::int64_t floor_div(std::int64_t p, std::int64_t q) noexcept {
+    const std::int64_t d = p / q;
+    return (p % q != 0 && ((p < 0) != (q < 0))) ? d - 1 : d;
+  }
+
+ private:
+  static void require(const Expr& e, ExprType type, const char* what) {
+    if (e.pool == nullptr || e.id == no_expr) throw std::invalid_argument(std::string("ir::Expr: empty ") + what);
+    if ((*e.pool)[e.id].type != type) throw std::invalid_argument(std::string("ir::Expr: wrong type for ") + what);
+  }
+  ExprId push(ExprOp op, ExprType type, std::int64_t integer) {
+    ExprNode& n = nodes_.emplace_back();
+    n.op = op;
+    n.type = type;
+    n.integer = integer;
+    return static_cast<ExprId>(nodes_.size() - 1);
+  }
+
+  std::vector<ExprNode> nodes_;
+  std::vector<ExprId> args_;
+};
+
+// ---- Expr operators (both operands from the same pool) ----------------------------------------------
+
+namespace expr_detail {
+inline Expr make(const Expr& a, ExprId id) { return {a.pool, id}; }
+inline Expr constant_like(const Expr& a, double v) {
+  return (*a.pool)[a.id].type == ExprType::index ? a.pool->index(static_cast<std::int64_t>(v)) : a.pool->value(v);
+}
+}  // namespace expr_detail
+
+[[nodiscard]] inline Expr operator+(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::add, a.id, b.id)); }
+[[nodiscard]] inline Expr operator-(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::sub, a.id, b.id)); }
+[[nodiscard]] inline Expr operator*(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::mul, a.id, b.id)); }
+[[nodiscard]] inline Expr operator/(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::div, a.id, b.id)); }
+[[nodiscard]] inline Expr operator+(Expr a, double b) { return a + expr_detail::constant_like(a, b); }
+[[nodiscard]] inline Expr operator-(Expr a, double b) { return a - expr_detail::constant_like(a, b); }
+[[nodiscard]] inline Expr operator*(Expr a, double b) { return a * expr_detail::constant_like(a, b); }
+[[nodiscard]] inline Expr operator/(Expr a, double b) { return a / expr_detail::constant_like(a, b); }
+[[nodiscard]] inline Expr floordiv(Expr a, std::int64_t b) {
+  return expr_detail::make(a, a.pool->binary(ExprOp::floordiv, a.id, a.pool->index(b).id));
+}
+[[nodiscard]] inline Expr floormod(Expr a, std::int64_t b) {
+  return expr_detail::make(a, a.pool->binary(ExprOp::floormod, a.id, a.pool->index(b).id));
+}
+[[nodiscard]] inline Expr min(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::min, a.id, b.id)); }
+[[nodiscard]] inline Expr max(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::max, a.id, b.id)); }
+[[nodiscard]] inline Expr max(Expr a, double b) { return max(a, expr_detail::constant_like(a, b)); }
+[[nodiscard]] inline Expr operator<(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::lt, a.id, b.id)); }
+[[nodiscard]] inline Expr operator<(Expr a, std::int64_t b) { return a < a.pool->index(b); }
+[[nodiscard]] inline Expr operator>=(Expr a, Expr b) { return expr_detail::make(a, a.pool->binary(ExprOp::ge, a.id, b.id)); }
+[[nodiscard]] inline Expr operator>=(Expr a, std::int64_t b) { return a >= a.pool->index(b); }
+[[nodiscard]] inline Expr operator&&(Expr a, Expr b) {
+  return expr_detail::make(a, a.pool->binary(ExprOp::logical_and, a.id, b.id));
+}
+[[nodiscard]] inline Expr select(Expr condition, Expr then_value, Expr else_value) {
+  return expr_detail::make(condition, condition.pool->select_ids(condition.id, then_value.id, else_value.id));
+}
+[[nodiscard]] inline Expr to_float(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::to_float, a.id)); }
+[[nodiscard]] inline Expr exp(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::exp, a.id)); }
+[[nodiscard]] inline Expr tanh(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::tanh, a.id)); }
+[[nodiscard]] inline Expr erf(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::erf, a.id)); }
+
+/// Floating-point operations in the tree under `root`, counted as TVM's FlopEstimator does: one per
+/// arithmetic, min/max or math-function node whose result is a value; index arithmetic, loads,
+/// constants, casts and selects count nothing (a select's branches are counted).
+[[nodiscard]] inline std::int64_t count_flops(const ExprPool& pool, ExprId root) {
+  std::int64_t flops = 0;
+  pool.post_order(root, [&](ExprId id) {
+    const ExprNode& n = pool[id];
+    if (n.type != ExprType::value) return;
+    switch (n.op) {
+      case ExprOp::add:
+      case ExprOp::sub:
+      case ExprOp::mul:
+      case ExprOp::div:
+      case ExprOp::min:
+      case ExprOp::max:
+      case ExprOp::exp:
+      case ExprOp::tanh:
+      case ExprOp::erf: ++flops; break;
+      default: break;
+    }
+  });
+  return flops;
+}
+
+}  // namespace crosstune::ir
