@@ -272,6 +272,14 @@ class StepSequence {
     lists_.clear();
     text_.clear();
   }
+  /// Removes the last step (and its pooled values); no effect on an empty sequence.
+  void pop_back() noexcept {
+    if (steps_.empty()) return;
+    const detail::StepData& last = steps_.back();
+    lists_.resize(last.list_offset);
+    text_.resize(last.text_offset);
+    steps_.pop_back();
+  }
   void reserve(std::size_t steps, std::size_t list_values = 0, std::size_t text_bytes = 0) {
     steps_.reserve(steps);
     lists_.reserve(list_values);
