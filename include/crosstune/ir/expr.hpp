@@ -16,6 +16,7 @@
 // `to_float` (as in TVM, where the average pool divides by a cast of its window size).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -150,6 +151,10 @@ class ExprPool {
       if (!(op == ExprOp::logical_and && x.type == ExprType::condition && y.type == ExprType::condition))
         throw std::invalid_argument("ir::Expr: operands of different types (use to_float for indices)");
     }
+    if (op == ExprOp::logical_and && x.type != ExprType::condition)
+      throw std::invalid_argument("ir::Expr: && needs two conditions");
+    if ((op == ExprOp::lt || op == ExprOp::ge) && x.type != ExprType::index)
+      throw std::invalid_argument("ir::Expr: comparisons are on indices");
     if (x.type == ExprType::index) {
       const bool xc = x.op == ExprOp::int_const, yc = y.op == ExprOp::int_const;
       if (xc && yc) {
@@ -331,6 +336,88 @@ inline Expr constant_like(const Expr& a, double v) {
 [[nodiscard]] inline Expr exp(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::exp, a.id)); }
 [[nodiscard]] inline Expr tanh(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::tanh, a.id)); }
 [[nodiscard]] inline Expr erf(Expr a) { return expr_detail::make(a, a.pool->unary(ExprOp::erf, a.id)); }
+
+/// True when `a` and `b` are the same expression tree (same operations, constants and variables).
+[[nodiscard]] inline bool same_expr(const ExprPool& pool, ExprId a, ExprId b) {
+  if (a == b) return true;
+  if (a == no_expr || b == no_expr) return false;
+  const ExprNode& x = pool[a];
+  const ExprNode& y = pool[b];
+  if (x.op != y.op || x.type != y.type || x.integer != y.integer) return false;
+  if (x.op == ExprOp::float_const) return x.real == y.real;
+  if (x.op == ExprOp::load) {
+    const auto p = pool.args(a), q = pool.args(b);
+    if (p.size() != q.size()) return false;
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (!same_expr(pool, p[i], q[i])) return false;
+    return true;
+  }
+  return same_expr(pool, x.a, y.a) && same_expr(pool, x.b, y.b) && same_expr(pool, x.c, y.c);
+}
+
+namespace expr_detail {
+/// Adds coef × (the index expression `id`) to `terms`/`constant`, splitting sums and constant products;
+/// anything else is an opaque atom (its own operands simplified first).
+template <class Simplify>
+void collect_affine(ExprPool& pool, ExprId id, std::int64_t coef, std::vector<std::pair<ExprId, std::int64_t>>& terms,
+                    std::int64_t& constant, Simplify&& simplify) {
+  const ExprNode n = pool[id];
+  switch (n.op) {
+    case ExprOp::int_const: constant += coef * n.integer; return;
+    case ExprOp::add:
+      collect_affine(pool, n.a, coef, terms, constant, simplify);
+      collect_affine(pool, n.b, coef, terms, constant, simplify);
+      return;
+    case ExprOp::sub:
+      collect_affine(pool, n.a, coef, terms, constant, simplify);
+      collect_affine(pool, n.b, -coef, terms, constant, simplify);
+      return;
+    case ExprOp::mul:
+      if (pool[n.b].op == ExprOp::int_const) return collect_affine(pool, n.a, coef * pool[n.b].integer, terms, constant, simplify);
+      if (pool[n.a].op == ExprOp::int_const) return collect_affine(pool, n.b, coef * pool[n.a].integer, terms, constant, simplify);
+      break;
+    default: break;
+  }
+  ExprId atom = id;
+  if (n.op == ExprOp::floordiv || n.op == ExprOp::floormod || n.op == ExprOp::mul || n.op == ExprOp::min || n.op == ExprOp::max)
+    atom = pool.binary(n.op, simplify(n.a), simplify(n.b));
+  for (auto& [existing, c] : terms) {
+    if (same_expr(pool, existing, atom)) {
+      c += coef;
+      return;
+    }
+  }
+  terms.emplace_back(atom, coef);
+}
+}  // namespace expr_detail
+
+/// Rewrites an index expression as a sum of distinct terms (variables in increasing number, then other
+/// sub-expressions) times constant coefficients, plus one constant: `(a + b*3) - (a + b)` becomes `b*2`.
+/// Values and conditions are returned unchanged.
+[[nodiscard]] inline ExprId simplify_index(ExprPool& pool, ExprId id) {
+  if (pool[id].type != ExprType::index) return id;
+  std::vector<std::pair<ExprId, std::int64_t>> terms;
+  std::int64_t constant = 0;
+  expr_detail::collect_affine(pool, id, 1, terms, constant, [&](ExprId sub) { return simplify_index(pool, sub); });
+  std::stable_sort(terms.begin(), terms.end(), [&](const auto& x, const auto& y) {
+    const ExprNode& a = pool[x.first];
+    const ExprNode& b = pool[y.first];
+    const bool av = a.op == ExprOp::var, bv = b.op == ExprOp::var;
+    if (av != bv) return av;
+    return av && a.integer < b.integer;
+  });
+  ExprId out = no_expr;
+  for (const auto& [atom, coef] : terms) {
+    if (coef == 0) continue;
+    const std::int64_t magnitude = coef < 0 ? -coef : coef;
+    const ExprId term = magnitude == 1 ? atom : pool.binary(ExprOp::mul, atom, pool.index(magnitude).id);
+    if (out == no_expr) out = coef < 0 ? pool.binary(ExprOp::sub, pool.index(0).id, term) : term;
+    else out = pool.binary(coef < 0 ? ExprOp::sub : ExprOp::add, out, term);
+  }
+  if (out == no_expr) return pool.index(constant).id;
+  if (constant != 0) out = pool.binary(constant < 0 ? ExprOp::sub : ExprOp::add, out, pool.index(constant < 0 ? -constant : constant).id);
+  return out;
+}
 
 /// Floating-point operations in the tree under `root`, counted as TVM's FlopEstimator does: one per
 /// arithmetic, min/max or math-function node whose result is a value; index arithmetic, loads,
