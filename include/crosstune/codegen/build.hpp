@@ -100,7 +100,9 @@ struct CompileOptions {
 class SharedLibrary {
  public:
   [[nodiscard]] static Expected<SharedLibrary> open(const std::filesystem::path& path) {
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // RTLD_NODELETE: OpenMP worker threads started by a kernel outlive the call, so the code they run
+    // (the kernel and its OpenMP runtime) must stay mapped after the library is closed.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (handle == nullptr) {
       const char* why = ::dlerror();
       return unexpected(Error(ErrorKind::backend, "cannot load " + path.string() + ": " + (why ? why : "unknown error")));

@@ -1,0 +1,632 @@
+// crosstune/schedule/cpu_sketch.hpp — Ansor's CPU sketches for a compute DAG, and the random candidates
+// the search draws from them.
+//
+// A sketch fixes the structure of a schedule; a candidate fills in its knobs. The rules follow Ansor's
+// CPU policy (Zheng et al., OSDI'20, section 4):
+//   * cheap element-wise stages that are not outputs are inlined into their readers;
+//   * a reduction with data reuse (some input does not depend on some output axis: matmul, conv2d,
+//     depthwise conv2d) gets multi-level tiling "SSRSRS" (four spatial levels, two reduction levels);
+//     its element-wise reader, or a cache_write stage added for the purpose, follows the outer tile
+//     levels and the tiled stage is computed at the first or second level (a knob);
+//   * outer spatial loops are fused and run in parallel (how many: a knob), the innermost spatial loop is
+//     vectorised (a knob), and an auto_unroll_max_step pragma of 0, 16, 64 or 512 goes on tiled stages;
+//   * other element-wise stages are fused, split for vectors and run in parallel; reductions without reuse
+//     run in parallel over their spatial loops, or are computed inside their element-wise reader.
+// Knobs are tile factorizations (perfect: the factors multiply to the loop extent) and small choices.
+// Sampling, mutation (move a factor between tile levels, change a choice) and crossover (take each knob
+// from either parent) work on the knob values alone; apply() turns a candidate into its steps and State,
+// so every candidate is a valid Ansor step sequence.
+//
+//   auto space = schedule::CpuSketchSpace::make(dag, {.cores = 16, .vector_lanes = 16}).value();
+//   Rng rng(7);
+//   auto candidate = space.sample(rng);
+//   State state = space.apply(candidate).value();
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crosstune/core/expected.hpp"
+#include "crosstune/core/rng.hpp"
+#include "crosstune/hw/hardware_params.hpp"
+#include "crosstune/ir/dag.hpp"
+#include "crosstune/schedule/state.hpp"
+
+namespace crosstune::schedule {
+
+struct CpuSketchOptions {
+  std::int64_t cores = 1;                  ///< parallel loops are fused until they can feed these
+  std::int64_t vector_lanes = 8;           ///< float32 lanes of the widest vector unit
+  std::int64_t max_innermost_factor = 64;  ///< the innermost tile factor stays at or below this
+  std::array<std::int64_t, 4> unroll_steps = {0, 16, 64, 512};  ///< auto_unroll_max_step choices
+
+  /// Options for a CPU described by its hardware parameters.
+  [[nodiscard]] static CpuSketchOptions from(const hw::HardwareParams& hardware) {
+    CpuSketchOptions o;
+    o.cores = std::max<std::int64_t>(1, hardware.num_cores);
+    o.vector_lanes = std::max<std::int64_t>(1, hardware.vector_unit_bytes / 4);
+    return o;
+  }
+};
+
+/// One decision of a sketch: a perfect tiling of a loop, or a choice among `options`.
+struct Knob {
+  enum class Kind : std::uint8_t { tile, choice };
+  Kind kind = Kind::choice;
+  std::int64_t extent = 1;         ///< tile: the loop extent the factors multiply to
+  std::int32_t parts = 1;          ///< tile: factors, outermost first
+  std::int64_t innermost_max = 0;  ///< tile: the innermost factor's limit (0: none)
+  std::int64_t options = 1;        ///< choice: values 0..options-1
+  std::uint32_t offset = 0;        ///< first value in CpuCandidate::values
+  std::string what;                ///< "tile x", "unroll", "parallel", "vectorize", "fusion level", "location"
+};
+
+/// A sketch and values for its knobs.
+struct CpuCandidate {
+  std::int32_t sketch = 0;
+  std::vector<std::int64_t> values;
+
+  /// FNV-1a over the sketch and the values: equal candidates give equal schedules and equal hashes.
+  [[nodiscard]] std::uint64_t hash() const noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&](std::uint64_t v) {
+      for (int i = 0; i < 8; ++i) {
+        h ^= (v >> (8 * i)) & 0xffu;
+        h *= 1099511628211ull;
+      }
+    };
+    mix(static_cast<std::uint64_t>(sketch));
+    for (auto v : values) mix(static_cast<std::uint64_t>(v));
+    return h;
+  }
+  friend bool operator==(const CpuCandidate&, const CpuCandidate&) = default;
+};
+
+class CpuSketchSpace {
+ public:
+  /// What a stage does in a sketch.
+  struct StagePlan {
+    enum class Kind : std::uint8_t { inline_stage, tiled, elementwise, reduction, reader_with_producer };
+    Kind kind = Kind::elementwise;
+    std::int32_t tensor = -1;           ///< the stage (by tensor id, stable across inserted stages)
+    std::int32_t partner = -1;          ///< tiled: the fused reader (-1: none); reader_with_producer: the producer
+    bool cache_write = false;           ///< tiled: add a "local" cache_write stage as the fused reader
+    std::int32_t spatial = 0, reduce = 0;  ///< axis counts
+    std::uint32_t first_tile = 0;       ///< tiled: spatial tile knobs, then reduction tile knobs; elementwise: the fused tile
+    std::uint32_t fusion_level = 0, parallel = 0, vectorize = 0, unroll = 0, location = 0;  ///< knob indices
+  };
+  struct Sketch {
+    std::string name;
+    std::vector<StagePlan> plans;  ///< in the order apply() runs them
+    std::vector<Knob> knobs;
+    std::uint32_t value_count = 0;
+  };
+
+  /// The sketches of `dag`; an error when the DAG has nothing to schedule.
+  [[nodiscard]] static Expected<CpuSketchSpace> make(std::shared_ptr<const ir::ComputeDag> dag, CpuSketchOptions options = {}) {
+    if (!dag || dag->size() == 0) return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace: an empty DAG"));
+    if (options.cores < 1 || options.vector_lanes < 1 || options.max_innermost_factor < 1)
+      return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace: cores, vector lanes and the innermost factor limit must be at least 1"));
+    CpuSketchSpace space(std::move(dag), options);
+    space.build();
+    return space;
+  }
+
+  [[nodiscard]] const ir::ComputeDag& dag() const noexcept { return *dag_; }
+  [[nodiscard]] std::span<const Sketch> sketches() const noexcept { return sketches_; }
+  [[nodiscard]] const CpuSketchOptions& options() const noexcept { return options_; }
+
+  /// A random candidate: a random sketch and random knob values.
+  [[nodiscard]] CpuCandidate sample(Rng& rng) const {
+    CpuCandidate c;
+    c.sketch = static_cast<std::int32_t>(rng.uniform_index(sketches_.size()));
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    c.values.resize(sk.value_count);
+    for (std::size_t k = 0; k < sk.knobs.size(); ++k) sample_knob(sk.knobs[k], c.values, rng, k);
+    return c;
+  }
+
+  /// `parent` with one knob changed: a tile factor moved between two levels, or another choice.
+  [[nodiscard]] CpuCandidate mutate(const CpuCandidate& parent, Rng& rng) const {
+    CpuCandidate c = parent;
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    if (sk.knobs.empty()) return c;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const std::size_t k = rng.uniform_index(sk.knobs.size());
+      if (mutate_knob(sk.knobs[k], c.values, rng, k)) return c;
+    }
+    return c;
+  }
+
+  /// A child taking each knob from one parent or the other (parents of different sketches: a copy of `a`).
+  [[nodiscard]] CpuCandidate crossover(const CpuCandidate& a, const CpuCandidate& b, Rng& rng) const {
+    CpuCandidate c = a;
+    if (a.sketch != b.sketch) return c;
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    for (const Knob& knob : sk.knobs) {
+      if (rng.uniform_index(2) == 0) continue;
+      const std::size_t n = knob.kind == Knob::Kind::tile ? static_cast<std::size_t>(knob.parts) : 1;
+      for (std::size_t i = 0; i < n; ++i) c.values[knob.offset + i] = b.values[knob.offset + i];
+    }
+    return c;
+  }
+
+  /// True when the candidate's sketch exists and every knob value is in range (tiles multiply to their
+  /// extent, the innermost factor within its limit).
+  [[nodiscard]] bool valid(const CpuCandidate& c) const noexcept {
+    if (c.sketch < 0 || static_cast<std::size_t>(c.sketch) >= sketches_.size()) return false;
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    if (c.values.size() != sk.value_count) return false;
+    for (const Knob& knob : sk.knobs) {
+      if (knob.kind == Knob::Kind::choice) {
+        if (c.values[knob.offset] < 0 || c.values[knob.offset] >= knob.options) return false;
+        continue;
+      }
+      std::int64_t product = 1;
+      for (std::int32_t i = 0; i < knob.parts; ++i) {
+        const std::int64_t f = c.values[knob.offset + static_cast<std::size_t>(i)];
+        if (f < 1 || f > knob.extent) return false;
+        product *= f;
+      }
+      if (product != knob.extent) return false;
+      if (knob.innermost_max > 0 && c.values[knob.offset + static_cast<std::size_t>(knob.parts) - 1] > knob.innermost_max) return false;
+    }
+    return true;
+  }
+
+  /// The schedule: the candidate's steps applied to the DAG. An error names the refused step (which
+  /// would be a bug in the sketch rules) or says the candidate does not fit the space.
+  [[nodiscard]] Expected<State> apply(const CpuCandidate& c) const {
+    if (!valid(c)) return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace::apply: the candidate does not fit this sketch space"));
+    State state(dag_);
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    for (const StagePlan& plan : sk.plans)
+      if (auto ok = apply_plan(state, sk, plan, c.values); !ok) return unexpected(std::move(ok).error());
+    return state;
+  }
+
+ private:
+  CpuSketchSpace(std::shared_ptr<const ir::ComputeDag> dag, CpuSketchOptions options) : dag_(std::move(dag)), options_(options) {}
+
+  // ---- analysis of the DAG ------------------------------------------------------------------------
+
+  /// A load of `tensor` with its indices over the reader's axis variables, after inlining.
+  struct Access {
+    std::int32_t tensor;
+    std::vector<ir::ExprId> index;
+  };
+  struct Analysis {
+    std::vector<bool> inlined;                  // by stage
+    std::vector<ir::ExprPool> pools;            // by stage: scratch for accesses
+    std::vector<std::vector<Access>> accesses;  // by stage, effective loads (inlined stages substituted)
+  };
+
+  static bool expensive(const ir::Operation& op) {
+    bool found = false;
+    op.pool.post_order(op.body, [&](ir::ExprId id) {
+      const auto k = op.pool[id].op;
+      found = found || k == ir::ExprOp::exp || k == ir::ExprOp::tanh || k == ir::ExprOp::erf;
+    });
+    return found;
+  }
+
+  Analysis analyse() const {
+    const ir::ComputeDag& dag = *dag_;
+    Analysis a;
+    a.inlined.assign(dag.size(), false);
+    for (std::size_t s = 0; s < dag.size(); ++s) {
+      const ir::Operation& op = dag.op(s);
+      a.inlined[s] = !op.placeholder && op.reduce == ir::ReduceKind::none && !dag.is_output(op.id) && !expensive(op);
+    }
+    a.pools.resize(dag.size());
+    a.accesses.resize(dag.size());
+    for (std::size_t s = 0; s < dag.size(); ++s) {
+      const ir::Operation& op = dag.op(s);
+      if (op.placeholder) continue;
+      ir::ExprPool& pool = a.pools[s];
+      std::function<ir::ExprId(std::size_t, std::span<const ir::ExprId>)> scan = [&](std::size_t stage, std::span<const ir::ExprId> vals) {
+        const ir::Operation& o = dag.op(stage);
+        return pool.import(
+            o.pool, o.body, [&](std::int64_t v) { return vals.empty() ? pool.var(v).id : vals[static_cast<std::size_t>(v)]; },
+            [&](std::int64_t tensor, std::span<const ir::ExprId> index) -> ir::ExprId {
+              const auto p = dag.find(static_cast<std::int32_t>(tensor));
+              if (p >= 0 && a.inlined[static_cast<std::size_t>(p)]) return scan(static_cast<std::size_t>(p), index);
+              a.accesses[s].push_back({static_cast<std::int32_t>(tensor), {index.begin(), index.end()}});
+              return pool.load_ids(tensor, index);
+            });
+      };
+      scan(s, {});
+    }
+    return a;
+  }
+
+  /// Stages (not inlined) whose effective loads read `tensor`.
+  std::vector<std::size_t> readers(const Analysis& a, std::int32_t tensor) const {
+    std::vector<std::size_t> out;
+    for (std::size_t s = 0; s < dag_->size(); ++s) {
+      if (a.inlined[s]) continue;
+      for (const Access& acc : a.accesses[s])
+        if (acc.tensor == tensor) {
+          out.push_back(s);
+          break;
+        }
+    }
+    return out;
+  }
+
+  /// Data reuse (Ansor's NeedsMultiLevelTiling): a reduction where some input ignores some output axis.
+  bool has_reuse(const Analysis& a, std::size_t s) const {
+    const ir::Operation& op = dag_->op(s);
+    if (op.reduce == ir::ReduceKind::none || op.axes.empty()) return false;
+    for (const Access& acc : a.accesses[s]) {
+      std::vector<bool> used(op.axes.size(), false);
+      for (ir::ExprId id : acc.index)
+        a.pools[s].post_order(id, [&](ir::ExprId e) {
+          const ir::ExprNode& n = a.pools[s][e];
+          if (n.op == ir::ExprOp::var && n.integer < static_cast<std::int64_t>(op.axes.size())) used[static_cast<std::size_t>(n.integer)] = true;
+        });
+      for (bool u : used)
+        if (!u) return true;
+    }
+    return false;
+  }
+
+  /// The single element-wise reader of stage `s` that reads it at exactly its own indices, or -1.
+  std::int64_t fusible_reader(const Analysis& a, std::size_t s) const {
+    const ir::Operation& op = dag_->op(s);
+    const auto rs = readers(a, op.id);
+    if (rs.size() != 1) return -1;
+    const std::size_t r = rs[0];
+    const ir::Operation& reader = dag_->op(r);
+    if (reader.reduce != ir::ReduceKind::none || reader.axes.size() != op.axes.size()) return -1;
+    for (std::size_t d = 0; d < op.axes.size(); ++d)
+      if (reader.axes[d].extent != op.axes[d].extent) return -1;
+    for (const Access& acc : a.accesses[r]) {
+      if (acc.tensor != op.id) continue;
+      for (std::size_t d = 0; d < acc.index.size(); ++d) {
+        const ir::ExprNode& n = a.pools[r][acc.index[d]];
+        if (n.op != ir::ExprOp::var || n.integer != static_cast<std::int64_t>(d)) return -1;
+      }
+    }
+    return static_cast<std::int64_t>(r);
+  }
+
+  // ---- building the sketches ---------------------------------------------------------------------
+
+  static std::uint32_t add_knob(Sketch& sk, Knob knob) {
+    knob.offset = sk.value_count;
+    sk.value_count += knob.kind == Knob::Kind::tile ? static_cast<std::uint32_t>(knob.parts) : 1u;
+    sk.knobs.push_back(std::move(knob));
+    return static_cast<std::uint32_t>(sk.knobs.size() - 1);
+  }
+  static Knob tile(std::int64_t extent, std::int32_t parts, std::int64_t innermost_max, std::string what) {
+    Knob k;
+    k.kind = Knob::Kind::tile;
+    k.extent = extent;
+    k.parts = parts;
+    k.innermost_max = innermost_max;
+    k.what = std::move(what);
+    return k;
+  }
+  static Knob choice(std::int64_t options, std::string what) {
+    Knob k;
+    k.options = std::max<std::int64_t>(1, options);
+    k.what = std::move(what);
+    return k;
+  }
+
+  void build() {
+    const ir::ComputeDag& dag = *dag_;
+    const Analysis a = analyse();
+    // Per stage, the variants it can take (a tiled output: cache_write or in place).
+    std::vector<std::int32_t> tiled;
+    std::vector<bool> taken(dag.size(), false);
+    for (std::size_t s = dag.size(); s-- > 0;)
+      if (!dag.op(s).placeholder && !a.inlined[s] && has_reuse(a, s)) tiled.push_back(static_cast<std::int32_t>(s));
+    std::size_t variants = 1;
+    for (auto s : tiled)
+      if (fusible_reader(a, static_cast<std::size_t>(s)) < 0 && variants < 8) variants *= 2;
+    for (std::size_t v = 0; v < variants; ++v) {
+      Sketch sk;
+      std::vector<bool> handled(dag.size(), false);
+      std::size_t bit = 0;
+      for (std::size_t s = 0; s < dag.size(); ++s)
+        if (a.inlined[s]) {
+          StagePlan p;
+          p.kind = StagePlan::Kind::inline_stage;
+          p.tensor = dag.op(s).id;
+          sk.plans.push_back(p);
+          handled[s] = true;
+        }
+      for (auto ts : tiled) {
+        const auto s = static_cast<std::size_t>(ts);
+        const ir::Operation& op = dag.op(s);
+        StagePlan p;
+        p.kind = StagePlan::Kind::tiled;
+        p.tensor = op.id;
+        p.spatial = static_cast<std::int32_t>(op.axes.size());
+        p.reduce = static_cast<std::int32_t>(op.reduce_axes.size());
+        const std::int64_t reader = fusible_reader(a, s);
+        std::string variant;
+        if (reader >= 0) {
+          p.partner = dag.op(static_cast<std::size_t>(reader)).id;
+          handled[static_cast<std::size_t>(reader)] = true;
+          variant = "fused with " + dag.op(static_cast<std::size_t>(reader)).name;
+        } else if (((v >> bit++) & 1u) == 0) {
+          p.cache_write = true;
+          variant = "cache_write";
+        } else {
+          variant = "in place";
+        }
+        p.first_tile = static_cast<std::uint32_t>(sk.knobs.size());
+        for (const auto& axis : op.axes) add_knob(sk, tile(axis.extent, 4, options_.max_innermost_factor, "tile " + axis.name));
+        for (const auto& axis : op.reduce_axes) add_knob(sk, tile(axis.extent, 2, 0, "tile " + axis.name));
+        const bool fused = p.partner >= 0 || p.cache_write;
+        p.fusion_level = add_knob(sk, choice(fused ? 2 : 1, "fusion level"));
+        p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, p.spatial), "parallel"));
+        p.vectorize = add_knob(sk, choice(2, "vectorize"));
+        p.unroll = add_knob(sk, choice(static_cast<std::int64_t>(options_.unroll_steps.size()), "unroll"));
+        sk.plans.push_back(p);
+        handled[s] = true;
+        sk.name += (sk.name.empty() ? "" : ", ") + op.name + ": SSRSRS, " + variant;
+      }
+      // Reductions without reuse that one element-wise reader can hold.
+      for (std::size_t s = 0; s < dag.size(); ++s) {
+        const ir::Operation& op = dag.op(s);
+        if (handled[s] || op.placeholder || op.reduce == ir::ReduceKind::none) continue;
+        const std::int64_t reader = fusible_reader(a, s);
+        if (reader < 0 || handled[static_cast<std::size_t>(reader)]) continue;
+        StagePlan p;
+        p.kind = StagePlan::Kind::reader_with_producer;
+        p.tensor = dag.op(static_cast<std::size_t>(reader)).id;
+        p.partner = op.id;
+        p.spatial = static_cast<std::int32_t>(op.axes.size());
+        p.location = add_knob(sk, choice(p.spatial + 1, "location"));
+        p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, p.spatial), "parallel"));
+        p.vectorize = add_knob(sk, choice(2, "vectorize"));
+        p.first_tile = add_knob(sk, tile(std::max<std::int64_t>(1, op.element_count()), 2, options_.max_innermost_factor, "tile fused"));
+        sk.plans.push_back(p);
+        handled[s] = handled[static_cast<std::size_t>(reader)] = true;
+        sk.name += (sk.name.empty() ? "" : ", ") + op.name + ": inside " + dag.op(static_cast<std::size_t>(reader)).name;
+      }
+      for (std::size_t s = 0; s < dag.size(); ++s) {
+        const ir::Operation& op = dag.op(s);
+        if (handled[s] || op.placeholder) continue;
+        StagePlan p;
+        p.tensor = op.id;
+        p.spatial = static_cast<std::int32_t>(op.axes.size());
+        if (op.reduce != ir::ReduceKind::none) {
+          p.kind = StagePlan::Kind::reduction;
+          p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, p.spatial), "parallel"));
+        } else {
+          p.kind = StagePlan::Kind::elementwise;
+          p.first_tile = add_knob(sk, tile(std::max<std::int64_t>(1, op.element_count()), 2, options_.max_innermost_factor, "tile fused"));
+          p.vectorize = add_knob(sk, choice(2, "vectorize"));
+        }
+        sk.plans.push_back(p);
+        handled[s] = true;
+      }
+      if (sk.name.empty()) sk.name = "element-wise";
+      sketches_.push_back(std::move(sk));
+    }
+    // Divisors of every tile extent, for sampling and mutation.
+    for (const Sketch& sk : sketches_)
+      for (const Knob& k : sk.knobs)
+        if (k.kind == Knob::Kind::tile && std::find_if(divisors_.begin(), divisors_.end(), [&](const auto& d) { return d.first == k.extent; }) == divisors_.end()) {
+          std::vector<std::int64_t> d;
+          for (std::int64_t i = 1; i * i <= k.extent; ++i)
+            if (k.extent % i == 0) {
+              d.push_back(i);
+              if (i * i != k.extent) d.push_back(k.extent / i);
+            }
+          std::sort(d.begin(), d.end());
+          divisors_.emplace_back(k.extent, std::move(d));
+        }
+  }
+
+  [[nodiscard]] const std::vector<std::int64_t>& divisors(std::int64_t extent) const {
+    for (const auto& [e, d] : divisors_)
+      if (e == extent) return d;
+    static const std::vector<std::int64_t> one = {1};
+    return one;
+  }
+  /// A random divisor of `of` (which divides the knob's extent) that is at most `limit`.
+  std::int64_t random_divisor(std::int64_t extent, std::int64_t of, std::int64_t limit, Rng& rng) const {
+    const auto& all = divisors(extent);
+    std::int64_t pick = 1;
+    std::uint64_t seen = 0;
+    for (std::int64_t d : all) {  // reservoir sampling over the divisors of `of` within the limit
+      if (d > limit) break;
+      if (of % d != 0) continue;
+      if (rng.uniform_index(++seen) == 0) pick = d;
+    }
+    return pick;
+  }
+
+  void sample_knob(const Knob& k, std::vector<std::int64_t>& values, Rng& rng, std::size_t) const {
+    if (k.kind == Knob::Kind::choice) {
+      values[k.offset] = static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(k.options)));
+      return;
+    }
+    std::int64_t rest = k.extent;
+    for (std::int32_t i = k.parts - 1; i >= 1; --i) {
+      const std::int64_t limit = (i == k.parts - 1 && k.innermost_max > 0) ? k.innermost_max : rest;
+      const std::int64_t f = random_divisor(k.extent, rest, limit, rng);
+      values[k.offset + static_cast<std::size_t>(i)] = f;
+      rest /= f;
+    }
+    values[k.offset] = rest;
+  }
+
+  bool mutate_knob(const Knob& k, std::vector<std::int64_t>& values, Rng& rng, std::size_t) const {
+    if (k.kind == Knob::Kind::choice) {
+      if (k.options < 2) return false;
+      auto& v = values[k.offset];
+      v = (v + 1 + static_cast<std::int64_t>(rng.uniform_index(static_cast<std::uint64_t>(k.options - 1)))) % k.options;
+      return true;
+    }
+    if (k.parts < 2) return false;
+    const auto from = static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(k.parts)));
+    auto to = static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(k.parts - 1)));
+    if (to >= from) ++to;
+    std::int64_t& src = values[k.offset + from];
+    std::int64_t& dst = values[k.offset + to];
+    if (src == 1) return false;
+    // Move a divisor d > 1 of the source factor to the destination.
+    std::int64_t d = 1;
+    std::uint64_t seen = 0;
+    for (std::int64_t x : divisors(k.extent)) {
+      if (x == 1 || src % x != 0) continue;
+      if (rng.uniform_index(++seen) == 0) d = x;
+    }
+    const bool innermost = to == static_cast<std::size_t>(k.parts - 1);
+    if (d == 1 || (innermost && k.innermost_max > 0 && dst * d > k.innermost_max)) return false;
+    src /= d;
+    dst *= d;
+    return true;
+  }
+
+  // ---- applying a candidate -----------------------------------------------------------------------
+
+  Expected<void> apply_plan(State& st, const Sketch& sk, const StagePlan& p, const std::vector<std::int64_t>& values) const {
+    auto value = [&](std::uint32_t knob) { return values[sk.knobs[knob].offset]; };
+    auto factors = [&](std::uint32_t knob) {
+      const Knob& k = sk.knobs[knob];
+      return std::span<const std::int64_t>(values.data() + k.offset, static_cast<std::size_t>(k.parts));
+    };
+    auto stage_of = [&](std::int32_t tensor) { return st.stage_of(tensor); };
+    switch (p.kind) {
+      case StagePlan::Kind::inline_stage: return st.compute_inline(stage_of(p.tensor));
+      case StagePlan::Kind::tiled: return apply_tiled(st, sk, p, values);
+      case StagePlan::Kind::elementwise: {
+        const std::int64_t s = stage_of(p.tensor);
+        return fused_elementwise(st, s, factors(p.first_tile), value(p.vectorize) != 0);
+      }
+      case StagePlan::Kind::reduction: {
+        const std::int64_t s = stage_of(p.tensor);
+        return parallel_outer(st, s, std::min<std::int64_t>(value(p.parallel) + 1, p.spatial));
+      }
+      case StagePlan::Kind::reader_with_producer: {
+        const std::int64_t reader = stage_of(p.tensor), producer = stage_of(p.partner);
+        const std::int64_t location = value(p.location);
+        if (location == 0) {  // both at the root
+          if (auto ok = parallel_outer(st, producer, std::min<std::int64_t>(value(p.parallel) + 1, p.spatial)); !ok) return ok;
+          return fused_elementwise(st, reader, factors(p.first_tile), value(p.vectorize) != 0);
+        }
+        const std::int64_t at = location - 1;  // the reader's loop the producer runs in
+        if (auto ok = st.compute_at(producer, reader, at); !ok) return ok;
+        const std::int64_t fused = std::min<std::int64_t>(value(p.parallel) + 1, at + 1);
+        if (auto ok = parallel_outer(st, reader, fused); !ok) return ok;
+        const auto& loops = st.stage(static_cast<std::size_t>(reader)).iters;
+        const std::int64_t innermost = static_cast<std::int64_t>(loops.size()) - 1;
+        if (value(p.vectorize) != 0 && innermost > at - (fused - 1)) return st.annotate(reader, innermost, IteratorAnnotation::vectorize);
+        return {};
+      }
+    }
+    return {};
+  }
+
+  /// Fuses the first `count` loops of stage `s` and runs the fusion in parallel.
+  static Expected<void> parallel_outer(State& st, std::int64_t s, std::int64_t count) {
+    if (count < 1 || st.stage(static_cast<std::size_t>(s)).iters.empty()) return {};
+    std::int64_t ids[64];
+    const std::int64_t n = std::min<std::int64_t>(count, 64);
+    for (std::int64_t i = 0; i < n; ++i) ids[i] = i;
+    if (n > 1)
+      if (auto ok = st.fuse(s, std::span<const std::int64_t>(ids, static_cast<std::size_t>(n))); !ok) return ok;
+    return st.annotate(s, 0, IteratorAnnotation::parallel);
+  }
+
+  /// Fuses every loop of stage `s`, splits the fusion into [outer, inner] by `factors`, runs the outer
+  /// loop in parallel and (when `vectorize`) the inner one in vector lanes.
+  static Expected<void> fused_elementwise(State& st, std::int64_t s, std::span<const std::int64_t> factors, bool vectorize) {
+    const std::size_t n = st.stage(static_cast<std::size_t>(s)).iters.size();
+    if (n == 0) return {};
+    std::int64_t ids[64];
+    if (n > 64) return unexpected(Error(ErrorKind::unsupported, "more than 64 loops"));
+    for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::int64_t>(i);
+    if (n > 1)
+      if (auto ok = st.fuse(s, std::span<const std::int64_t>(ids, n)); !ok) return ok;
+    if (factors[1] > 1)
+      if (auto ok = st.split(s, 0, factors.subspan(1), true); !ok) return ok;
+    if (auto ok = st.annotate(s, 0, IteratorAnnotation::parallel); !ok) return ok;
+    if (vectorize && st.stage(static_cast<std::size_t>(s)).iters.size() == 2) return st.annotate(s, 1, IteratorAnnotation::vectorize);
+    return {};
+  }
+
+  Expected<void> apply_tiled(State& st, const Sketch& sk, const StagePlan& p, const std::vector<std::int64_t>& values) const {
+    auto value = [&](std::uint32_t knob) { return values[sk.knobs[knob].offset]; };
+    std::int64_t local = st.stage_of(p.tensor), reader = -1;
+    if (p.cache_write) {
+      if (auto ok = st.cache_write(local, "local"); !ok) return ok;
+      reader = local + 1;
+    } else if (p.partner >= 0) {
+      reader = st.stage_of(p.partner);
+    }
+    const auto n = static_cast<std::size_t>(p.spatial), m = static_cast<std::size_t>(p.reduce);
+    // SSRSRS: each spatial axis into 4 levels, each reduction axis into 2.
+    std::vector<std::int64_t> split_steps(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Knob& k = sk.knobs[p.first_tile + i];
+      split_steps[i] = static_cast<std::int64_t>(st.steps().size());
+      if (auto ok = st.split(local, static_cast<std::int64_t>(4 * i), std::span<const std::int64_t>(values.data() + k.offset + 1, 3), true); !ok)
+        return ok;
+    }
+    for (std::size_t j = 0; j < m; ++j) {
+      const Knob& k = sk.knobs[p.first_tile + n + j];
+      if (auto ok = st.split(local, static_cast<std::int64_t>(4 * n + 2 * j), std::span<const std::int64_t>(values.data() + k.offset + 1, 1), true); !ok)
+        return ok;
+    }
+    std::vector<std::int64_t> order;
+    auto spatial_level = [&](std::size_t level) {
+      for (std::size_t i = 0; i < n; ++i) order.push_back(static_cast<std::int64_t>(4 * i + level));
+    };
+    auto reduce_level = [&](std::size_t level) {
+      for (std::size_t j = 0; j < m; ++j) order.push_back(static_cast<std::int64_t>(4 * n + 2 * j + level));
+    };
+    spatial_level(0);
+    spatial_level(1);
+    reduce_level(0);
+    spatial_level(2);
+    reduce_level(1);
+    spatial_level(3);
+    if (auto ok = st.reorder(local, order); !ok) return ok;
+    const std::int64_t local_loops = static_cast<std::int64_t>(4 * n + 2 * m);
+    if (value(p.vectorize) != 0 && n > 0)
+      if (auto ok = st.annotate(local, local_loops - 1, IteratorAnnotation::vectorize); !ok) return ok;
+    const std::int64_t unroll = options_.unroll_steps[static_cast<std::size_t>(value(p.unroll))];
+    if (unroll > 0)
+      if (auto ok = st.pragma(local, 0, "auto_unroll_max_step$" + std::to_string(unroll)); !ok) return ok;
+    const std::int64_t parallel = std::min<std::int64_t>(value(p.parallel) + 1, static_cast<std::int64_t>(n));
+    if (reader < 0) return parallel_outer(st, local, parallel);  // tiled in place
+    // The reader follows the first `level` spatial levels; the tiled stage runs inside the last of them.
+    const std::int64_t level = value(p.fusion_level) + 1;
+    for (std::size_t i = 0; i < n; ++i)
+      if (auto ok = st.follow_split(reader, static_cast<std::int64_t>(i) * (level + 1), split_steps[i], level); !ok) return ok;
+    order.clear();
+    for (std::int64_t l = 0; l <= level; ++l)
+      for (std::size_t i = 0; i < n; ++i) order.push_back(static_cast<std::int64_t>(i) * (level + 1) + l);
+    if (auto ok = st.reorder(reader, order); !ok) return ok;
+    const std::int64_t attach = level * static_cast<std::int64_t>(n) - 1;
+    if (auto ok = st.compute_at(local, reader, attach); !ok) return ok;
+    if (auto ok = parallel_outer(st, reader, parallel); !ok) return ok;
+    const std::int64_t reader_loops = static_cast<std::int64_t>(st.stage(static_cast<std::size_t>(reader)).iters.size());
+    if (value(p.vectorize) != 0 && reader_loops - 1 > attach - (parallel - 1))
+      return st.annotate(reader, reader_loops - 1, IteratorAnnotation::vectorize);
+    return {};
+  }
+
+  std::shared_ptr<const ir::ComputeDag> dag_;
+  CpuSketchOptions options_;
+  std::vector<Sketch> sketches_;
+  std::vector<std::pair<std::int64_t, std::vector<std::int64_t>>> divisors_;
+};
+
+}  // namespace crosstune::schedule
