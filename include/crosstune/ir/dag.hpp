@@ -207,7 +207,7 @@ class DagBuilder {
   Tensor compute(std::string name, std::vector<Axis> axes, std::vector<Axis> reduce_axes, ReduceKind reduce,
                  const Body& body, std::string tag = {}) {
     auto op = std::make_shared<Operation>();
-    op->id = next_id_++;
+    op->id = next_id_;  // taken only once the body is built: a body that throws must not leave a gap in ops_
     op->name = std::move(name);
     op->tag = std::move(tag);
     op->axes = std::move(axes);
@@ -224,6 +224,7 @@ class DagBuilder {
     op->body = value.id;
     collect_inputs(*op);
     ops_.push_back(op);
+    ++next_id_;
     return {op->id, op->shape()};
   }
   /// An element-wise operation: no reduction.
@@ -240,6 +241,8 @@ class DagBuilder {
         if (a.extent < 1) return bad("'" + op->name + "' has axis '" + a.name + "' of extent " + std::to_string(a.extent) + " (extents must be at least 1)");
       for (const Axis& a : op->reduce_axes)
         if (a.extent < 1) return bad("'" + op->name + "' has reduction axis '" + a.name + "' of extent " + std::to_string(a.extent));
+      if (!op->reduce_axes.empty() && op->reduce == ReduceKind::none)
+        return bad("'" + op->name + "' has reduction axes but no reduction (sum, max or min)");
       if (op->dtype != DType::float32)
         return unexpected(Error(ErrorKind::unsupported, "ir::DagBuilder: '" + op->name + "' is " + std::string(to_string(op->dtype)) +
                                                             ", which the generator does not support yet",

@@ -337,6 +337,22 @@ inline Expected<ComputeDag> pooling(const Pool2dParams& p, std::string key) {
   if (auto ok = w.validate("pool2d"); !ok) return unexpected(std::move(ok).error());
   if (p.pad_top >= p.kernel_h || p.pad_bottom >= p.kernel_h || p.pad_left >= p.kernel_w || p.pad_right >= p.kernel_w)
     return bad("pool2d", "padding must be smaller than the window", "a window wholly in the padding has no value");
+  // With dilation a window can also fall wholly in the padding, between its taps, though smaller than it.
+  auto misses_input = [](std::int64_t size, std::int64_t pad, std::int64_t kernel, std::int64_t stride,
+                         std::int64_t dilation, std::int64_t out) {
+    for (std::int64_t o = 0; o < out; ++o) {
+      bool inside = false;
+      for (std::int64_t k = 0; k < kernel && !inside; ++k) {
+        const std::int64_t at = o * stride + k * dilation - pad;
+        inside = at >= 0 && at < size;
+      }
+      if (!inside) return true;
+    }
+    return false;
+  };
+  if (misses_input(p.in_height, p.pad_top, p.kernel_h, p.stride_h, p.dilation_h, w.out_height()) ||
+      misses_input(p.in_width, p.pad_left, p.kernel_w, p.stride_w, p.dilation_w, w.out_width()))
+    return bad("pool2d", "a dilated window falls wholly in the padding", "a window wholly in the padding has no value");
   if (!p.count_include_pad && (p.dilation_h != 1 || p.dilation_w != 1))
     return bad("pool2d", "count_include_pad = false needs dilation 1");
   const LayoutDims L = dims_of(p.layout);
@@ -424,7 +440,7 @@ inline Expected<ComputeDag> pooling(const Pool2dParams& p, std::string key) {
   if (auto ok = check_positive("binary", a_shape, "A's shape"); !ok) return unexpected(std::move(ok).error());
   if (auto ok = check_positive("binary", b_shape, "B's shape"); !ok) return unexpected(std::move(ok).error());
   auto shape = reference::broadcast_shape(a_shape, b_shape);
-  if (!shape) return unexpected(std::move(shape).error());
+  if (!shape) return bad("binary", "A's and B's shapes do not broadcast: " + shape.error().message);
   DagBuilder b;
   const Tensor x = b.placeholder("A", a_shape);
   const Tensor y = b.placeholder("B", b_shape);

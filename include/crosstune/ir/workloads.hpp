@@ -101,10 +101,21 @@ class Args {
   std::string_view text_;
 };
 
+/// True when every item of a list argument is an integer.
+inline bool all_integers(const WorkloadArg& list) {
+  for (const WorkloadArg& item : list.items)
+    if (item.type != WorkloadArg::Type::integer) return false;
+  return true;
+}
+
 /// TVM's get_pad_tuple for a kernel of kh×kw: "SAME" pads K−1 in all (top gets the larger half), "VALID"
 /// nothing, an integer p pads p on every side, [ph, pw] likewise, [t, l, b, r] as given.
 inline bool pad_tuple(const WorkloadArg& padding, std::int64_t kh, std::int64_t kw, Conv2dParams& p, std::string& why) {
   std::int64_t total_h = 0, total_w = 0;
+  if (padding.type == WorkloadArg::Type::list && !all_integers(padding)) {
+    why = "padding is a list with an item that is not an integer";
+    return false;
+  }
   if (padding.type == WorkloadArg::Type::string) {
     if (padding.text == "SAME") {
       total_h = kh - 1;
@@ -140,12 +151,12 @@ inline bool stride_of(const WorkloadArg& stride, Conv2dParams& p, std::string& w
     p.stride_h = p.stride_w = stride.integer;
     return true;
   }
-  if (stride.type == WorkloadArg::Type::list && stride.items.size() == 2) {
+  if (stride.type == WorkloadArg::Type::list && stride.items.size() == 2 && all_integers(stride)) {
     p.stride_h = stride.items[0].integer;
     p.stride_w = stride.items[1].integer;
     return true;
   }
-  why = "stride is neither an integer nor a list of two";
+  why = "stride is neither an integer nor a list of two integers";
   return false;
 }
 
@@ -374,8 +385,15 @@ inline Expected<ComputeDag> own_family(const WorkloadKey& k, std::string_view te
     return unexpected(Error(ErrorKind::unsupported,
                             "workload key " + std::string(key.substr(0, 40)) + "...: the hash of a network subgraph",
                             {}, 0, 0, "such a DAG cannot be rebuilt from its key alone"));
-  if (parsed->name.starts_with("crosstune.")) return workload_detail::own_family(*parsed, key);
-  return workload_detail::named_family(*parsed, key);
+  auto dag = parsed->name.starts_with("crosstune.") ? workload_detail::own_family(*parsed, key)
+                                                    : workload_detail::named_family(*parsed, key);
+  if (!dag && dag.error().kind == ErrorKind::invalid_argument) {  // a builder refused a value of the key
+    Error error = dag.error();
+    error.kind = ErrorKind::schema;
+    error.message = "workload key " + std::string(key) + ": " + error.message;
+    return unexpected(std::move(error));
+  }
+  return dag;
 }
 
 }  // namespace crosstune::ir
