@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--shared" ]; then export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift; fi
 bash bench/install-peers.sh
 cmake --preset release -DCROSSTUNE_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_files bench_cost_model -j "$(nproc)"
+cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_files bench_cost_model bench_codegen -j "$(nproc)"
 mkdir -p build/bench-results
-for b in bench_log_io bench_dataset bench_features bench_files; do
+for b in bench_log_io bench_dataset bench_features bench_files bench_codegen; do
   build/release/bench/$b --benchmark_min_time=2 --benchmark_out=build/bench-results/$b.json \
     --benchmark_out_format=json "$@"
   python3 bench/ratios.py build/bench-results/$b.json

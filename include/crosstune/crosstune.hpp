@@ -49,7 +49,21 @@
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/features/workload_features.hpp"
 
+#include "crosstune/ir/dag.hpp"
+#include "crosstune/ir/evaluate.hpp"
+#include "crosstune/ir/expr.hpp"
+#include "crosstune/ir/operators.hpp"
 #include "crosstune/ir/reference.hpp"
+#include "crosstune/ir/workloads.hpp"
+
+#include "crosstune/schedule/cpu_sketch.hpp"
+#include "crosstune/schedule/replay.hpp"
+#include "crosstune/schedule/state.hpp"
+
+#include "crosstune/codegen/build.hpp"
+#include "crosstune/codegen/cpu.hpp"
+#include "crosstune/codegen/interpret.hpp"
+#include "crosstune/codegen/lower.hpp"
 
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/cost_model.hpp"

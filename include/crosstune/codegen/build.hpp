@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
+#include "crosstune/core/target.hpp"
 
 extern char** environ;
 
@@ -40,7 +41,15 @@ struct CompileOptions {
   std::string optimization = "-O3";
   std::string march = "native";  ///< -march value: "native", or the target's (e.g. "znver4", "icelake-server")
   bool openmp = true;
-  std::vector<std::string> extra_flags;
+  std::vector<std::string> extra_flags{};
+
+  /// Options for a TVM target string: -march from its -mcpu ("llvm -mcpu=znver4" → -march=znver4),
+  /// the host's ("native") when it names none.
+  [[nodiscard]] static CompileOptions for_target(const Target& target) {
+    CompileOptions o;
+    if (auto mcpu = target.option("mcpu"); mcpu && !mcpu->empty()) o.march = std::string(*mcpu);
+    return o;
+  }
 };
 
 /// The compiler's command line for `source_file` → `library`.

@@ -28,7 +28,7 @@ struct CpuCodegenOptions {
   std::int64_t stack_tile_bytes = 64 * 1024; ///< local tiles up to this size live on the stack
   bool preamble = true;                      ///< the helper definitions; leave out for all but the first
                                              ///< kernel of a translation unit holding several
-  std::string comment;                       ///< a line or more for the comment above the function
+  std::string comment{};                     ///< a line or more for the comment above the function
   bool packed_entry = true;                  ///< also emit `<name>_packed(float* const* args)`, which
                                              ///< calls the kernel with args[0..] in parameter order
 };

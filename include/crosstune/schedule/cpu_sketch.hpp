@@ -158,6 +158,20 @@ class CpuSketchSpace {
     return c;
   }
 
+  /// How many distinct candidates the space holds (saturating at 2^62): the product over each sketch's
+  /// knobs of their options, a tile counting its ordered factorizations within the innermost limit.
+  [[nodiscard]] std::uint64_t size() const {
+    constexpr std::uint64_t cap = std::uint64_t{1} << 62;
+    auto mul = [&](std::uint64_t a, std::uint64_t b) { return (b != 0 && a > cap / b) ? cap : a * b; };
+    std::uint64_t total = 0;
+    for (const Sketch& sk : sketches_) {
+      std::uint64_t n = 1;
+      for (const Knob& k : sk.knobs) n = mul(n, k.kind == Knob::Kind::choice ? static_cast<std::uint64_t>(k.options) : tilings(k));
+      total = std::min(cap, total + n);
+    }
+    return total;
+  }
+
   /// True when the candidate's sketch exists and every knob value is in range (tiles multiply to their
   /// extent, the innermost factor within its limit).
   [[nodiscard]] bool valid(const CpuCandidate& c) const noexcept {
@@ -404,7 +418,13 @@ class CpuSketchSpace {
         p.spatial = static_cast<std::int32_t>(op.axes.size());
         if (op.reduce != ir::ReduceKind::none) {
           p.kind = StagePlan::Kind::reduction;
+          p.reduce = static_cast<std::int32_t>(op.reduce_axes.size());
+          if (p.spatial > 0) {  // the innermost output axis split, its inner piece inside the reduction, in vector lanes
+            p.first_tile = add_knob(sk, tile(op.axes.back().extent, 2, options_.max_innermost_factor, "tile " + op.axes.back().name));
+            p.vectorize = add_knob(sk, choice(2, "vectorize"));
+          }
           p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, p.spatial), "parallel"));
+          p.unroll = add_knob(sk, choice(static_cast<std::int64_t>(options_.unroll_steps.size()), "unroll"));
         } else {
           p.kind = StagePlan::Kind::elementwise;
           p.first_tile = add_knob(sk, tile(std::max<std::int64_t>(1, op.element_count()), 2, options_.max_innermost_factor, "tile fused"));
@@ -429,6 +449,25 @@ class CpuSketchSpace {
           std::sort(d.begin(), d.end());
           divisors_.emplace_back(k.extent, std::move(d));
         }
+  }
+
+  /// Ordered factorizations of a tile knob's extent into its parts, the innermost within its limit.
+  [[nodiscard]] std::uint64_t tilings(const Knob& k) const {
+    const auto& divs = divisors(k.extent);
+    // ways[i] = factorizations of divs[i] into the remaining parts; built up one part at a time
+    std::vector<std::uint64_t> ways(divs.size(), 1);  // one part: the rest itself
+    for (std::int32_t part = 1; part < k.parts; ++part) {
+      const bool innermost = part == k.parts - 1;
+      std::vector<std::uint64_t> next(divs.size(), 0);
+      for (std::size_t i = 0; i < divs.size(); ++i)
+        for (std::size_t j = 0; j <= i; ++j) {  // divs[j] is this part's factor, divs[i] / divs[j] the rest
+          if (divs[i] % divs[j] != 0 || (innermost && k.innermost_max > 0 && divs[j] > k.innermost_max)) continue;
+          const auto rest = static_cast<std::size_t>(std::lower_bound(divs.begin(), divs.end(), divs[i] / divs[j]) - divs.begin());
+          next[i] = std::min<std::uint64_t>(std::uint64_t{1} << 62, next[i] + ways[rest]);
+        }
+      ways = std::move(next);
+    }
+    return ways.empty() ? 1 : ways.back();
   }
 
   [[nodiscard]] const std::vector<std::int64_t>& divisors(std::int64_t extent) const {
@@ -509,10 +548,7 @@ class CpuSketchSpace {
         const std::int64_t s = stage_of(p.tensor);
         return fused_elementwise(st, s, factors(p.first_tile), value(p.vectorize) != 0);
       }
-      case StagePlan::Kind::reduction: {
-        const std::int64_t s = stage_of(p.tensor);
-        return parallel_outer(st, s, std::min<std::int64_t>(value(p.parallel) + 1, p.spatial));
-      }
+      case StagePlan::Kind::reduction: return apply_reduction(st, sk, p, values);
       case StagePlan::Kind::reader_with_producer: {
         const std::int64_t reader = stage_of(p.tensor), producer = stage_of(p.partner);
         const std::int64_t location = value(p.location);
@@ -531,6 +567,31 @@ class CpuSketchSpace {
       }
     }
     return {};
+  }
+
+  /// A reduction without reuse: its innermost output axis split in two, the inner piece moved inside the
+  /// reduction loops (and vectorised), the outer output loops fused and run in parallel, auto-unroll.
+  Expected<void> apply_reduction(State& st, const Sketch& sk, const StagePlan& p, const std::vector<std::int64_t>& values) const {
+    auto value = [&](std::uint32_t knob) { return values[sk.knobs[knob].offset]; };
+    const std::int64_t s = st.stage_of(p.tensor);
+    const std::int64_t unroll = options_.unroll_steps[static_cast<std::size_t>(value(p.unroll))];
+    if (unroll > 0)
+      if (auto ok = st.pragma(s, 0, "auto_unroll_max_step$" + std::to_string(unroll)); !ok) return ok;
+    if (p.spatial == 0) return {};
+    const Knob& k = sk.knobs[p.first_tile];
+    const std::int64_t inner = values[k.offset + 1];
+    const std::int64_t n = p.spatial, m = p.reduce;
+    if (inner > 1) {
+      if (auto ok = st.split(s, n - 1, std::span<const std::int64_t>(values.data() + k.offset + 1, 1), true); !ok) return ok;
+      std::vector<std::int64_t> order;  // s0 .. s(n-1).0, reductions, s(n-1).1
+      for (std::int64_t i = 0; i < n; ++i) order.push_back(i);
+      for (std::int64_t j = 0; j < m; ++j) order.push_back(n + 1 + j);
+      order.push_back(n);
+      if (auto ok = st.reorder(s, order); !ok) return ok;
+      if (value(p.vectorize) != 0)
+        if (auto ok = st.annotate(s, n + m, IteratorAnnotation::vectorize); !ok) return ok;
+    }
+    return parallel_outer(st, s, std::min<std::int64_t>(value(p.parallel) + 1, n));
   }
 
   /// Fuses the first `count` loops of stage `s` and runs the fusion in parallel.

@@ -1,0 +1,122 @@
+// The C++ emitter: what a kernel looks like (signature, names, pragmas, tiles) and that kernels built
+// from it compute the reference's result. The property test over hundreds of random candidates per
+// operator family is tests/unit/test_codegen_property.cpp.
+#include "crosstune/codegen/cpu.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crosstune/codegen/build.hpp"
+#include "crosstune/ir/evaluate.hpp"
+#include "crosstune/ir/operators.hpp"
+#include "operator_cases.hpp"
+#include "test_support.hpp"
+
+using namespace crosstune;
+
+namespace {
+std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
+  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
+}
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// A matmul with a local accumulator tile, a parallel fused outer loop, a vector loop and auto-unroll.
+schedule::State tiled_matmul(std::shared_ptr<const ir::ComputeDag> dag) {
+  schedule::State s(std::move(dag));
+  s.cache_write(2, "local").value();
+  s.split(3, 0, {8}).value();
+  s.split(3, 2, {16}).value();
+  const std::int64_t order[] = {0, 2, 1, 3};
+  s.reorder(3, order).value();
+  s.compute_at(2, 3, 1).value();
+  const std::int64_t fuse[] = {0, 1};
+  s.fuse(3, fuse).value();
+  s.annotate(3, 0, IteratorAnnotation::parallel).value();
+  s.annotate(3, 2, IteratorAnnotation::vectorize).value();
+  s.annotate(2, 1, IteratorAnnotation::vectorize).value();
+  s.pragma(2, 0, "auto_unroll_max_step$16").value();
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a kernel is one extern C function over restrict pointers, inputs first, with a packed entry") {
+  auto dag = share(ir::matmul(32, 16, 48));
+  const std::string source = codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), {.function_name = "mm"});
+  CHECK(contains(source, "extern \"C\" void mm(const float* __restrict A, const float* __restrict B, float* __restrict compute) {"));
+  CHECK(contains(source, "extern \"C\" void mm_packed(float* const* args) {\n  mm(args[0], args[1], args[2]);"));
+  CHECK(contains(source, "for (int x = 0; x < 32; ++x) {"));
+  CHECK(contains(source, "compute[x * 48 + y] += A[x * 16 + k] * B[k * 48 + y];"));
+  CHECK(contains(source, "compute[x * 48 + y] = 0.0f;"));
+}
+
+TEST_CASE("annotations become OpenMP and unroll pragmas, tiles stack arrays") {
+  auto dag = share(ir::matmul(64, 32, 64));
+  const std::string source = codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), {.function_name = "mm"});
+  CHECK(contains(source, "#pragma omp parallel for\n  for (int x_0_y_0_ = 0; x_0_y_0_ < 32; ++x_0_y_0_) {"));
+  CHECK(contains(source, "#pragma omp simd"));
+  CHECK(contains(source, "alignas(64) float compute_local[128];"));
+  CHECK(contains(source, "CROSSTUNE_UNROLL("));
+  // without OpenMP: no omp pragmas, the same loops
+  codegen::CpuCodegenOptions serial;
+  serial.openmp = false;
+  const std::string plain = codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), serial);
+  CHECK_FALSE(contains(plain, "#pragma omp"));
+  // a tile over the stack limit goes to the heap
+  codegen::CpuCodegenOptions small_stack;
+  small_stack.stack_tile_bytes = 64;
+  CHECK(contains(codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), small_stack), "ct_heap_buffer compute_local_storage(128);"));
+}
+
+TEST_CASE("indices that can be negative use floor division; padding becomes a conditional load") {
+  ir::Conv2dParams p{};
+  p.in_channels = 2, p.in_height = 6, p.in_width = 6, p.out_channels = 2, p.kernel_h = 3, p.kernel_w = 3;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  auto dag = share(ir::conv2d(p));
+  schedule::State s(dag);
+  s.compute_inline(1).value();
+  const std::string source = codegen::emit_cpp(codegen::lower(s).value());
+  CHECK(contains(source, "? data["));
+  CHECK(contains(source, " : 0.0f)"));
+  CHECK_FALSE(contains(source, "pad_temp"));
+}
+
+TEST_CASE("several kernels share one translation unit when only the first carries the preamble") {
+  auto dag = share(ir::matmul(4, 4, 4));
+  const auto nest = codegen::lower(schedule::State(dag)).value();
+  codegen::CpuCodegenOptions first, second;
+  first.function_name = "k0";
+  second.function_name = "k1";
+  second.preamble = false;
+  const std::string both = codegen::emit_cpp(nest, first) + codegen::emit_cpp(nest, second);
+  CHECK(contains(both, "void k0("));
+  CHECK(contains(both, "void k1("));
+  std::size_t count = 0;
+  for (std::size_t at = both.find("ct_heap_buffer {"); at != std::string::npos; at = both.find("ct_heap_buffer {", at + 1)) ++count;
+  CHECK(count == 1);
+}
+
+TEST_CASE("emitted kernels compile and compute the reference's result") {
+  const crosstune::test::TempDir dir;
+  auto dag = share(ir::matmul(64, 32, 64));
+  std::string source = codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), {.function_name = "tiled"});
+  codegen::CpuCodegenOptions plain;
+  plain.function_name = "plain";
+  plain.preamble = false;
+  source += codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), plain);
+  auto built = codegen::compile_shared_library(source, dir / "k.so");
+  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+  auto library = codegen::SharedLibrary::open(dir / "k.so").value();
+  Rng rng(8);
+  std::vector<float> a = test::random_values(64 * 32, rng), b = test::random_values(32 * 64, rng), want(64 * 64);
+  ir::reference::matmul(a, b, want, 64, 64, 32).value();
+  for (const char* name : {"tiled", "plain"}) {
+    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
+    std::vector<float> got(64 * 64, -1.0f);
+    kernel(a.data(), b.data(), got.data());
+    CHECK(test::worst_relative_error(got, want) < 1e-4);
+  }
+}

@@ -1,0 +1,189 @@
+// CPU sketches: which sketches each operator family gets, and that sampling, mutation and crossover
+// keep every candidate inside its space (perfect tilings, choices in range) and valid when applied.
+#include "crosstune/schedule/cpu_sketch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "crosstune/ir/operators.hpp"
+#include "crosstune/ir/workloads.hpp"
+
+using namespace crosstune;
+using schedule::CpuCandidate;
+using schedule::CpuSketchSpace;
+
+namespace {
+std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
+  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
+}
+CpuSketchSpace space_of(Expected<ir::ComputeDag> dag) {
+  return CpuSketchSpace::make(share(std::move(dag)), {.cores = 8, .vector_lanes = 16}).value();
+}
+std::vector<std::string> names(const CpuSketchSpace& space) {
+  std::vector<std::string> out;
+  for (const auto& s : space.sketches()) out.push_back(s.name);
+  return out;
+}
+/// How many knob values differ between two candidates of the same sketch.
+int knobs_changed(const CpuSketchSpace& space, const CpuCandidate& a, const CpuCandidate& b) {
+  int changed = 0;
+  for (const auto& k : space.sketches()[static_cast<std::size_t>(a.sketch)].knobs) {
+    const std::size_t n = k.kind == schedule::Knob::Kind::tile ? static_cast<std::size_t>(k.parts) : 1;
+    for (std::size_t i = 0; i < n; ++i)
+      if (a.values[k.offset + i] != b.values[k.offset + i]) {
+        ++changed;
+        break;
+      }
+  }
+  return changed;
+}
+}  // namespace
+
+TEST_CASE("a matmul gets multi-level tiling with a cache_write stage or in place") {
+  const auto space = space_of(ir::matmul(512, 512, 512));
+  CHECK(names(space) == std::vector<std::string>{"compute: SSRSRS, cache_write", "compute: SSRSRS, in place"});
+  const auto& knobs = space.sketches()[0].knobs;
+  REQUIRE(knobs.size() == 3 + 4);  // x, y, k tiles; fusion level, parallel, vectorize, unroll
+  CHECK(knobs[0].parts == 4);
+  CHECK(knobs[2].parts == 2);
+  CHECK(knobs[0].innermost_max == 64);
+}
+
+TEST_CASE("a dense layer with an epilogue fuses the tiled product into the activation") {
+  const auto space = space_of(ir::dense(64, 32, 48, true, ir::Activation::relu));
+  CHECK(names(space) == std::vector<std::string>{"T_matmul_NT: SSRSRS, fused with compute"});
+  Rng rng(1);
+  const auto state = space.apply(space.sample(rng)).value();
+  int inlined = 0;
+  for (const auto& stage : state.stages()) inlined += stage.compute_at == schedule::ComputeAtKind::inlined ? 1 : 0;
+  CHECK(inlined == 1);  // the bias add
+}
+
+TEST_CASE("convolutions inline their padding; pooling computes the window sum inside the division") {
+  ir::Conv2dParams p{};
+  p.in_channels = 8, p.in_height = 14, p.in_width = 14, p.out_channels = 16, p.kernel_h = 3, p.kernel_w = 3;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  const auto conv = space_of(ir::conv2d(p));
+  REQUIRE(conv.sketches().size() == 2);
+  CHECK(conv.sketches()[0].plans[0].kind == CpuSketchSpace::StagePlan::Kind::inline_stage);
+  const auto pool = space_of(ir::dag_from_workload_key(R"(["pool_layer", "avg", 1, 8, 14, 14, 3, 3, 2, "SAME"])"));
+  CHECK(names(pool) == std::vector<std::string>{"tensor: inside tensor"});
+  const auto relu = space_of(ir::unary({7, 13}, ir::UnaryOp::relu));
+  CHECK(names(relu) == std::vector<std::string>{"element-wise"});
+  // exp is expensive: softmax keeps T_softmax_exp as a stage of its own rather than inlining it twice
+  const auto soft = space_of(ir::softmax({4, 9}, 1));
+  for (const auto& plan : soft.sketches()[0].plans) CHECK(plan.kind != CpuSketchSpace::StagePlan::Kind::inline_stage);
+}
+
+TEST_CASE("sampled candidates are perfect tilings within the innermost limit and apply without refusal") {
+  const auto space = space_of(ir::matmul(96, 255, 7));
+  Rng rng(42);
+  for (int i = 0; i < 2000; ++i) {
+    const auto c = space.sample(rng);
+    REQUIRE(space.valid(c));
+    for (const auto& k : space.sketches()[static_cast<std::size_t>(c.sketch)].knobs) {
+      if (k.kind != schedule::Knob::Kind::tile) continue;
+      std::int64_t product = 1;
+      for (std::int32_t j = 0; j < k.parts; ++j) product *= c.values[k.offset + static_cast<std::size_t>(j)];
+      CHECK(product == k.extent);
+    }
+    if (i % 10 == 0) {
+      auto state = space.apply(c);
+      REQUIRE_MESSAGE(state.has_value(), state.error().describe());
+    }
+  }
+}
+
+TEST_CASE("a mutation changes exactly one knob and keeps the candidate valid") {
+  const auto space = space_of(ir::matmul(64, 64, 64));
+  Rng rng(9);
+  int unchanged = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const auto parent = space.sample(rng);
+    const auto child = space.mutate(parent, rng);
+    REQUIRE(space.valid(child));
+    CHECK(child.sketch == parent.sketch);
+    const int changed = knobs_changed(space, parent, child);
+    CHECK(changed <= 1);
+    unchanged += changed == 0 ? 1 : 0;
+  }
+  CHECK(unchanged < 50);  // only when eight attempts in a row found nothing to move
+}
+
+TEST_CASE("crossover takes every knob from one of the parents") {
+  const auto space = space_of(ir::matmul(64, 48, 32));
+  Rng rng(5);
+  for (int i = 0; i < 500; ++i) {
+    const auto a = space.sample(rng);
+    auto c = space.sample(rng);
+    while (c.sketch != a.sketch) c = space.sample(rng);
+    const auto child = space.crossover(a, c, rng);
+    REQUIRE(space.valid(child));
+    for (const auto& k : space.sketches()[static_cast<std::size_t>(a.sketch)].knobs) {
+      const std::size_t n = k.kind == schedule::Knob::Kind::tile ? static_cast<std::size_t>(k.parts) : 1;
+      bool from_a = true, from_c = true;
+      for (std::size_t j = 0; j < n; ++j) {
+        from_a = from_a && child.values[k.offset + j] == a.values[k.offset + j];
+        from_c = from_c && child.values[k.offset + j] == c.values[k.offset + j];
+      }
+      CHECK((from_a || from_c));
+    }
+  }
+}
+
+TEST_CASE("equal candidates hash equal and sampling is deterministic for a seed") {
+  const auto space = space_of(ir::matmul(128, 128, 128));
+  Rng r1(77), r2(77);
+  std::unordered_set<std::uint64_t> hashes;
+  for (int i = 0; i < 1000; ++i) {
+    const auto a = space.sample(r1), b = space.sample(r2);
+    CHECK(a == b);
+    CHECK(a.hash() == b.hash());
+    hashes.insert(a.hash());
+  }
+  CHECK(hashes.size() > 900);  // a large space: few repeats
+}
+
+TEST_CASE("candidates that do not fit the space are refused, not applied") {
+  const auto space = space_of(ir::matmul(16, 16, 16));
+  Rng rng(1);
+  auto c = space.sample(rng);
+  auto bad = c;
+  bad.values[0] *= 2;  // the tile no longer multiplies to 16
+  CHECK_FALSE(space.valid(bad));
+  CHECK_FALSE(space.apply(bad).has_value());
+  bad = c;
+  bad.sketch = 99;
+  CHECK_FALSE(space.valid(bad));
+  bad = c;
+  bad.values.pop_back();
+  CHECK_FALSE(space.valid(bad));
+  CHECK_FALSE(CpuSketchSpace::make(nullptr).has_value());
+  CHECK_FALSE(CpuSketchSpace::make(share(ir::matmul(4, 4, 4)), {.cores = 0}).has_value());
+}
+
+TEST_CASE("sketch options follow the hardware descriptor") {
+  hw::HardwareParams h{};
+  h.num_cores = 16;
+  h.vector_unit_bytes = 64;
+  const auto o = schedule::CpuSketchOptions::from(h);
+  CHECK(o.cores == 16);
+  CHECK(o.vector_lanes == 16);
+}
+
+TEST_CASE("the space size counts every distinct candidate, and exhaustive sampling finds them all") {
+  const auto relu = space_of(ir::unary({12}, ir::UnaryOp::relu));
+  CHECK(relu.size() == 6 * 2);  // six ways to split 12 in two, vectorised or not
+  Rng rng(3);
+  std::unordered_set<std::uint64_t> seen;
+  for (int i = 0; i < 2000; ++i) seen.insert(relu.sample(rng).hash());
+  CHECK(seen.size() == relu.size());
+  // 8 = 2·2·2 into 4 ordered parts: C(6, 3) = 20 tilings per spatial axis
+  const auto mm = space_of(ir::matmul(8, 8, 8));
+  const std::uint64_t per_sketch = 20 * 20 * 4 /* k in two parts */ * 2 * 2 * 2 * 4;
+  CHECK(mm.size() == per_sketch + 20 * 20 * 4 * 1 * 2 * 2 * 4);  // cache_write (2 fusion levels) + in place
+}
