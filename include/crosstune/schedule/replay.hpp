@@ -59,7 +59,10 @@ class Replayer {
     if (it == dags_.end()) {
       Entry entry;
       entry.family = ir::workload_family(workload_key);
-      if (entry.family.empty()) entry.family = "(hashed)";
+      if (entry.family.empty()) {
+        auto parsed = parse_workload_key(workload_key);
+        entry.family = parsed && parsed->hashed() ? "(hashed)" : "(unparsed)";
+      }
       auto built = ir::dag_from_workload_key(workload_key);
       if (built) {
         entry.dag = std::make_shared<const ir::ComputeDag>(std::move(*built));
@@ -95,7 +98,8 @@ class Replayer {
 
   /// The cause of the last dag() or replay() call's outcome.
   [[nodiscard]] ReplayCause last_cause() const noexcept { return last_cause_; }
-  /// The operator family of the last key asked for ("(hashed)" or "" for a key that does not parse).
+  /// The operator family of the last key asked for: its name, "(hashed)" for a hash key, "(unparsed)"
+  /// for a key that does not parse.
   [[nodiscard]] const std::string& last_family() const noexcept { return last_family_ ? *last_family_ : empty_; }
 
  private:
@@ -115,7 +119,7 @@ class Replayer {
   std::string empty_;
 };
 
-/// Counts of replay outcomes, in total and by operator family ("(hashed)" for hash keys), plus the
+/// Counts of replay outcomes, in total and by operator family (as Replayer::last_family names it), plus the
 /// first error seen for each family and cause.
 struct ReplayReport {
   struct Counts {

@@ -26,6 +26,7 @@
 #include <charconv>
 #include <functional>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -99,6 +100,12 @@ inline std::string clean_name(std::string_view name) {
   for (char& c : out)
     if (c == '.' || c == '@') c = '_';
   return out;
+}
+/// acc·factor into `acc` for non-negative values; false (acc unchanged) when the product leaves int64.
+inline bool multiply(std::int64_t& acc, std::int64_t factor) noexcept {
+  if (factor > 0 && acc > std::numeric_limits<std::int64_t>::max() / factor) return false;
+  acc *= factor;
+  return true;
 }
 }  // namespace state_detail
 
@@ -306,8 +313,11 @@ class State {
       case StepKind::split: {
         if (!check_iter(d.stage_id, d.iter_id, why)) return refuse(index, kind, why);
         if (step.list().empty()) return refuse(index, kind, "a split needs at least one length");
-        for (auto len : step.list())
+        std::int64_t product = 1;
+        for (auto len : step.list()) {
           if (len < 1) return refuse(index, kind, "split length " + std::to_string(len) + " is not positive");
+          if (!state_detail::multiply(product, len)) return refuse(index, kind, "the split lengths multiply past the int64 range");
+        }
         // A logged extent must be the loop's (0 means unknown); a mismatch means the DAG is not the one
         // the steps were made for.
         const std::int64_t known = stages_[static_cast<std::size_t>(d.stage_id)].extent(static_cast<std::size_t>(d.iter_id));
@@ -346,7 +356,8 @@ class State {
           const auto lens = steps_[static_cast<std::size_t>(*src)].list();
           if (d.first < 0 || d.first >= static_cast<std::int64_t>(lens.size()))
             return refuse(index, kind, "level " + std::to_string(d.first) + " is outside the " + std::to_string(lens.size()) + " lengths of step " + std::to_string(id));
-          length *= lens[static_cast<std::size_t>(d.first)];
+          if (!state_detail::multiply(length, lens[static_cast<std::size_t>(d.first)]))
+            return refuse(index, kind, "the followed lengths multiply past the int64 range");
         }
         const std::int64_t lengths[1] = {length};
         do_split(static_cast<std::size_t>(d.stage_id), static_cast<std::size_t>(d.iter_id), lengths, d.flag);
@@ -483,14 +494,14 @@ class State {
     for (auto len : lengths) product *= len;
     const auto first = static_cast<std::int32_t>(s.vars.size());
     const std::size_t pieces = lengths.size() + 1;
-    const std::int64_t rest = before.extent < 0 ? -1 : (before.extent + product - 1) / product;
+    const std::int64_t rest = before.extent < 0 ? -1 : before.extent / product + (before.extent % product != 0 ? 1 : 0);
     for (std::size_t i = 0; i < pieces; ++i) {
       LoopVar v;
       v.kind = before.kind;
       const bool remainder = inner_to_outer ? i == 0 : i + 1 == pieces;
       const std::size_t l = inner_to_outer ? i - 1 : i;
       v.factor = remainder ? 0 : lengths[l];
-      v.extent = remainder ? rest : lengths[l];
+      v.extent = before.extent < 0 ? -1 : remainder ? rest : lengths[l];  // unknown stays unknown (Ansor)
       s.vars.push_back(v);
     }
     LoopVar& p = s.vars[static_cast<std::size_t>(parent)];
@@ -530,7 +541,12 @@ class State {
       for (std::size_t o = 0; o < stages_.size(); ++o)
         if (stages_[o].attach_stage == d.stage_id && stages_[o].attach_var == s.iters[first + i].var)
           return refuse(index, StepKind::fuse, stage_text(static_cast<std::int64_t>(o)) + " is computed at iterator " + std::to_string(first + i) + ", which only the last fused iterator may be");
-    if (n == 1) return {};  // Ansor keeps a one-iterator fusion as it is
+    std::int64_t product = 1;  // the fused extent, when every part's is known, must stay in int64
+    for (std::size_t i = 0; i < n; ++i)
+      if (s.extent(first + i) < 0) product = -1;
+    for (std::size_t i = 0; i < n && product > 0; ++i)
+      if (!state_detail::multiply(product, s.extent(first + i)))
+        return refuse(index, StepKind::fuse, "the fused extent passes the int64 range");
     LoopVar fused;
     fused.extent = 1;
     bool has_spatial = false, has_reduce = false;
@@ -648,7 +664,7 @@ class State {
     const ir::Operation& original = *stages_[at].op;
     // The cache computes what the stage computed, under a new tensor id; the stage becomes a copy of it.
     auto cache = std::make_shared<ir::Operation>(original);
-    cache->id = next_tensor_id_++;
+    cache->id = next_tensor_id_;  // taken (incremented) only once the step cannot be refused any more
     cache->name = unique_name(original.name, step.text());
     for (auto& axis : cache->axes) axis.name += ".c";
     auto copy = std::make_shared<ir::Operation>();
@@ -665,6 +681,7 @@ class State {
     for (std::size_t i = 0; i < stages_.size(); ++i)
       if (stages_[i].attach_stage == d.stage_id)
         return refuse(index, StepKind::cache_write, stage_text(static_cast<std::int64_t>(i)) + " is computed at " + stage_text(d.stage_id));
+    ++next_tensor_id_;
     Stage rebuilt = make_stage(std::move(copy));
     stages_[at] = std::move(rebuilt);
     insert_stage(at, make_stage(std::move(cache)));
@@ -734,6 +751,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
   ir::ExprPool& pool = rf->pool;
   std::vector<ir::ExprId> value_of(s.vars.size(), ir::no_expr);
   bool exact = true;  // no split left a remainder, so no guard is needed
+  bool overflow = false;  // a stride left int64
   std::function<ir::ExprId(std::int32_t)> expr_of = [&](std::int32_t v) -> ir::ExprId {
     auto& cached = value_of[static_cast<std::size_t>(v)];
     if (cached != ir::no_expr) return cached;
@@ -748,7 +766,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
         const std::int32_t child = lv.link + c;
         const ir::ExprId term = pool.binary(ir::ExprOp::mul, expr_of(child), pool.index(stride).id);
         e = pool.binary(ir::ExprOp::add, term, e);
-        stride *= s.vars[static_cast<std::size_t>(child)].extent;
+        overflow |= !state_detail::multiply(stride, s.vars[static_cast<std::size_t>(child)].extent);
         product = stride;
       }
       if (product != lv.extent) exact = false;
@@ -758,7 +776,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
       bool after = false, outermost = true;
       for (std::uint32_t p = 0; p < f.parts_count; ++p) {
         const std::int32_t part = s.fused_parts[f.parts_offset + p];
-        if (after) stride *= s.vars[static_cast<std::size_t>(part)].extent;
+        if (after) overflow |= !state_detail::multiply(stride, s.vars[static_cast<std::size_t>(part)].extent);
         if (part == v) after = true, outermost = p == 0;
       }
       e = pool.binary(ir::ExprOp::floordiv, expr_of(lv.link), pool.index(stride).id);
@@ -768,6 +786,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
   };
   std::vector<ir::ExprId> axis_value(n_spatial + op.reduce_axes.size());
   for (std::size_t i = 0; i < axis_value.size(); ++i) axis_value[i] = expr_of(static_cast<std::int32_t>(i));
+  if (overflow) return refuse(index, StepKind::rfactor, "the reduction loops' strides pass the int64 range");
   ir::ExprId body = pool.import(
       op.pool, op.body, [&](std::int64_t v) { return axis_value[static_cast<std::size_t>(v)]; },
       [&](std::int64_t tensor, std::span<const ir::ExprId> idx) { return pool.load_ids(tensor, idx); });
