@@ -148,6 +148,33 @@ set_tests_properties(cli.eval_shipped_model PROPERTIES PASS_REGULAR_EXPRESSION "
 add_test(NAME cli.eval_refuses_a_corrupt_model COMMAND ${_cli} eval --model ${_bad} ${_logs}/v100)
 set_tests_properties(cli.eval_refuses_a_corrupt_model PROPERTIES WILL_FAIL TRUE)
 
+# crosstune codegen: candidates of an operator, their steps and C++. The kernels written with --out compile
+# as one translation unit (only the first carries the helper preamble).
+set(_codegen_cpp ${CMAKE_CURRENT_BINARY_DIR}/codegen_matmul.cpp)
+add_test(NAME cli.codegen_matmul_out COMMAND ${_cli} codegen --op matmul --shape 64,32,48 --random 3 --seed 7
+         --out ${_codegen_cpp})
+set_tests_properties(cli.codegen_matmul_out PROPERTIES FIXTURES_SETUP codegen_matmul PASS_REGULAR_EXPRESSION
+  "// candidate 1 of 3: workload \\[\"matmul_layer\", 64, 32, 48\\], sketch \"[^\"]+\", 196608 FLOPs, [0-9]+ steps \\(Ansor log JSON\\), function crosstune_kernel_0\n// \\[\"[A-Z]+\", 2, .*// candidate 3 of 3: .*function crosstune_kernel_2\n")
+add_test(NAME cli.codegen_matmul_out_compiles COMMAND ${CMAKE_CXX_COMPILER} -std=c++17 -O1 -fopenmp -shared -fPIC
+         ${_codegen_cpp} -o ${CMAKE_CURRENT_BINARY_DIR}/codegen_matmul.so)
+set_tests_properties(cli.codegen_matmul_out_compiles PROPERTIES FIXTURES_REQUIRED codegen_matmul)
+# --json: one object per candidate; --compile builds the kernels of a workload key from the public logs.
+add_test(NAME cli.codegen_json COMMAND ${_cli} codegen --op conv2d --shape 1,8,10,10,16,3,3 --padding 1 --random 2 --json)
+set_tests_properties(cli.codegen_json PROPERTIES PASS_REGULAR_EXPRESSION
+  "\n\\{\"workload_key\": \"[^\n]*crosstune\\.conv2d[^\n]*\", \"sketch\": \"[^\"]+\", \"flops\": 230400, \"steps\": \\[\\[\"[^\n]*\\]\\], \"function\": \"crosstune_kernel_1\", \"source\": \"#include <cmath>")
+add_test(NAME cli.codegen_key_compile COMMAND ${_cli} codegen --key "[\"conv2d_layer\", 1, 16, 14, 14, 32, 3, 3, 1, 1]"
+         --random 2 --seed 3 --compile)
+set_tests_properties(cli.codegen_key_compile PROPERTIES PASS_REGULAR_EXPRESSION
+  "compiled 2 kernels in .*// candidate 2 of 2: workload \\[\"conv2d_layer\", 1, 16, 14, 14, 32, 3, 3, 1, 1\\]")
+# --replay: every record of the named families of the K80 sample replays onto its DAG; the whole sample
+# holds hashed and unknown keys too, which are counted by cause.
+add_test(NAME cli.codegen_replay_k80 COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:crosstune_cli> -DLOGS=${_logs}/k80
+         -DRECORDS=4476 -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/codegen_replay_check.cmake)
+set_tests_properties(cli.codegen_replay_k80 PROPERTIES PASS_REGULAR_EXPRESSION "all 4476 records replayed")
+add_test(NAME cli.codegen_replay_table COMMAND ${_cli} codegen --replay ${_logs})
+set_tests_properties(cli.codegen_replay_table PROPERTIES PASS_REGULAR_EXPRESSION
+  "records +10541\n.*matmul_layer +2000 +2000 .*\\(hashed\\) */hashed_key: workload key \\[")
+
 get_property(_cli_tests DIRECTORY PROPERTY TESTS)
 foreach(_t IN LISTS _cli_tests)
   if(_t MATCHES "^cli\\.")

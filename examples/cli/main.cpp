@@ -4,6 +4,8 @@
 //   crosstune data stats|split|sample|export ... LOGS...   datasets, train/test splits, sampling
 //   crosstune features --out X.npy [--mask-out M.npy] LOGS...   model input of every record
 //   crosstune train | eval | finetune ... LOGS...   the cost models
+//   crosstune codegen --op NAME --shape N,... | --key KEY [--random N] [--out F.cpp]   schedules, C++
+//   crosstune codegen --replay LOGS... [--json]   which records replay onto their DAGs, and why not
 //
 // Exit codes (common.hpp): 0 success, 1 a refused input or a failed operation, 2 a usage error. No input
 // ends the process with a signal: whatever escapes a command is reported here as exit 1. (A reader that
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen_command.hpp"
 #include "common.hpp"
 #include "crosstune/version.hpp"
 #include "data_command.hpp"
@@ -42,6 +45,7 @@ int run(int argc, char** argv) {
   crosstune::cli::add_data_command(app);
   crosstune::cli::add_features_command(app);
   crosstune::cli::add_model_commands(app);
+  crosstune::cli::add_codegen_command(app);
   // CLI11 reports a mistyped command as "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     const auto commands = app.get_subcommands({});

@@ -192,5 +192,65 @@ expect 0 '' "$cli" eval --model good.bin --min-records 10 "$one_log"
 expect 0 '' "$cli" --quiet eval --model good.bin --min-records 10 "$one_log"
 if [ -s stderr.txt ]; then echo "FAIL: --quiet printed on stderr"; failed=$((failed + 1)); else passed=$((passed + 1)); fi
 
+## crosstune codegen: operators and their sizes are checked before any work; what the operator builder
+## refuses is exit 1 with its message; --out is written only by a command that succeeds.
+expect 2 'give --op NAME with --shape, --key WORKLOAD_KEY, or --replay' "$cli" codegen
+expect 2 '--op: nope not in \{matmul,' "$cli" codegen --op nope --shape 1,2,3
+expect 2 '--op requires --shape' "$cli" codegen --op matmul
+expect 2 '--shape: --op matmul takes 3 values \(M,K,N\), "1,2" has 2' "$cli" codegen --op matmul --shape 1,2
+expect 2 '--shape: --op conv2d takes 7 values' "$cli" codegen --op conv2d --shape 1,8,8,8
+for bad in 0 -1 x 1.5 "" 1,,2 99999999999; do
+  expect 2 "--shape: " "$cli" codegen --op relu --shape "$bad"
+done
+for bad in 0 -1 10001 abc; do
+  expect 2 '--random' "$cli" codegen --op matmul --shape 4,4,4 --random "$bad"
+done
+expect 2 '--seed: "-1" is not a whole number' "$cli" codegen --op matmul --shape 4,4,4 --seed -1
+expect 2 '--cores' "$cli" codegen --op matmul --shape 4,4,4 --cores 0
+expect 2 '--op excludes --replay' "$cli" codegen --op matmul --shape 4,4,4 --replay "$one_log"
+expect 2 '--out excludes --replay' "$cli" codegen --replay "$one_log" --out k.cpp
+expect 2 '--op excludes --key' "$cli" codegen --op matmul --shape 4,4,4 --key '["matmul_layer", 4, 4, 4]'
+expect 2 '--stride applies to --op conv2d, depthwise_conv2d and pool2d only \(not to --op matmul\)' \
+  "$cli" codegen --op matmul --shape 4,4,4 --stride 2
+expect 2 '--axis applies to --op softmax only \(not to --key\)' "$cli" codegen --key '["matmul_layer", 4, 4, 4]' --axis 0
+expect 2 '--padding: "1,2,3" has 3 values, expected 1, 2 or 4' "$cli" codegen --op conv2d --shape 1,8,8,8,8,3,3 --padding 1,2,3
+expect 2 '--stride: 0 in "0" is out of range' "$cli" codegen --op pool2d --shape 1,8,8,8,3,3 --stride 0
+expect 2 '--layout: NCWH not in' "$cli" codegen --op conv2d --shape 1,8,8,8,8,3,3 --layout NCWH
+expect 2 '--skip-bad requires --replay' "$cli" codegen --op matmul --shape 4,4,4 --skip-bad
+expect 1 'conv2d: 4 groups do not divide 6 input and 8 output channels' "$cli" codegen --op conv2d --shape 1,6,8,8,8,3,3 --groups 4
+expect 1 'kernel is larger than the padded input' "$cli" codegen --op conv2d --shape 1,6,8,8,8,9,3
+expect 1 'ir::softmax: axis 2 is out of range' "$cli" codegen --op softmax --shape 4,5 --axis 2
+expect 1 'ir::reduce: axis 7 is out of range for rank 2' "$cli" codegen --op reduce --shape 4,5 --axes 0,7
+expect 1 'ir::pool2d: padding must be smaller than the window' "$cli" codegen --op pool2d --shape 1,4,8,8,2,2 --padding 2
+expect 1 'has more than 2\^50 elements' "$cli" codegen --op matmul --shape 2147483647,2147483647,2147483647
+expect 1 'the hash of a network subgraph' "$cli" codegen --key '["d7b65649a4dd54becea0a52aabbc5af5", 1, 1000, 1, 1000]'
+expect 1 "unknown workload 'nosuch'" "$cli" codegen --key '["nosuch", 1]'
+expect 1 '--key:column 1: .*workload key' "$cli" codegen --key 'not json'
+expect 1 'matmul: M, K and N must be at least 1' "$cli" codegen --key '["matmul_layer", 0, 4, 4]'
+expect 1 'malformed\.json:line 2' "$cli" codegen --replay "$data/bad/malformed.json"
+expect 0 'skipped 2 malformed lines' "$cli" codegen --replay "$data/bad/malformed.json" --skip-bad
+expect 1 'empty_folder: no \.json or \.json\.gz log' "$cli" codegen --replay empty_folder
+expect 1 'folder /nonexistent/dir does not exist' "$cli" codegen --op matmul --shape 4,4,4 --out /nonexistent/dir/k.cpp
+expect 1 'is a folder, not a file' "$cli" codegen --op matmul --shape 4,4,4 --out .
+sentinel k.cpp
+expect 1 'groups do not divide' "$cli" codegen --op conv2d --shape 1,6,8,8,8,3,3 --groups 4 --out k.cpp
+intact k.cpp
+expect 1 'k\.cpp: write failed: File too large' bash -c "ulimit -f 1 && exec \"\$0\" \"\$@\"" \
+  "$cli" codegen --op matmul --shape 64,64,64 --random 4 --out k.cpp
+intact k.cpp
+[ ! -s stdout.txt ] && passed=$((passed + 1)) || { echo "FAIL: a failed codegen printed results"; failed=$((failed + 1)); }
+# --compile: a compiler that refuses the kernels (its messages shown, then one error line), and none at all.
+mkdir -p fakecc && printf '#!/bin/sh\necho "kernels.cpp:1:1: error: the fake compiler refuses" >&2\nexit 1\n' >fakecc/c++
+chmod +x fakecc/c++
+expect 1 'the fake compiler refuses' env PATH="$PWD/fakecc:$PATH" "$cli" codegen --op matmul --shape 8,8,8 --compile --out k.cpp
+grep -q 'error: the generated C++ does not compile' stderr.txt && passed=$((passed + 1)) ||
+  { echo "FAIL: a failed --compile is not reported as such"; failed=$((failed + 1)); }
+intact k.cpp
+expect 1 "cannot run the compiler 'c\+\+'" env PATH=/nonexistent "$cli" codegen --op matmul --shape 8,8,8 --compile
+expect 1 'writing the results to standard output failed' bash -c 'exec "$0" "$@" >/dev/full' "$cli" codegen --op matmul --shape 8,8,8
+expect 0 '' "$cli" --quiet codegen --op matmul --shape 16,16,16 --random 2 --out k.cpp
+if [ -s stderr.txt ]; then echo "FAIL: codegen --quiet printed on stderr"; failed=$((failed + 1)); else passed=$((passed + 1)); fi
+grep -q 'crosstune_kernel_1_packed' k.cpp && passed=$((passed + 1)) || { echo "FAIL: k.cpp lacks the second kernel"; failed=$((failed + 1)); }
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

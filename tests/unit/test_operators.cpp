@@ -607,3 +607,10 @@ TEST_CASE("the enumerations have the names keys use") {
   CHECK(to_string(PoolKind::max) == "max");
   CHECK(to_string(PoolKind::avg) == "avg");
 }
+
+TEST_CASE("an operation too large for int64 counts is refused") {
+  auto huge = matmul(2147483647, 2147483647, 2147483647);
+  REQUIRE_FALSE(huge.has_value());
+  CHECK(huge.error().message.find("more than 2^60 iterations") != std::string::npos);
+  CHECK(matmul(1 << 20, 1 << 10, 1 << 20).has_value());  // 2^50: fine
+}

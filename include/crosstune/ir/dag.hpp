@@ -243,6 +243,14 @@ class DagBuilder {
         if (a.extent < 1) return bad("'" + op->name + "' has reduction axis '" + a.name + "' of extent " + std::to_string(a.extent));
       if (!op->reduce_axes.empty() && op->reduce == ReduceKind::none)
         return bad("'" + op->name + "' has reduction axes but no reduction (sum, max or min)");
+      {  // FLOPs and byte counts are int64: refuse operations whose iteration count cannot be counted
+        constexpr std::int64_t limit = std::int64_t{1} << 60;
+        std::int64_t iterations = 1;
+        bool too_large = false;
+        for (const Axis& a : op->axes) too_large = too_large || __builtin_mul_overflow(iterations, a.extent, &iterations) || iterations > limit;
+        for (const Axis& a : op->reduce_axes) too_large = too_large || __builtin_mul_overflow(iterations, a.extent, &iterations) || iterations > limit;
+        if (too_large) return bad("'" + op->name + "' has more than 2^60 iterations");
+      }
       if (op->dtype != DType::float32)
         return unexpected(Error(ErrorKind::unsupported, "ir::DagBuilder: '" + op->name + "' is " + std::string(to_string(op->dtype)) +
                                                             ", which the generator does not support yet",

@@ -84,6 +84,12 @@ namespace operator_detail {
 inline Unexpected bad(const std::string& op, const std::string& what, const std::string& hint = {}) {
   return unexpected(Error(ErrorKind::invalid_argument, "ir::" + op + ": " + what, {}, 0, 0, hint));
 }
+/// A parameter check of ir/reference.hpp, reported as this builder's ("ir::conv2d: ...").
+inline Unexpected as_builder_error(Error e) {
+  constexpr std::string_view prefix = "reference::";
+  if (e.message.starts_with(prefix)) e.message = "ir::" + e.message.substr(prefix.size());
+  return unexpected(std::move(e));
+}
 
 /// Writes a workload key: a JSON array of the name and the arguments.
 class KeyWriter {
@@ -295,7 +301,7 @@ inline Tensor convolution(DagBuilder& b, const Conv2dParams& p, bool depthwise, 
 
 inline Expected<ComputeDag> convolution(const Conv2dParams& p, bool depthwise, std::int64_t multiplier,
                                         std::string key, const std::string& op) {
-  if (auto ok = p.validate(op); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = p.validate(op); !ok) return as_builder_error(std::move(ok).error());
   DagBuilder b;
   const Tensor out = convolution(b, p, depthwise, multiplier);
   return b.build({out}, std::move(key));
@@ -334,7 +340,7 @@ inline std::string_view layout_name(Layout layout) { return layout == Layout::nc
 namespace operator_detail {
 inline Expected<ComputeDag> pooling(const Pool2dParams& p, std::string key) {
   const Conv2dParams w = p.window();
-  if (auto ok = w.validate("pool2d"); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = w.validate("pool2d"); !ok) return as_builder_error(std::move(ok).error());
   if (p.pad_top >= p.kernel_h || p.pad_bottom >= p.kernel_h || p.pad_left >= p.kernel_w || p.pad_right >= p.kernel_w)
     return bad("pool2d", "padding must be smaller than the window", "a window wholly in the padding has no value");
   // With dilation a window can also fall wholly in the padding, between its taps, though smaller than it.

@@ -553,13 +553,14 @@ class CpuSketchSpace {
         const std::int64_t reader = stage_of(p.tensor), producer = stage_of(p.partner);
         const std::int64_t location = value(p.location);
         if (location == 0) {  // both at the root
-          if (auto ok = parallel_outer(st, producer, std::min<std::int64_t>(value(p.parallel) + 1, p.spatial)); !ok) return ok;
+          if (auto ok = parallel_outer(st, producer, value(p.parallel) + 1, p.spatial); !ok) return unexpected(std::move(ok).error());
           return fused_elementwise(st, reader, factors(p.first_tile), value(p.vectorize) != 0);
         }
         const std::int64_t at = location - 1;  // the reader's loop the producer runs in
         if (auto ok = st.compute_at(producer, reader, at); !ok) return ok;
-        const std::int64_t fused = std::min<std::int64_t>(value(p.parallel) + 1, at + 1);
-        if (auto ok = parallel_outer(st, reader, fused); !ok) return ok;
+        auto parallel = parallel_outer(st, reader, value(p.parallel) + 1, at + 1);
+        if (!parallel) return unexpected(std::move(parallel).error());
+        const std::int64_t fused = *parallel;
         const auto& loops = st.stage(static_cast<std::size_t>(reader)).iters;
         const std::int64_t innermost = static_cast<std::int64_t>(loops.size()) - 1;
         if (value(p.vectorize) != 0 && innermost > at - (fused - 1)) return st.annotate(reader, innermost, IteratorAnnotation::vectorize);
@@ -591,18 +592,26 @@ class CpuSketchSpace {
       if (value(p.vectorize) != 0)
         if (auto ok = st.annotate(s, n + m, IteratorAnnotation::vectorize); !ok) return ok;
     }
-    return parallel_outer(st, s, std::min<std::int64_t>(value(p.parallel) + 1, n));
+    if (auto ok = parallel_outer(st, s, value(p.parallel) + 1, n); !ok) return unexpected(std::move(ok).error());
+    return {};
   }
 
-  /// Fuses the first `count` loops of stage `s` and runs the fusion in parallel.
-  static Expected<void> parallel_outer(State& st, std::int64_t s, std::int64_t count) {
-    if (count < 1 || st.stage(static_cast<std::size_t>(s)).iters.empty()) return {};
+  /// Fuses the first `count` loops of stage `s` (more, up to `limit`, while they hold fewer iterations
+  /// than there are cores: Ansor's rule) and runs the fusion in parallel. Gives the loops fused.
+  Expected<std::int64_t> parallel_outer(State& st, std::int64_t s, std::int64_t count, std::int64_t limit) const {
+    const Stage& stage = st.stage(static_cast<std::size_t>(s));
+    limit = std::min<std::int64_t>({limit, static_cast<std::int64_t>(stage.iters.size()), 64});
+    if (limit < 1) return std::int64_t{0};
+    count = std::clamp<std::int64_t>(count, 1, limit);
+    std::int64_t iterations = 1;
+    for (std::int64_t i = 0; i < count; ++i) iterations *= std::max<std::int64_t>(1, stage.extent(static_cast<std::size_t>(i)));
+    while (count < limit && iterations < options_.cores) iterations *= std::max<std::int64_t>(1, stage.extent(static_cast<std::size_t>(count++)));
     std::int64_t ids[64];
-    const std::int64_t n = std::min<std::int64_t>(count, 64);
-    for (std::int64_t i = 0; i < n; ++i) ids[i] = i;
-    if (n > 1)
-      if (auto ok = st.fuse(s, std::span<const std::int64_t>(ids, static_cast<std::size_t>(n))); !ok) return ok;
-    return st.annotate(s, 0, IteratorAnnotation::parallel);
+    for (std::int64_t i = 0; i < count; ++i) ids[i] = i;
+    if (count > 1)
+      if (auto ok = st.fuse(s, std::span<const std::int64_t>(ids, static_cast<std::size_t>(count))); !ok) return unexpected(std::move(ok).error());
+    if (auto ok = st.annotate(s, 0, IteratorAnnotation::parallel); !ok) return unexpected(std::move(ok).error());
+    return count;
   }
 
   /// Fuses every loop of stage `s`, splits the fusion into [outer, inner] by `factors`, runs the outer
@@ -665,8 +674,10 @@ class CpuSketchSpace {
     const std::int64_t unroll = options_.unroll_steps[static_cast<std::size_t>(value(p.unroll))];
     if (unroll > 0)
       if (auto ok = st.pragma(local, 0, "auto_unroll_max_step$" + std::to_string(unroll)); !ok) return ok;
-    const std::int64_t parallel = std::min<std::int64_t>(value(p.parallel) + 1, static_cast<std::int64_t>(n));
-    if (reader < 0) return parallel_outer(st, local, parallel);  // tiled in place
+    if (reader < 0) {  // tiled in place
+      if (auto ok = parallel_outer(st, local, value(p.parallel) + 1, static_cast<std::int64_t>(n)); !ok) return unexpected(std::move(ok).error());
+      return {};
+    }
     // The reader follows the first `level` spatial levels; the tiled stage runs inside the last of them.
     const std::int64_t level = value(p.fusion_level) + 1;
     for (std::size_t i = 0; i < n; ++i)
@@ -677,7 +688,9 @@ class CpuSketchSpace {
     if (auto ok = st.reorder(reader, order); !ok) return ok;
     const std::int64_t attach = level * static_cast<std::int64_t>(n) - 1;
     if (auto ok = st.compute_at(local, reader, attach); !ok) return ok;
-    if (auto ok = parallel_outer(st, reader, parallel); !ok) return ok;
+    auto fused = parallel_outer(st, reader, value(p.parallel) + 1, attach + 1);
+    if (!fused) return unexpected(std::move(fused).error());
+    const std::int64_t parallel = *fused;
     const std::int64_t reader_loops = static_cast<std::int64_t>(st.stage(static_cast<std::size_t>(reader)).iters.size());
     if (value(p.vectorize) != 0 && reader_loops - 1 > attach - (parallel - 1))
       return st.annotate(reader, reader_loops - 1, IteratorAnnotation::vectorize);
