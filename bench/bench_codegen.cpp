@@ -40,6 +40,14 @@
 namespace {
 using namespace crosstune;
 
+/// prefix + number + suffix (written out: GCC 12 reports a false -Wrestrict on "k" + std::to_string(i)).
+std::string numbered(const char* prefix, std::int64_t number, const char* suffix = "") {
+  std::string s(prefix);
+  s += std::to_string(number);
+  s += suffix;
+  return s;
+}
+
 std::shared_ptr<const ir::ComputeDag> gemm_dag() {
   static const auto dag = std::make_shared<const ir::ComputeDag>(ir::matmul(1024, 1024, 1024).value());
   return dag;
@@ -66,7 +74,6 @@ int threads() {
 schedule::CpuSketchSpace space_of(int which) {
   schedule::CpuSketchOptions options;
   options.cores = threads();
-  options.vector_lanes = 16;
   return schedule::CpuSketchSpace::make(dag_of(which), options).value();
 }
 std::filesystem::path bench_dir() {
@@ -171,7 +178,7 @@ std::vector<std::string> kernels(int which, int count, std::uint64_t seed) {
     const auto c = space.sample(rng);
     if (!seen.insert(c.hash()).second) continue;
     codegen::CpuCodegenOptions o;
-    o.function_name = "k" + std::to_string(out.size());
+    o.function_name = numbered("k", static_cast<std::int64_t>(out.size()));
     o.preamble = false;
     out.push_back(codegen::emit_cpp(codegen::lower(space.apply(c).value()).value(), o));
   }
@@ -191,7 +198,7 @@ void BM_compile(benchmark::State& state) {
       if (!codegen::compile_shared_library(all, dir / "batched.so")) state.SkipWithError("compile failed");
     } else {
       for (int i = 0; i < count; ++i)
-        if (!codegen::compile_shared_library(codegen::cpu_preamble() + sources[static_cast<std::size_t>(i)], dir / ("one" + std::to_string(i) + ".so")))
+        if (!codegen::compile_shared_library(codegen::cpu_preamble() + sources[static_cast<std::size_t>(i)], dir / numbered("one", i, ".so")))
           state.SkipWithError("compile failed");
     }
   }
@@ -264,14 +271,14 @@ void BM_best_of_random(benchmark::State& state) {
     for (int first = 0; first < count; first += 20) {
       std::string source = codegen::cpu_preamble();
       for (int i = first; i < std::min(count, first + 20); ++i) source += sources[static_cast<std::size_t>(i)];
-      const auto lib = dir / ("quality" + std::to_string(which) + "_" + std::to_string(first) + ".so");
+      const auto lib = dir / numbered(which == 0 ? "quality_gemm_" : "quality_conv_", first, ".so");
       if (!codegen::compile_shared_library(source, lib)) {
         state.SkipWithError("compile failed");
         return;
       }
       auto library = codegen::SharedLibrary::open(lib).value();
       for (int i = first; i < std::min(count, first + 20); ++i) {
-        auto kernel = library.function<void(float* const*)>("k" + std::to_string(i) + "_packed").value();
+        auto kernel = library.function<void(float* const*)>(numbered("k", i, "_packed")).value();
         best = std::min(best, best_seconds([&] { kernel(args.data()); }, 0.2));
       }
     }

@@ -6,8 +6,8 @@
 //   not
 //
 // Generation draws --random distinct candidates from the CPU sketches of the operator's DAG
-// (schedule/cpu_sketch.hpp), sized for this machine's cores and vector width (--cores, --vector-lanes
-// override the probe), and prints each one's steps as Ansor log JSON and its kernel as C++
+// (schedule/cpu_sketch.hpp), sized for this machine's cores (--cores
+// overrides the probe), and prints each one's steps as Ansor log JSON and its kernel as C++
 // (codegen/lower.hpp, codegen/cpu.hpp). Everything on stdout but the kernels is a `//` comment, and only
 // the first kernel carries the helper preamble, so the whole output compiles as one file.
 //
@@ -65,7 +65,7 @@ struct CodegenOptions {
   std::string op, key, shape;
   std::size_t random = 1;
   std::uint64_t seed = 0;
-  std::size_t cores = 0, vector_lanes = 0;  // 0: from the host probe
+  std::size_t cores = 0;  // 0: from the host probe
   std::string out;
   bool compile = false;
   // operator parameters (given as text, checked by the validators below)
@@ -310,8 +310,7 @@ inline void check_size(const ir::ComputeDag& dag) {
   }
 }
 
-/// CPU sketch options: the host's cores and vector width where the probe reads them, else 1 core and
-/// 8 lanes (AVX2); --cores and --vector-lanes override.
+/// CPU sketch options: the host's cores where the probe reads them, else 1; --cores overrides.
 [[nodiscard]] inline schedule::CpuSketchOptions sketch_options(const CodegenOptions& o, std::string& source) {
   schedule::CpuSketchOptions options;
   const auto host = hw::probe_host();
@@ -321,15 +320,9 @@ inline void check_size(const ir::ComputeDag& dag) {
   } else {
     probed += " cores";
   }
-  if (host.params.vector_unit_bytes >= 4) {
-    options.vector_lanes = host.params.vector_unit_bytes / 4;
-  } else {
-    probed += probed.empty() ? " vector width" : ", vector width";
-  }
   source = probed.empty() ? "this machine" : "this machine; default for unknown" + probed;
   if (o.cores > 0) options.cores = static_cast<std::int64_t>(o.cores);
-  if (o.vector_lanes > 0) options.vector_lanes = static_cast<std::int64_t>(o.vector_lanes);
-  if (o.cores > 0 || o.vector_lanes > 0) source += ", flags";
+  if (o.cores > 0) source += ", flags";
   return options;
 }
 
@@ -423,9 +416,8 @@ inline void run_generate(const CodegenOptions& o) {
   auto space = schedule::CpuSketchSpace::make(dag, options);
   if (!space) fail(space.error());
   const std::size_t sketches = space->sketches().size();
-  note("%s: %zu sketch%s for %lld cores and %lld vector lanes (%s)", dag->workload_key().c_str(), sketches,
-       sketches == 1 ? "" : "es", static_cast<long long>(options.cores),
-       static_cast<long long>(options.vector_lanes), options_source.c_str());
+  note("%s: %zu sketch%s for %lld cores (%s)", dag->workload_key().c_str(), sketches, sketches == 1 ? "" : "es",
+       static_cast<long long>(options.cores), options_source.c_str());
 
   // Distinct candidates: a small space may hold fewer than asked for.
   const std::uint64_t space_size = space->size();
@@ -673,9 +665,6 @@ inline void add_codegen_command(CLI::App& app) {
   auto* cores =
       cmd->add_option("--cores", o->cores, "Cores the schedules parallelise for (default: this machine's)")
           ->check(count_in(1, 1u << 16));
-  auto* lanes = cmd->add_option("--vector-lanes", o->vector_lanes,
-                                "float32 lanes of the vector unit (default: this machine's, 8 if unknown)")
-                    ->check(count_in(1, 1024));
   auto* out =
       cmd->add_option("--out", o->out, "Write the C++ to this file instead of stdout (steps stay on stdout)");
   auto* compile =
@@ -724,7 +713,7 @@ inline void add_codegen_command(CLI::App& app) {
   op->needs(shape);
   shape->needs(op);
   op->excludes(key);
-  for (auto* generation : {op, shape, key, random, seed, cores, lanes, out, compile})
+  for (auto* generation : {op, shape, key, random, seed, cores, out, compile})
     replay->excludes(generation);
   for (auto* flag : op_options)
     replay->excludes(flag);

@@ -32,7 +32,7 @@ struct Batch {
 
 /// `candidates_per_case` distinct candidates of the case, as one translation unit.
 Batch emit_batch(const test::OperatorCase& c, Rng& rng) {
-  auto space = schedule::CpuSketchSpace::make(c.dag, {.cores = 2, .vector_lanes = 16}).value();
+  auto space = schedule::CpuSketchSpace::make(c.dag, {.cores = 2}).value();
   Batch batch;
   batch.space_size = space.size();
   batch.source = codegen::cpu_preamble();

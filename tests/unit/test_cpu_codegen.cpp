@@ -71,7 +71,26 @@ TEST_CASE("annotations become OpenMP and unroll pragmas, tiles stack arrays") {
   CHECK(contains(codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), small_stack), "ct_heap_buffer compute_local_storage(128);"));
 }
 
-TEST_CASE("indices that can be negative use floor division; padding becomes a conditional load") {
+TEST_CASE("an index that can be negative divides with floor division, and the kernel agrees with the DAG") {
+  ir::DagBuilder b;
+  const ir::Tensor a = b.placeholder("A", {10});
+  const ir::Tensor out = b.compute("shifted", {{"i", 8}}, [&](ir::ExprPool&, std::span<const ir::Expr> v) {
+    return a(ir::floordiv(v[0] - 3.0, 2) + 2.0);  // floordiv(-3, 2) = -2: C's '/' would give -1
+  });
+  auto dag = share(b.build({out}, "shifted"));
+  const std::string source = codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), {.function_name = "shifted"});
+  CHECK(contains(source, "ct_floordiv(i - 3, 2)"));
+  const crosstune::test::TempDir dir;
+  REQUIRE(codegen::compile_shared_library(source, dir / "shifted.so").has_value());
+  auto library = codegen::SharedLibrary::open(dir / "shifted.so").value();
+  auto kernel = library.function<void(const float*, float*)>("shifted").value();
+  std::vector<float> in(10), got(8);
+  for (int i = 0; i < 10; ++i) in[static_cast<std::size_t>(i)] = static_cast<float>(i);
+  kernel(in.data(), got.data());
+  CHECK(got == ir::evaluate(*dag, std::vector<std::vector<float>>{in}).value()[0]);
+}
+
+TEST_CASE("padding becomes a conditional load, with no buffer for the inlined padding stage") {
   ir::Conv2dParams p{};
   p.in_channels = 2, p.in_height = 6, p.in_width = 6, p.out_channels = 2, p.kernel_h = 3, p.kernel_w = 3;
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;

@@ -7,8 +7,8 @@
 // that is the measurer's job (measure/).
 //
 //   codegen::CompileOptions options;          // c++ -O3 -march=native -fopenmp
-//   auto built = codegen::compile_shared_library(source, dir / "k.so", options);
-//   auto library = codegen::SharedLibrary::open(dir / "k.so").value();
+//   auto built = codegen::compile_shared_library(source, dir / "k0.so", options);   // a new name per build
+//   auto library = codegen::SharedLibrary::open(dir / "k0.so").value();
 //   auto* kernel = library.function<void(const float*, const float*, float*)>("crosstune_kernel").value();
 #pragma once
 
@@ -82,13 +82,22 @@ struct CompileOptions {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The compiler's output goes to the log file, opened here so that a folder we cannot write is
+  // reported as such rather than as a compiler that does not run.
+  const int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0)
+    return unexpected(Error(ErrorKind::io, "cannot create " + log_file.string() + ": " + std::strerror(errno), {}, 0, 0,
+                            "is the folder writable?"));
   posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  int spawned = posix_spawn_file_actions_init(&actions);
+  if (spawned == 0) spawned = posix_spawn_file_actions_adddup2(&actions, log_fd, STDOUT_FILENO);
+  if (spawned == 0) spawned = posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  const bool actions_ready = spawned == 0;
+  if (actions_ready) spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  ::close(log_fd);
+  if (!actions_ready) return unexpected(Error(ErrorKind::backend, std::string("cannot prepare the compiler's process: ") + std::strerror(spawned)));
   if (spawned != 0)
     return unexpected(Error(ErrorKind::backend, "cannot run the compiler '" + options.compiler + "': " + std::strerror(spawned),
                             {}, 0, 0, "install a C++ compiler or set CompileOptions::compiler"));
@@ -105,7 +114,9 @@ struct CompileOptions {
                                                   ":\n" + messages));
 }
 
-/// A loaded shared library; closed when destroyed.
+/// A loaded shared library; closed when destroyed. Its code stays mapped until the process ends
+/// (RTLD_NODELETE, below), and opening a path that is already loaded gives the library loaded first:
+/// build each kernel to a new file name, as the tests and benchmarks do.
 class SharedLibrary {
  public:
   [[nodiscard]] static Expected<SharedLibrary> open(const std::filesystem::path& path) {

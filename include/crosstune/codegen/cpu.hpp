@@ -55,7 +55,9 @@ inline long ct_imin(long a, long b) { return a < b ? a : b; }
 inline long ct_floordiv(long a, long b) { long q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
 inline long ct_floormod(long a, long b) { return a - ct_floordiv(a, b) * b; }
 struct ct_heap_buffer {
-  explicit ct_heap_buffer(std::size_t n) : data(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64))) {}
+  explicit ct_heap_buffer(std::size_t n) : data(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64))) {
+    if (data == nullptr) std::abort();  // out of memory: a kernel has no way to report it
+  }
   ~ct_heap_buffer() { std::free(data); }
   ct_heap_buffer(const ct_heap_buffer&) = delete;
   ct_heap_buffer& operator=(const ct_heap_buffer&) = delete;
@@ -95,7 +97,7 @@ class Printer {
     }
     out += ") {\n";
     body_ = &out;
-    for (const Stmt& s : nest_.body) stmt(s, 1, false);
+    for (const Stmt& s : nest_.body) stmt(s, 1, false, false);
     out += "}\n";
     if (options_.packed_entry) {
       out += "\nextern \"C\" void " + options_.function_name + "_packed(float* const* args) {\n  " + options_.function_name + "(";
@@ -112,7 +114,9 @@ class Printer {
     *body_ += '\n';
   }
 
-  void stmt(const Stmt& s, int depth, bool in_parallel) {
+  /// Prints `s`. OpenMP allows no parallel or simd construct inside a simd loop, and the kernel needs
+  /// no nested parallel region: those annotations are left out (the loop still runs, serially).
+  void stmt(const Stmt& s, int depth, bool in_parallel, bool in_simd) {
     switch (s.kind) {
       case StmtKind::allocate: {
         const Buffer& b = nest_.buffers[static_cast<std::size_t>(s.buffer)];
@@ -128,16 +132,18 @@ class Printer {
       case StmtKind::loop: {
         const Loop& loop = nest_.loops[static_cast<std::size_t>(s.loop)];
         // A loop takes one of parallel, simd or unroll: each pragma must come right before its loop.
-        const bool parallel = options_.openmp && loop.annotation == IteratorAnnotation::parallel && !in_parallel;
+        const bool parallel = options_.openmp && loop.annotation == IteratorAnnotation::parallel && !in_parallel && !in_simd;
+        const bool simd = !parallel && options_.openmp && loop.annotation == IteratorAnnotation::vectorize &&
+                          loop.kind == schedule::IteratorKind::spatial && !in_simd;
         if (parallel)
           line(depth, "#pragma omp parallel for");
-        else if (options_.openmp && loop.annotation == IteratorAnnotation::vectorize && loop.kind == schedule::IteratorKind::spatial)
+        else if (simd)
           line(depth, "#pragma omp simd");
-        else if ((loop.annotation == IteratorAnnotation::unroll || loop.unroll) && loop.extent > 1)
+        else if ((loop.annotation == IteratorAnnotation::unroll || loop.unroll) && loop.extent > 1 && loop.extent <= max_unroll)
           line(depth, "CROSSTUNE_UNROLL(" + std::to_string(loop.extent) + ")");
         line(depth, "for (" + index_type_ + " " + loop.name + " = 0; " + loop.name + " < " + std::to_string(loop.extent) + "; ++" +
                         loop.name + ") {");
-        for (const Stmt& inner : s.body) stmt(inner, depth + 1, in_parallel || parallel);
+        for (const Stmt& inner : s.body) stmt(inner, depth + 1, in_parallel || parallel, in_simd || simd);
         line(depth, "}");
         return;
       }
@@ -203,7 +209,11 @@ class Printer {
     }
   }
 
+  /// Loops longer than this are not unrolled whatever the schedule asks (GCC refuses counts from 65535).
+  static constexpr std::int64_t max_unroll = 1024;
+
   static std::string float_literal(double v) {
+    if (std::isnan(v)) return "NAN";
     if (std::isinf(v)) return v > 0 ? "INFINITY" : "-INFINITY";
     char text[40];
     std::snprintf(text, sizeof text, "%.9g", v);

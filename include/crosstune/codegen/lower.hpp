@@ -94,18 +94,28 @@ struct LoopNest {
 
 namespace lower_detail {
 
+/// `name` as a C++ identifier that cannot clash with a keyword, the emitted helpers (ct_*, CROSSTUNE_*)
+/// or a standard name the kernel uses.
 inline std::string c_identifier(std::string_view name) {
+  static const std::set<std::string, std::less<>> reserved = {
+      "alignas", "auto", "bool", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "namespace", "register", "return",
+      "short", "signed", "sizeof", "static", "std", "struct", "switch", "template", "this", "typedef", "union",
+      "unsigned", "using", "void", "volatile", "while", "args", "INFINITY", "NAN"};
   std::string out;
   for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_') ? c : '_';
-  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0])) != 0) out = "v_" + out;
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0])) != 0 || reserved.contains(out) ||
+      out.starts_with("ct_") || out.starts_with("CROSSTUNE") || out.starts_with("__"))
+    out = "v_" + out;
   return out;
 }
 
 /// An affine form over "atoms": fixed values (expressions of enclosing loops) or ranges [0, extent).
 struct Atom {
   bool ranging = false;
-  std::int64_t extent = 1;
-  ir::ExprId fixed = ir::no_expr;
+  std::int64_t extent = 1;        ///< ranging: [0, extent)
+  ir::ExprId fixed = ir::no_expr;  ///< fixed: its value, somewhere in [low, high]
+  std::int64_t low = 0, high = 0;
 };
 struct Affine {
   std::vector<std::pair<std::int32_t, std::int64_t>> terms;  // atom, coefficient
@@ -169,7 +179,8 @@ class Lowerer {
   struct Region {
     std::vector<ir::ExprId> base;       // origin per dimension (empty: all 0)
     std::vector<std::int64_t> extents;  // size per dimension
-    bool may_overrun = false;           // the consumer's loops overrun, so points past the tensor can be asked for
+    std::vector<std::pair<std::int64_t, std::int64_t>> base_range;  // least and greatest origin per dimension
+    std::vector<char> guard_low, guard_high;  // the tile can start below 0 / end past the tensor
   };
 
   Unexpected fail(const std::string& why) const {
@@ -181,7 +192,7 @@ class Lowerer {
 
   std::int32_t add_buffer(const schedule::Stage& stage, std::int32_t s, BufferKind kind, std::vector<std::int64_t> shape) {
     Buffer b;
-    b.name = unique(buffer_names_, c_identifier(stage.name()));
+    b.name = unique(names_, c_identifier(stage.name()));
     b.tensor = stage.op->id;
     b.stage = s;
     b.kind = kind;
@@ -224,10 +235,13 @@ class Lowerer {
           return fail(stage_text(s) + " is computed at " + stage_text(static_cast<std::size_t>(stage.attach_stage)) +
                       " but also read by " + stage_text(c));
       }
-      if (stage.op->reduce != ir::ReduceKind::none || !stage.op->reduce_axes.empty()) {
-        for (std::size_t i = 0; i < stage.iters.size(); ++i)
-          if (stage.kind(i) == schedule::IteratorKind::mixed) return fail(stage_text(s) + " fuses spatial and reduction loops");
-      }
+    }
+    for (std::size_t s = 0; s < st_.size(); ++s) {
+      const schedule::Stage& stage = st_.stage(s);
+      if (stage.placeholder() || stage.compute_at == schedule::ComputeAtKind::inlined || stage.op->reduce == ir::ReduceKind::none) continue;
+      for (std::size_t i = 0; i < stage.iters.size(); ++i)
+        if (stage.kind(i) == schedule::IteratorKind::mixed)
+          return fail(stage_text(s) + " fuses spatial and reduction loops, which leaves no place for its initialisation");
     }
     return {};
   }
@@ -249,20 +263,22 @@ class Lowerer {
         ext[v] = e;
       }
       if (lv.fate == schedule::LoopVar::Fate::split) {
-        std::int64_t product = 1;
-        std::int32_t remainder = -1;
-        for (std::int32_t c = 0; c < lv.count; ++c) {
-          const auto child = static_cast<std::size_t>(lv.link + c);
-          if (stage.vars[child].factor > 0) {
-            product *= stage.vars[child].factor;
-            ext[child] = stage.vars[child].factor;
-          } else {
-            remainder = lv.link + c;
-          }
+        // Each fixed piece is at most its length and at most what is left to split (TVM's bound
+        // inference), working outward from the innermost piece (or inward, when the remainder is last).
+        const auto first = static_cast<std::size_t>(lv.link);
+        const auto count = static_cast<std::size_t>(lv.count);
+        const bool remainder_first = stage.vars[first].factor == 0;
+        std::int64_t left = ext[v];
+        for (std::size_t i = 0; i + 1 < count; ++i) {
+          const std::size_t piece = remainder_first ? first + count - 1 - i : first + i;
+          const std::int64_t f = stage.vars[piece].factor;
+          ext[piece] = std::min(f, left);
+          left = left / f + (left % f != 0 ? 1 : 0);
         }
-        const std::int64_t rest = (ext[v] + product - 1) / product;
-        if (remainder >= 0) ext[static_cast<std::size_t>(remainder)] = rest;
-        if (rest * product != ext[v]) {
+        ext[remainder_first ? first : first + count - 1] = left;
+        std::int64_t product = 1;
+        for (std::size_t i = 0; i < count; ++i) product = std::min<std::int64_t>(product * ext[first + i], std::int64_t{1} << 62);
+        if (product != ext[v]) {
           exact = false;
           if (inexact_split != nullptr) (*inexact_split)[v] = 1;
         }
@@ -370,14 +386,16 @@ class Lowerer {
 
   /// The region of `producer` that stage `consumer` reads in its loops after position `attach_pos`.
   Region infer_region(std::size_t producer, std::size_t consumer, const std::vector<std::int64_t>& ext,
-                      const std::vector<ir::ExprId>& loop_of_var, std::size_t attach_pos, bool consumer_overruns,
-                      const std::vector<ir::ExprId>& consumer_base) {
+                      const std::vector<ir::ExprId>& loop_of_var, std::size_t attach_pos, const Region& consumer_region) {
+    const std::vector<ir::ExprId>& consumer_base = consumer_region.base;
     const schedule::Stage& cs = st_.stage(consumer);
     const ir::Operation& pop = *st_.stage(producer).op;
     Region region;
     region.extents = pop.shape();
     region.base.assign(region.extents.size(), ir::no_expr);
-    region.may_overrun = consumer_overruns;
+    region.base_range.assign(region.extents.size(), {0, 0});
+    region.guard_low.assign(region.extents.size(), 0);
+    region.guard_high.assign(region.extents.size(), 0);
     // Atoms: fixed loops (at or outside the attach point) and ranging loops (inside).
     std::vector<Atom> atoms;
     std::vector<std::optional<Affine>> var_affine(cs.vars.size());
@@ -389,8 +407,13 @@ class Lowerer {
       if (lv.fate == schedule::LoopVar::Fate::leaf) {
         const auto pos = static_cast<std::size_t>(cs.position(v));
         Atom atom;
-        if (pos <= attach_pos) atom.fixed = loop_of_var[static_cast<std::size_t>(v)];
-        else atom.ranging = true, atom.extent = ext[static_cast<std::size_t>(v)];
+        if (pos <= attach_pos) {
+          atom.fixed = loop_of_var[static_cast<std::size_t>(v)];
+          atom.high = ext[static_cast<std::size_t>(v)] - 1;
+        } else {
+          atom.ranging = true;
+          atom.extent = ext[static_cast<std::size_t>(v)];
+        }
         atoms.push_back(atom);
         a.terms.emplace_back(static_cast<std::int32_t>(atoms.size() - 1), 1);
       } else if (lv.fate == schedule::LoopVar::Fate::split) {
@@ -407,6 +430,7 @@ class Lowerer {
         if (fixed) {
           std::vector<ir::ExprId> memo_values(cs.vars.size(), ir::no_expr);
           atom.fixed = var_value(cs, v, ext, [&](std::int32_t leaf) { return loop_of_var[static_cast<std::size_t>(leaf)]; }, memo_values);
+          atom.high = ext[static_cast<std::size_t>(v)] - 1;
         } else {
           atom.ranging = true;
           atom.extent = ext[static_cast<std::size_t>(v)];
@@ -424,6 +448,8 @@ class Lowerer {
       if (i < consumer_base.size()) {  // an attached consumer's axes are offset by its own tile's origin
         Atom origin;
         origin.fixed = consumer_base[i];
+        origin.low = consumer_region.base_range[i].first;
+        origin.high = consumer_region.base_range[i].second;
         atoms.push_back(origin);
         axis[i].terms.emplace_back(static_cast<std::int32_t>(atoms.size() - 1), 1);
       }
@@ -486,10 +512,19 @@ class Lowerer {
       }
       ir::ExprPool& pool = nest_.pool;
       ir::ExprId base = pool.index(lo).id;
-      for (auto [atom, coef] : first->terms)
-        base = pool.binary(ir::ExprOp::add, base, pool.binary(ir::ExprOp::mul, atoms[static_cast<std::size_t>(atom)].fixed, pool.index(coef).id));
-      region.base[d] = base;
+      std::int64_t least = lo, greatest = lo;  // the origin's range over the fixed loops' values
+      for (auto [atom, coef] : first->terms) {
+        const Atom& at = atoms[static_cast<std::size_t>(atom)];
+        base = pool.binary(ir::ExprOp::add, base, pool.binary(ir::ExprOp::mul, at.fixed, pool.index(coef).id));
+        least += coef * (coef < 0 ? at.high : at.low);
+        greatest += coef * (coef < 0 ? at.low : at.high);
+      }
+      region.base[d] = ir::simplify_index(pool, base);
       region.extents[d] = hi - lo + 1;
+      region.base_range[d] = {least, greatest};
+      // Reads under a condition (padding) or loops that overrun can ask for points outside the tensor.
+      region.guard_low[d] = least < 0 ? 1 : 0;
+      region.guard_high[d] = greatest + region.extents[d] > full ? 1 : 0;
     }
     return region;
   }
@@ -506,7 +541,9 @@ class Lowerer {
     bool exact = true;
     std::vector<char> inexact_split;
     const std::vector<std::int64_t> ext = var_extents(stage, root, exact, &inexact_split);
-    const bool overruns = !exact || region.may_overrun;
+    bool tile_guarded = false;
+    for (std::size_t d = 0; d < region.guard_low.size(); ++d) tile_guarded = tile_guarded || region.guard_low[d] || region.guard_high[d];
+    const bool overruns = !exact || tile_guarded;
     // An axis needs a guard when a split below it (or below the fusion it joined) leaves a remainder.
     std::vector<char> overrun_memo(stage.vars.size(), -1);
     std::function<bool(std::int32_t)> var_overruns = [&](std::int32_t v) -> bool {
@@ -528,7 +565,7 @@ class Lowerer {
     std::vector<ir::ExprId> loop_of_var(stage.vars.size(), ir::no_expr);
     for (std::size_t i = 0; i < stage.iters.size(); ++i) {
       Loop loop;
-      loop.name = unique(loop_names_, c_identifier(stage.iters[i].name));
+      loop.name = unique(names_, c_identifier(stage.iters[i].name));
       loop.extent = ext[static_cast<std::size_t>(stage.iters[i].var)];
       loop.annotation = stage.iters[i].annotation;
       loop.kind = stage.kind(i);
@@ -569,8 +606,9 @@ class Lowerer {
       for (std::size_t a = 0; a < n; ++a) {
         if (var_overruns(static_cast<std::int32_t>(a)))
           also(pool.binary(ir::ExprOp::lt, ir::simplify_index(pool, local[a]), pool.index(root[a]).id));
-        const bool tiled = a < n_spatial && !region.base.empty() && !(pool[region.base[a]].op == ir::ExprOp::int_const && pool[region.base[a]].integer == 0);
-        if (region.may_overrun && tiled)
+        if (a < region.guard_low.size() && region.guard_low[a])
+          also(pool.binary(ir::ExprOp::ge, ir::simplify_index(pool, global[a]), pool.index(0).id));
+        if (a < region.guard_high.size() && region.guard_high[a])
           also(pool.binary(ir::ExprOp::lt, ir::simplify_index(pool, global[a]), pool.index(op.axes[a].extent).id));
       }
       return condition;
@@ -593,7 +631,7 @@ class Lowerer {
         for (std::size_t j = i; j < stage.iters.size(); ++j) {
           if (stage.kind(j) != schedule::IteratorKind::spatial) continue;
           Loop copy = nest_.loops[static_cast<std::size_t>(loop_ids[j])];
-          copy.name = unique(loop_names_, copy.name + "_init");
+          copy.name = unique(names_, copy.name + "_init");
           copy.init = true;
           if (copy.annotation == IteratorAnnotation::parallel) copy.annotation = IteratorAnnotation::none;
           nest_.loops.push_back(std::move(copy));
@@ -629,7 +667,7 @@ class Lowerer {
         if (ps.compute_at != schedule::ComputeAtKind::iter || ps.attach_stage != static_cast<std::int32_t>(s) ||
             ps.attach_var != stage.iters[i].var)
           continue;
-        Region tile = infer_region(p, s, ext, loop_of_var, i, overruns, region.base);
+        Region tile = infer_region(p, s, ext, loop_of_var, i, region);
         if (auto ok = emit_stage(p, tile, *where, parallel_open); !ok) return ok;
       }
     }
@@ -655,7 +693,7 @@ class Lowerer {
     std::int64_t product = 1;
     for (std::size_t i = loop_ids.size(); i-- > 0;) {
       Loop& loop = nest_.loops[static_cast<std::size_t>(loop_ids[i])];
-      product *= loop.extent;
+      product = std::min<std::int64_t>(product * loop.extent, std::int64_t{1} << 62);
       if (product > stage.auto_unroll_max_step) break;
       loop.unroll = true;
     }
@@ -664,7 +702,7 @@ class Lowerer {
   const schedule::State& st_;
   LoopNest nest_;
   std::unordered_map<std::int32_t, Placement> placed_;
-  std::set<std::string> loop_names_, buffer_names_;
+  std::set<std::string> names_;  // loops and buffers share one C++ scope
   std::int64_t missing_ = -1;
 };
 

@@ -17,7 +17,7 @@
 // from either parent) work on the knob values alone; apply() turns a candidate into its steps and State,
 // so every candidate is a valid Ansor step sequence.
 //
-//   auto space = schedule::CpuSketchSpace::make(dag, {.cores = 16, .vector_lanes = 16}).value();
+//   auto space = schedule::CpuSketchSpace::make(dag, {.cores = 16}).value();
 //   Rng rng(7);
 //   auto candidate = space.sample(rng);
 //   State state = space.apply(candidate).value();
@@ -43,7 +43,6 @@ namespace crosstune::schedule {
 
 struct CpuSketchOptions {
   std::int64_t cores = 1;                  ///< parallel loops are fused until they can feed these
-  std::int64_t vector_lanes = 8;           ///< float32 lanes of the widest vector unit
   std::int64_t max_innermost_factor = 64;  ///< the innermost tile factor stays at or below this
   std::array<std::int64_t, 4> unroll_steps = {0, 16, 64, 512};  ///< auto_unroll_max_step choices
 
@@ -51,7 +50,6 @@ struct CpuSketchOptions {
   [[nodiscard]] static CpuSketchOptions from(const hw::HardwareParams& hardware) {
     CpuSketchOptions o;
     o.cores = std::max<std::int64_t>(1, hardware.num_cores);
-    o.vector_lanes = std::max<std::int64_t>(1, hardware.vector_unit_bytes / 4);
     return o;
   }
 };
@@ -112,8 +110,8 @@ class CpuSketchSpace {
   /// The sketches of `dag`; an error when the DAG has nothing to schedule.
   [[nodiscard]] static Expected<CpuSketchSpace> make(std::shared_ptr<const ir::ComputeDag> dag, CpuSketchOptions options = {}) {
     if (!dag || dag->size() == 0) return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace: an empty DAG"));
-    if (options.cores < 1 || options.vector_lanes < 1 || options.max_innermost_factor < 1)
-      return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace: cores, vector lanes and the innermost factor limit must be at least 1"));
+    if (options.cores < 1 || options.max_innermost_factor < 1)
+      return unexpected(Error(ErrorKind::invalid_argument, "CpuSketchSpace: cores and the innermost factor limit must be at least 1"));
     CpuSketchSpace space(std::move(dag), options);
     space.build();
     return space;
@@ -130,7 +128,39 @@ class CpuSketchSpace {
     const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
     c.values.resize(sk.value_count);
     for (std::size_t k = 0; k < sk.knobs.size(); ++k) sample_knob(sk.knobs[k], c.values, rng, k);
+    normalize(c);
     return c;
+  }
+
+  /// Gives knobs that a candidate's other knobs make irrelevant one fixed value (the fused tile of a
+  /// reduction computed inside its reader, vectorisation of a loop of length 1), so that candidates
+  /// with the same schedule compare and hash equal.
+  void normalize(CpuCandidate& c) const {
+    if (c.sketch < 0 || static_cast<std::size_t>(c.sketch) >= sketches_.size()) return;
+    const Sketch& sk = sketches_[static_cast<std::size_t>(c.sketch)];
+    if (c.values.size() != sk.value_count) return;
+    auto at = [&](std::uint32_t knob) -> std::int64_t& { return c.values[sk.knobs[knob].offset]; };
+    auto inner = [&](std::uint32_t knob) -> std::int64_t& { return c.values[sk.knobs[knob].offset + 1]; };
+    for (const StagePlan& p : sk.plans) {
+      switch (p.kind) {
+        case StagePlan::Kind::elementwise:
+          if (inner(p.first_tile) == 1) at(p.vectorize) = 0;
+          break;
+        case StagePlan::Kind::reduction:
+          if (p.spatial > 0 && inner(p.first_tile) == 1) at(p.vectorize) = 0;
+          break;
+        case StagePlan::Kind::reader_with_producer:
+          if (at(p.location) > 0) {
+            at(p.first_tile) = sk.knobs[p.first_tile].extent;
+            inner(p.first_tile) = 1;
+            if (at(p.location) == p.spatial) at(p.vectorize) = 0;  // computed in the innermost loop
+          } else if (inner(p.first_tile) == 1) {
+            at(p.vectorize) = 0;
+          }
+          break;
+        default: break;
+      }
+    }
   }
 
   /// `parent` with one knob changed: a tile factor moved between two levels, or another choice.
@@ -140,7 +170,10 @@ class CpuSketchSpace {
     if (sk.knobs.empty()) return c;
     for (int attempt = 0; attempt < 8; ++attempt) {
       const std::size_t k = rng.uniform_index(sk.knobs.size());
-      if (mutate_knob(sk.knobs[k], c.values, rng, k)) return c;
+      if (!mutate_knob(sk.knobs[k], c.values, rng, k)) continue;
+      normalize(c);
+      if (c != parent) return c;
+      c = parent;  // the change was to a knob that does not matter here
     }
     return c;
   }
@@ -155,19 +188,49 @@ class CpuSketchSpace {
       const std::size_t n = knob.kind == Knob::Kind::tile ? static_cast<std::size_t>(knob.parts) : 1;
       for (std::size_t i = 0; i < n; ++i) c.values[knob.offset + i] = b.values[knob.offset + i];
     }
+    normalize(c);
     return c;
   }
 
-  /// How many distinct candidates the space holds (saturating at 2^62): the product over each sketch's
-  /// knobs of their options, a tile counting its ordered factorizations within the innermost limit.
+  /// How many distinct (normalised) candidates the space holds, saturating at 2^62: per sketch, the
+  /// product over its stage plans of their knob combinations, a tile counting its ordered factorizations
+  /// within the innermost limit. (A few candidates can still give the same steps, where growing the
+  /// parallel fusion to feed the cores makes two parallel choices meet.)
   [[nodiscard]] std::uint64_t size() const {
     constexpr std::uint64_t cap = std::uint64_t{1} << 62;
     auto mul = [&](std::uint64_t a, std::uint64_t b) { return (b != 0 && a > cap / b) ? cap : a * b; };
+    auto add = [&](std::uint64_t a, std::uint64_t b) { return std::min(cap, a + b); };
     std::uint64_t total = 0;
     for (const Sketch& sk : sketches_) {
+      auto options = [&](std::uint32_t knob) {
+        const Knob& k = sk.knobs[knob];
+        return k.kind == Knob::Kind::choice ? static_cast<std::uint64_t>(k.options) : tilings(k);
+      };
+      // a fused split [outer, inner] and a vectorise choice that matters only when inner > 1
+      auto split_and_vectorize = [&](std::uint32_t tile_knob) { return add(mul(options(tile_knob) - 1, 2), 1); };
       std::uint64_t n = 1;
-      for (const Knob& k : sk.knobs) n = mul(n, k.kind == Knob::Kind::choice ? static_cast<std::uint64_t>(k.options) : tilings(k));
-      total = std::min(cap, total + n);
+      for (const StagePlan& p : sk.plans) {
+        switch (p.kind) {
+          case StagePlan::Kind::inline_stage: break;
+          case StagePlan::Kind::tiled:
+            for (std::uint32_t k = p.first_tile; k < p.first_tile + static_cast<std::uint32_t>(p.spatial + p.reduce); ++k) n = mul(n, options(k));
+            n = mul(mul(mul(mul(n, options(p.fusion_level)), options(p.parallel)), options(p.vectorize)), options(p.unroll));
+            break;
+          case StagePlan::Kind::elementwise: n = mul(n, split_and_vectorize(p.first_tile)); break;
+          case StagePlan::Kind::reduction:
+            if (p.spatial > 0) n = mul(n, split_and_vectorize(p.first_tile));
+            n = mul(mul(n, options(p.parallel)), options(p.unroll));
+            break;
+          case StagePlan::Kind::reader_with_producer: {
+            // at the root: the reader's split and vectorise; at loop j < n-1: vectorise or not; at the innermost: nothing
+            std::uint64_t places = split_and_vectorize(p.first_tile);
+            if (p.spatial > 0) places = add(places, add(mul(static_cast<std::uint64_t>(p.spatial - 1), 2), 1));
+            n = mul(mul(n, places), options(p.parallel));
+            break;
+          }
+        }
+      }
+      total = add(total, n);
     }
     return total;
   }
@@ -341,12 +404,22 @@ class CpuSketchSpace {
     const Analysis a = analyse();
     // Per stage, the variants it can take (a tiled output: cache_write or in place).
     std::vector<std::int32_t> tiled;
-    std::vector<bool> taken(dag.size(), false);
     for (std::size_t s = dag.size(); s-- > 0;)
       if (!dag.op(s).placeholder && !a.inlined[s] && has_reuse(a, s)) tiled.push_back(static_cast<std::int32_t>(s));
-    std::size_t variants = 1;
+    // The reader each tiled stage fuses with: an element-wise reader no other tiled stage has taken, and
+    // only when the tiled stage is not itself an output (an output stays at the root).
+    std::vector<std::int64_t> partner(dag.size(), -1);
+    std::vector<bool> claimed(dag.size(), false);
+    for (auto ts : tiled) {
+      const auto s = static_cast<std::size_t>(ts);
+      const std::int64_t reader = fusible_reader(a, s);
+      if (reader < 0 || claimed[static_cast<std::size_t>(reader)] || dag.is_output(dag.op(s).id)) continue;
+      partner[s] = reader;
+      claimed[static_cast<std::size_t>(reader)] = true;
+    }
+    std::size_t variants = 1;  // each tiled stage without a reader: cache_write or in place
     for (auto s : tiled)
-      if (fusible_reader(a, static_cast<std::size_t>(s)) < 0 && variants < 8) variants *= 2;
+      if (partner[static_cast<std::size_t>(s)] < 0 && variants < 8) variants *= 2;
     for (std::size_t v = 0; v < variants; ++v) {
       Sketch sk;
       std::vector<bool> handled(dag.size(), false);
@@ -367,13 +440,13 @@ class CpuSketchSpace {
         p.tensor = op.id;
         p.spatial = static_cast<std::int32_t>(op.axes.size());
         p.reduce = static_cast<std::int32_t>(op.reduce_axes.size());
-        const std::int64_t reader = fusible_reader(a, s);
+        const std::int64_t reader = partner[s];
         std::string variant;
         if (reader >= 0) {
           p.partner = dag.op(static_cast<std::size_t>(reader)).id;
           handled[static_cast<std::size_t>(reader)] = true;
           variant = "fused with " + dag.op(static_cast<std::size_t>(reader)).name;
-        } else if (((v >> bit++) & 1u) == 0) {
+        } else if (bit >= 3 || ((v >> bit++) & 1u) == 0) {  // past three such stages: cache_write only
           p.cache_write = true;
           variant = "cache_write";
         } else {
