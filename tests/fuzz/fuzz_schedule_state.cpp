@@ -13,12 +13,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "crosstune/codegen/interpret.hpp"
+#include "crosstune/codegen/lower.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/schedule/state.hpp"
@@ -347,6 +350,44 @@ void fail(const char* what, const State& state, const State* other = nullptr) {
 
 }  // namespace
 
+/// Lowering either refuses the state (ErrorKind::unsupported) or gives a nest that the interpreter runs
+/// without an access out of a buffer or a read of an unwritten element, to the DAG's outputs.
+void check_lowering(const State& state, const Case& c) {
+  if (!small_enough(state)) return;
+  auto nest = codegen::lower(state);
+  if (!nest) {
+    if (nest.error().kind != ErrorKind::unsupported) fail("lowering failed with an unexpected kind of error", state);
+    return;
+  }
+  std::int64_t work = 0;  // statements the interpreter would run: bounded so each input stays fast
+  std::function<std::int64_t(const std::vector<codegen::Stmt>&)> count = [&](const std::vector<codegen::Stmt>& body) {
+    std::int64_t n = 0;
+    for (const auto& st : body) {
+      std::int64_t inner = 1;
+      if (st.kind == codegen::StmtKind::loop) {
+        const std::int64_t e = nest->loops[static_cast<std::size_t>(st.loop)].extent;
+        const std::int64_t b = count(st.body);
+        if (e > 0 && b > (std::int64_t{1} << 40) / e) return std::int64_t{1} << 40;
+        inner = e * b;
+      }
+      n = std::min<std::int64_t>(n + inner, std::int64_t{1} << 40);
+    }
+    return n;
+  };
+  work = count(nest->body);
+  if (work > 2000000) return;
+  auto got = codegen::interpret(*nest, c.inputs);
+  if (!got) {
+    if (trace) std::fprintf(stderr, "interpret: %s\n", got.error().message.c_str());
+    fail("the lowered nest does not run", state);
+  }
+  for (std::size_t o = 0; o < c.outputs.size(); ++o)
+    for (std::size_t i = 0; i < c.outputs[o].size(); ++i) {
+      const double want = c.outputs[o][i], have = (*got)[o][i];
+      if (!(std::abs(have - want) <= 1e-4 * (1.0 + std::abs(want)))) fail("the lowered nest computes something else", state);
+    }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Bytes in(data, size);
   const Case& c = cases()[in.byte() % cases().size()];
@@ -381,5 +422,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (snapshot(again, false) != snapshot(state, false)) fail("the replayed state differs", state, &again);
   check_semantics(state, c);
+  check_lowering(state, c);
   return 0;
 }

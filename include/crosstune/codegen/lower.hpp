@@ -122,10 +122,11 @@ struct Affine {
   std::int64_t constant = 0;
   void add(const Affine& other, std::int64_t scale) {
     constant += other.constant * scale;
-    for (auto [atom, coef] : other.terms) {
-      auto it = std::find_if(terms.begin(), terms.end(), [&](const auto& t) { return t.first == atom; });
-      if (it == terms.end()) terms.emplace_back(atom, coef * scale);
-      else it->second += coef * scale;
+    for (const auto& term : other.terms) {
+      const std::int32_t atom = term.first;
+      auto it = std::find_if(terms.begin(), terms.end(), [atom](const auto& t) { return t.first == atom; });
+      if (it == terms.end()) terms.emplace_back(atom, term.second * scale);
+      else it->second += term.second * scale;
     }
   }
 };
@@ -431,6 +432,18 @@ class Lowerer {
           std::vector<ir::ExprId> memo_values(cs.vars.size(), ir::no_expr);
           atom.fixed = var_value(cs, v, ext, [&](std::int32_t leaf) { return loop_of_var[static_cast<std::size_t>(leaf)]; }, memo_values);
           atom.high = ext[static_cast<std::size_t>(v)] - 1;
+          // The outermost part is the fusion divided by the inner parts, with no modulo: when the fusion's
+          // split overruns, it overruns too.
+          const schedule::LoopVar& fused = cs.vars[static_cast<std::size_t>(lv.link)];
+          if (fused.parts_count > 0 && cs.fused_parts[fused.parts_offset] == v) {
+            std::int64_t inner = 1, greatest = f.constant;
+            for (std::uint32_t q = 1; q < fused.parts_count; ++q) inner *= ext[static_cast<std::size_t>(cs.fused_parts[fused.parts_offset + q])];
+            for (const auto& term : f.terms) {
+              const Atom& at = atoms[static_cast<std::size_t>(term.first)];
+              greatest += term.second * (term.second < 0 ? at.low : at.high);
+            }
+            atom.high = std::max<std::int64_t>(atom.high, greatest / std::max<std::int64_t>(inner, 1));
+          }
         } else {
           atom.ranging = true;
           atom.extent = ext[static_cast<std::size_t>(v)];
@@ -544,22 +557,6 @@ class Lowerer {
     bool tile_guarded = false;
     for (std::size_t d = 0; d < region.guard_low.size(); ++d) tile_guarded = tile_guarded || region.guard_low[d] || region.guard_high[d];
     const bool overruns = !exact || tile_guarded;
-    // An axis needs a guard when a split below it (or below the fusion it joined) leaves a remainder.
-    std::vector<char> overrun_memo(stage.vars.size(), -1);
-    std::function<bool(std::int32_t)> var_overruns = [&](std::int32_t v) -> bool {
-      char& memo = overrun_memo[static_cast<std::size_t>(v)];
-      if (memo >= 0) return memo != 0;
-      const schedule::LoopVar& lv = stage.vars[static_cast<std::size_t>(v)];
-      bool result = false;
-      if (lv.fate == schedule::LoopVar::Fate::split) {
-        result = inexact_split[static_cast<std::size_t>(v)] != 0;
-        for (std::int32_t c = 0; c < lv.count && !result; ++c) result = var_overruns(lv.link + c);
-      } else if (lv.fate == schedule::LoopVar::Fate::fused) {
-        result = var_overruns(lv.link);
-      }
-      memo = result ? 1 : 0;
-      return result;
-    };
     // Loops of the stage, outermost first.
     std::vector<std::int32_t> loop_ids(stage.iters.size());
     std::vector<ir::ExprId> loop_of_var(stage.vars.size(), ir::no_expr);
@@ -597,15 +594,21 @@ class Lowerer {
       buffer = placed_.at(op.id).buffer;
     }
     // Guards: axes within their extents when a split overruns, and the tile within the tensor.
-    auto guard = [&](bool spatial_only) {
+    // Guards: every split that leaves a remainder keeps its loop within the extent it split (checking
+    // only the axes would let an inner remainder alias a valid point and count it twice), and a tile
+    // stays within its tensor where its origin can leave it.
+    auto guard = [&](bool spatial_only, const std::function<ir::ExprId(std::int32_t)>& leaf, std::vector<ir::ExprId>& memo_values) {
       ir::ExprPool& pool = nest_.pool;
       ir::ExprId condition = ir::no_expr;
       auto also = [&](ir::ExprId c) { condition = condition == ir::no_expr ? c : pool.binary(ir::ExprOp::logical_and, condition, c); };
       if (!overruns) return condition;
+      for (std::size_t v = 0; v < stage.vars.size(); ++v) {
+        if (inexact_split[v] == 0 || (spatial_only && stage.vars[v].kind != schedule::IteratorKind::spatial)) continue;
+        const ir::ExprId value = var_value(stage, static_cast<std::int32_t>(v), ext, leaf, memo_values);
+        also(pool.binary(ir::ExprOp::lt, ir::simplify_index(pool, value), pool.index(ext[v]).id));
+      }
       const std::size_t n = spatial_only ? n_spatial : root.size();
       for (std::size_t a = 0; a < n; ++a) {
-        if (var_overruns(static_cast<std::int32_t>(a)))
-          also(pool.binary(ir::ExprOp::lt, ir::simplify_index(pool, local[a]), pool.index(root[a]).id));
         if (a < region.guard_low.size() && region.guard_low[a])
           also(pool.binary(ir::ExprOp::ge, ir::simplify_index(pool, global[a]), pool.index(0).id));
         if (a < region.guard_high.size() && region.guard_high[a])
@@ -646,7 +649,7 @@ class Lowerer {
         for (std::size_t a = 0; a < n_spatial; ++a) local[a] = var_value(stage, static_cast<std::int32_t>(a), ext, leaf_init, init_memo);
         if (!region.base.empty())
           for (std::size_t a = 0; a < n_spatial; ++a) global[a] = nest_.pool.binary(ir::ExprOp::add, region.base[a], local[a]);
-        Stmt init{StmtKind::store, -1, buffer, {}, nest_.pool.value(ir::reduce_identity(op.reduce)).id, guard(true), {}};
+        Stmt init{StmtKind::store, -1, buffer, {}, nest_.pool.value(ir::reduce_identity(op.reduce)).id, guard(true, leaf_init, init_memo), {}};
         for (std::size_t a = 0; a < n_spatial; ++a) init.index.push_back(ir::simplify_index(nest_.pool, local[a]));
         at->push_back(std::move(init));
         local = saved_local;
@@ -683,7 +686,7 @@ class Lowerer {
       const ir::ExprOp combine = op.reduce == ir::ReduceKind::sum ? ir::ExprOp::add : op.reduce == ir::ReduceKind::max ? ir::ExprOp::max : ir::ExprOp::min;
       value = pool.binary(combine, current, value);
     }
-    where->push_back(Stmt{StmtKind::store, -1, buffer, std::move(index), value, guard(false), {}});
+    where->push_back(Stmt{StmtKind::store, -1, buffer, std::move(index), value, guard(false, leaf_main, memo), {}});
     return {};
   }
 

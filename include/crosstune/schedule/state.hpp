@@ -750,7 +750,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
   // Express each original reduction axis through the leaf loops (splits and fusions), then substitute.
   ir::ExprPool& pool = rf->pool;
   std::vector<ir::ExprId> value_of(s.vars.size(), ir::no_expr);
-  bool exact = true;  // no split left a remainder, so no guard is needed
+  std::vector<std::int32_t> remainders;  // split loops whose pieces overrun them: each needs a guard
   bool overflow = false;  // a stride left int64
   std::function<ir::ExprId(std::int32_t)> expr_of = [&](std::int32_t v) -> ir::ExprId {
     auto& cached = value_of[static_cast<std::size_t>(v)];
@@ -769,7 +769,7 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
         overflow |= !state_detail::multiply(stride, s.vars[static_cast<std::size_t>(child)].extent);
         product = stride;
       }
-      if (product != lv.extent) exact = false;
+      if (product != lv.extent) remainders.push_back(v);
     } else if (lv.fate == LoopVar::Fate::fused) {
       const LoopVar& f = s.vars[static_cast<std::size_t>(lv.link)];
       std::int64_t stride = 1;
@@ -790,10 +790,13 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
   ir::ExprId body = pool.import(
       op.pool, op.body, [&](std::int64_t v) { return axis_value[static_cast<std::size_t>(v)]; },
       [&](std::int64_t tensor, std::span<const ir::ExprId> idx) { return pool.load_ids(tensor, idx); });
-  if (!exact) {  // a split with a remainder: points past the axis contribute the reduction's identity
+  if (!remainders.empty()) {
+    // Points past a split loop contribute the reduction's identity. Every such loop is checked, not only
+    // the axes: an inner piece that overruns its loop would otherwise alias a valid point.
     ir::ExprId condition = ir::no_expr;
-    for (std::size_t i = n_spatial; i < axis_value.size(); ++i) {
-      const ir::ExprId inside = pool.binary(ir::ExprOp::lt, axis_value[i], pool.index(op.reduce_axes[i - n_spatial].extent).id);
+    for (std::int32_t v : remainders) {
+      const ir::ExprId inside = pool.binary(ir::ExprOp::lt, value_of[static_cast<std::size_t>(v)],
+                                            pool.index(s.vars[static_cast<std::size_t>(v)].extent).id);
       condition = condition == ir::no_expr ? inside : pool.binary(ir::ExprOp::logical_and, condition, inside);
     }
     body = pool.select_ids(condition, body, pool.value(ir::reduce_identity(op.reduce)).id);
