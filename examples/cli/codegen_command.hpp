@@ -593,38 +593,13 @@ inline void print_replay_table(const schedule::ReplayReport& report, const io::R
 
 inline void run_replay(const CodegenOptions& o) {
   const auto files = expand_log_paths(o.replay);
-  io::ReadOptions read_options;
-  read_options.on_bad_line = o.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
-  read_options.allow_empty = o.skip_bad;
   schedule::Replayer replayer;
   schedule::ReplayReport report;
-  io::ReadStats totals;
   const auto start = std::chrono::steady_clock::now();
-  Progress progress("replaying logs", files.size());
-  std::size_t done = 0;
-  for (const auto& file : files) {
-    progress.update(done++);
-    auto reader = io::LogReader::open(file, read_options);
-    if (!reader) fail(reader.error());
-    Record record;
-    while (true) {
-      auto more = reader->next(record);
-      if (!more) fail(more.error());
-      if (!*more) break;
-      auto state = replayer.replay(record);
-      report.add(replayer.last_family(), replayer.last_cause(), state ? nullptr : &state.error());
-    }
-    if (reader->stats().records == 0) warn(file + ": no records");
-    if (reader->stats().skipped_lines > 0) clear_progress_line();
-    for (const auto& diagnostic : reader->stats().diagnostics)
-      std::cerr << "crosstune: skipped: " << diagnostic.describe() << '\n';
-    if (reader->stats().skipped_lines > reader->stats().diagnostics.size()) {
-      std::cerr << "crosstune: skipped " << reader->stats().skipped_lines - reader->stats().diagnostics.size()
-                << " more bad lines in " << file << '\n';
-    }
-    totals += reader->stats();
-  }
-  progress.finish();
+  const io::ReadStats totals = for_each_record(files, o.skip_bad, "replaying logs", [&](const Record& record) {
+    auto state = replayer.replay(record);
+    report.add(replayer.last_family(), replayer.last_cause(), state ? nullptr : &state.error());
+  });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double per_second = static_cast<double>(report.total.records) / std::max(seconds, 1e-9);
   if (o.json) {

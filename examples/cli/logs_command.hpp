@@ -27,33 +27,7 @@ struct LogsStatsOptions {
 /// the command (exit 1).
 inline void read_into_summary(const LogsStatsOptions& options, data::LogSummary& summary,
                               io::ReadStats& totals) {
-  io::ReadOptions read_options;
-  read_options.on_bad_line = options.skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
-  read_options.allow_empty = options.skip_bad;
-  Progress progress("reading logs", options.files.size());
-  std::size_t done = 0;
-  for (const auto& file : options.files) {
-    progress.update(done++);
-    auto reader = io::LogReader::open(file, read_options);
-    if (!reader) fail(reader.error());
-    Record record;
-    while (true) {
-      auto more = reader->next(record);
-      if (!more) fail(more.error());
-      if (!*more) break;
-      summary.add(record);
-    }
-    if (reader->stats().records == 0) warn(file + ": no records");
-    if (reader->stats().skipped_lines > 0) clear_progress_line();
-    for (const auto& diagnostic : reader->stats().diagnostics) {
-      std::cerr << "crosstune: skipped: " << diagnostic.describe() << '\n';
-    }
-    if (reader->stats().skipped_lines > reader->stats().diagnostics.size()) {
-      std::cerr << "crosstune: skipped " << reader->stats().skipped_lines - reader->stats().diagnostics.size()
-                << " more bad lines in " << file << '\n';
-    }
-    totals += reader->stats();
-  }
+  totals = for_each_record(options.files, options.skip_bad, "reading logs", [&](const Record& r) { summary.add(r); });
 }
 
 inline void print_stats_json(const data::LogSummary& s, const io::ReadStats& totals, std::size_t files) {

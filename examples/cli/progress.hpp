@@ -15,10 +15,14 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common.hpp"
+#include "crosstune/core/record.hpp"
+#include "crosstune/io/log_reader.hpp"
 
 namespace crosstune::cli {
 
@@ -73,5 +77,39 @@ class Progress {
   bool visible_;
   clock::time_point start_, last_draw_{};
 };
+
+/// Calls `use(record)` for every record of `files`, with a progress bar labelled `label`. A file that
+/// cannot be read, or a bad line without `skip_bad`, ends the command (exit 1); with `skip_bad`, skipped
+/// lines are reported on stderr. Returns the reading statistics of all files.
+template <class Use>
+io::ReadStats for_each_record(const std::vector<std::string>& files, bool skip_bad, const char* label, Use&& use) {
+  io::ReadOptions read_options;
+  read_options.on_bad_line = skip_bad ? io::OnBadLine::skip : io::OnBadLine::stop;
+  read_options.allow_empty = skip_bad;
+  io::ReadStats totals;
+  Progress progress(label, files.size());
+  std::size_t done = 0;
+  for (const auto& file : files) {
+    progress.update(done++);
+    auto reader = io::LogReader::open(file, read_options);
+    if (!reader) fail(reader.error());
+    Record record;
+    while (true) {
+      auto more = reader->next(record);
+      if (!more) fail(more.error());
+      if (!*more) break;
+      use(record);
+    }
+    const io::ReadStats& stats = reader->stats();
+    if (stats.records == 0) warn(file + ": no records");
+    if (stats.skipped_lines > 0) clear_progress_line();
+    for (const auto& diagnostic : stats.diagnostics) std::cerr << "crosstune: skipped: " << diagnostic.describe() << '\n';
+    if (stats.skipped_lines > stats.diagnostics.size())
+      std::cerr << "crosstune: skipped " << stats.skipped_lines - stats.diagnostics.size() << " more bad lines in " << file << '\n';
+    totals += stats;
+  }
+  progress.finish();
+  return totals;
+}
 
 }  // namespace crosstune::cli

@@ -307,19 +307,9 @@ class Lowerer {
         stride *= ext[static_cast<std::size_t>(child)];
       }
     } else {  // a part of a fusion: (fused / stride) % extent
-      const schedule::LoopVar& f = stage.vars[static_cast<std::size_t>(lv.link)];
-      std::int64_t stride = 1;
-      bool after = false, outermost = false;
-      for (std::uint32_t p = 0; p < f.parts_count; ++p) {
-        const std::int32_t part = stage.fused_parts[f.parts_offset + p];
-        if (after) stride *= ext[static_cast<std::size_t>(part)];
-        if (part == var) {
-          after = true;
-          outermost = p == 0;
-        }
-      }
-      e = pool.binary(ir::ExprOp::floordiv, var_value(stage, lv.link, ext, leaf, memo), pool.index(stride).id);
-      if (!outermost) e = pool.binary(ir::ExprOp::floormod, e, pool.index(ext[static_cast<std::size_t>(var)]).id);
+      const auto at = schedule::fused_part_position(stage, var, [&](std::int32_t part) { return ext[static_cast<std::size_t>(part)]; });
+      e = pool.binary(ir::ExprOp::floordiv, var_value(stage, lv.link, ext, leaf, memo), pool.index(at.stride).id);
+      if (!at.outermost) e = pool.binary(ir::ExprOp::floormod, e, pool.index(ext[static_cast<std::size_t>(var)]).id);
     }
     return cached = e;
   }
@@ -434,15 +424,14 @@ class Lowerer {
           atom.high = ext[static_cast<std::size_t>(v)] - 1;
           // The outermost part is the fusion divided by the inner parts, with no modulo: when the fusion's
           // split overruns, it overruns too.
-          const schedule::LoopVar& fused = cs.vars[static_cast<std::size_t>(lv.link)];
-          if (fused.parts_count > 0 && cs.fused_parts[fused.parts_offset] == v) {
-            std::int64_t inner = 1, greatest = f.constant;
-            for (std::uint32_t q = 1; q < fused.parts_count; ++q) inner *= ext[static_cast<std::size_t>(cs.fused_parts[fused.parts_offset + q])];
+          const auto position = schedule::fused_part_position(cs, v, [&](std::int32_t part) { return ext[static_cast<std::size_t>(part)]; });
+          if (position.outermost) {
+            std::int64_t greatest = f.constant;
             for (const auto& term : f.terms) {
               const Atom& at = atoms[static_cast<std::size_t>(term.first)];
               greatest += term.second * (term.second < 0 ? at.low : at.high);
             }
-            atom.high = std::max<std::int64_t>(atom.high, greatest / std::max<std::int64_t>(inner, 1));
+            atom.high = std::max<std::int64_t>(atom.high, greatest / std::max<std::int64_t>(position.stride, 1));
           }
         } else {
           atom.ranging = true;

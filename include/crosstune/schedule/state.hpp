@@ -93,6 +93,30 @@ struct Stage {
   }
 };
 
+/// Where a loop variable sits in the fusion it joined: the product of the extents of the parts after it
+/// (`extent_of(var)` gives a part's extent; the caller picks static or lowered extents) and whether it
+/// is the outermost part. A part's value is (fusion / stride), modulo its extent unless outermost.
+struct FusedPartPosition {
+  std::int64_t stride = 1;
+  bool outermost = false;
+  bool overflow = false;  ///< the stride passed the int64 range
+};
+template <class ExtentOf>
+[[nodiscard]] FusedPartPosition fused_part_position(const Stage& stage, std::int32_t part, ExtentOf&& extent_of) {
+  FusedPartPosition at;
+  const LoopVar& fusion = stage.vars[static_cast<std::size_t>(stage.vars[static_cast<std::size_t>(part)].link)];
+  bool after = false;
+  for (std::uint32_t p = 0; p < fusion.parts_count; ++p) {
+    const std::int32_t other = stage.fused_parts[fusion.parts_offset + p];
+    if (after && __builtin_mul_overflow(at.stride, static_cast<std::int64_t>(extent_of(other)), &at.stride)) at.overflow = true;
+    if (other == part) {
+      after = true;
+      at.outermost = p == 0;
+    }
+  }
+  return at;
+}
+
 namespace state_detail {
 /// Ansor's CleanName: '.' and '@' become '_' (TE's ".outer"/".inner" never occur here).
 inline std::string clean_name(std::string_view name) {
@@ -771,16 +795,10 @@ inline Expected<void> State::apply_rfactor(StepView step, std::size_t index) {
       }
       if (product != lv.extent) remainders.push_back(v);
     } else if (lv.fate == LoopVar::Fate::fused) {
-      const LoopVar& f = s.vars[static_cast<std::size_t>(lv.link)];
-      std::int64_t stride = 1;
-      bool after = false, outermost = true;
-      for (std::uint32_t p = 0; p < f.parts_count; ++p) {
-        const std::int32_t part = s.fused_parts[f.parts_offset + p];
-        if (after) overflow |= !state_detail::multiply(stride, s.vars[static_cast<std::size_t>(part)].extent);
-        if (part == v) after = true, outermost = p == 0;
-      }
-      e = pool.binary(ir::ExprOp::floordiv, expr_of(lv.link), pool.index(stride).id);
-      if (!outermost) e = pool.binary(ir::ExprOp::floormod, e, pool.index(lv.extent).id);
+      const auto at = fused_part_position(s, v, [&](std::int32_t part) { return s.vars[static_cast<std::size_t>(part)].extent; });
+      overflow |= at.overflow;
+      e = pool.binary(ir::ExprOp::floordiv, expr_of(lv.link), pool.index(at.stride).id);
+      if (!at.outermost) e = pool.binary(ir::ExprOp::floormod, e, pool.index(lv.extent).id);
     }
     return cached = e;
   };
