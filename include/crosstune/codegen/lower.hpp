@@ -546,18 +546,23 @@ class Lowerer {
     bool tile_guarded = false;
     for (std::size_t d = 0; d < region.guard_low.size(); ++d) tile_guarded = tile_guarded || region.guard_low[d] || region.guard_high[d];
     const bool overruns = !exact || tile_guarded;
-    // Loops of the stage, outermost first.
-    std::vector<std::int32_t> loop_ids(stage.iters.size());
+    // Loops of the stage, outermost first. A loop that runs once is no loop: its variable is 0 (TVM
+    // drops such loops too), which keeps the nest and the emitted code to the loops that iterate.
+    std::vector<std::int32_t> loop_ids(stage.iters.size(), -1);
     std::vector<ir::ExprId> loop_of_var(stage.vars.size(), ir::no_expr);
     for (std::size_t i = 0; i < stage.iters.size(); ++i) {
+      if (stage.iters[i].annotation == IteratorAnnotation::parallel && stage.kind(i) != schedule::IteratorKind::spatial)
+        return fail("loop '" + stage.iters[i].name + "' of " + stage_text(s) + " is a reduction and cannot run in parallel");
+      if (ext[static_cast<std::size_t>(stage.iters[i].var)] == 1) {
+        loop_of_var[static_cast<std::size_t>(stage.iters[i].var)] = nest_.pool.index(0).id;
+        continue;
+      }
       Loop loop;
       loop.name = unique(names_, c_identifier(stage.iters[i].name));
       loop.extent = ext[static_cast<std::size_t>(stage.iters[i].var)];
       loop.annotation = stage.iters[i].annotation;
       loop.kind = stage.kind(i);
       loop.stage = static_cast<std::int32_t>(s);
-      if (loop.annotation == IteratorAnnotation::parallel && loop.kind != schedule::IteratorKind::spatial)
-        return fail("loop '" + stage.iters[i].name + "' of " + stage_text(s) + " is a reduction and cannot run in parallel");
       nest_.loops.push_back(std::move(loop));
       loop_ids[i] = static_cast<std::int32_t>(nest_.loops.size() - 1);
       loop_of_var[static_cast<std::size_t>(stage.iters[i].var)] = nest_.pool.var(loop_ids[i]).id;
@@ -582,7 +587,6 @@ class Lowerer {
     } else {
       buffer = placed_.at(op.id).buffer;
     }
-    // Guards: axes within their extents when a split overruns, and the tile within the tensor.
     // Guards: every split that leaves a remainder keeps its loop within the extent it split (checking
     // only the axes would let an inner remainder alias a valid point and count it twice), and a tile
     // stays within its tensor where its origin can leave it.
@@ -613,7 +617,6 @@ class Lowerer {
         break;
       }
     const bool reduction = op.reduce != ir::ReduceKind::none;
-    std::vector<std::vector<Stmt>*> levels;  // the body each open loop fills
     bool parallel_open = parallel_outside;
     for (std::size_t i = 0; i <= stage.iters.size(); ++i) {
       if (reduction && i == first_reduce) {
@@ -621,7 +624,7 @@ class Lowerer {
         std::vector<Stmt>* at = where;
         std::vector<ir::ExprId> init_loop_of_var = loop_of_var;
         for (std::size_t j = i; j < stage.iters.size(); ++j) {
-          if (stage.kind(j) != schedule::IteratorKind::spatial) continue;
+          if (stage.kind(j) != schedule::IteratorKind::spatial || loop_ids[j] < 0) continue;
           Loop copy = nest_.loops[static_cast<std::size_t>(loop_ids[j])];
           copy.name = unique(names_, copy.name + "_init");
           copy.init = true;
@@ -646,13 +649,15 @@ class Lowerer {
           for (std::size_t a = 0; a < n_spatial; ++a) global[a] = nest_.pool.binary(ir::ExprOp::add, region.base[a], local[a]);
       }
       if (i == stage.iters.size()) break;
-      where->push_back(Stmt{StmtKind::loop, loop_ids[i], -1, {}, ir::no_expr, ir::no_expr, {}});
-      Loop& loop = nest_.loops[static_cast<std::size_t>(loop_ids[i])];
-      if (loop.annotation == IteratorAnnotation::parallel) {
-        if (parallel_open) loop.annotation = IteratorAnnotation::none;  // nested parallelism: the outer loop has it
-        parallel_open = true;
+      if (loop_ids[i] >= 0) {
+        where->push_back(Stmt{StmtKind::loop, loop_ids[i], -1, {}, ir::no_expr, ir::no_expr, {}});
+        Loop& loop = nest_.loops[static_cast<std::size_t>(loop_ids[i])];
+        if (loop.annotation == IteratorAnnotation::parallel) {
+          if (parallel_open) loop.annotation = IteratorAnnotation::none;  // nested parallelism: the outer loop has it
+          parallel_open = true;
+        }
+        where = &where->back().body;
       }
-      where = &where->back().body;
       // Stages computed at this loop run first in its body.
       for (std::size_t p = 0; p < st_.size(); ++p) {
         const schedule::Stage& ps = st_.stage(p);
@@ -684,6 +689,7 @@ class Lowerer {
     if (stage.auto_unroll_max_step <= 0) return;
     std::int64_t product = 1;
     for (std::size_t i = loop_ids.size(); i-- > 0;) {
+      if (loop_ids[i] < 0) continue;  // a loop that runs once
       Loop& loop = nest_.loops[static_cast<std::size_t>(loop_ids[i])];
       product = std::min<std::int64_t>(product * loop.extent, std::int64_t{1} << 62);
       if (product > stage.auto_unroll_max_step) break;
