@@ -11,8 +11,9 @@
 //   * inlined stages are substituted into their readers;
 //   * a reduction initialises its accumulator just outside its outermost reduction loop, over the
 //     spatial loops inside it;
-//   * splits that do not divide their loop get a guard; auto_unroll_max_step marks inner loops whose
-//     total trip count is within the limit.
+//   * split pieces shrink to what is left of the loop they split; a split that leaves a remainder gets
+//     a guard, and so does a tile whose origin can leave its tensor; loops that run once are dropped;
+//   * auto_unroll_max_step marks inner loops whose total trip count is within the limit.
 //
 //   auto nest = crosstune::codegen::lower(state);
 //   if (!nest) std::cerr << nest.error().describe() << '\n';
