@@ -65,6 +65,10 @@
 #include "crosstune/codegen/interpret.hpp"
 #include "crosstune/codegen/lower.hpp"
 
+#include "crosstune/measure/callable_measurer.hpp"
+#include "crosstune/measure/timing.hpp"
+#include "crosstune/measure/verify.hpp"
+
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/cost_model.hpp"
 #include "crosstune/model/layers.hpp"
