@@ -8,6 +8,7 @@ packages=(
   doctest-dev libbenchmark-dev libcli11-dev             # tests, benchmarks, command-line tool
   libxgboost-dev                                        # the XGBoost baseline (crosstune::xgboost; optional)
   clang libclang-rt-14-dev                              # asan-ubsan preset and the libFuzzer target
+  libomp-dev                                            # OpenMP for generated kernels built with Clang
 )
 missing=()
 for p in "${packages[@]}"; do

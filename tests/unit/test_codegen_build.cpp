@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -47,6 +49,12 @@ TEST_CASE("a missing compiler or library is an error, not a crash") {
   CHECK(opened.error().message.find("cannot load") != std::string::npos);
 }
 
+namespace {
+bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
+  return std::find(args.begin(), args.end(), flag) != args.end();
+}
+}  // namespace
+
 TEST_CASE("the compile command carries the optimisation, the target and OpenMP") {
   codegen::CompileOptions options;
   options.march = "znver4";
@@ -55,6 +63,8 @@ TEST_CASE("the compile command carries the optimisation, the target and OpenMP")
   CHECK(has("-O3"));
   CHECK(has("-march=znver4"));
   CHECK(has("-fopenmp"));
+  options.openmp = false;
+  CHECK(has_flag(codegen::compile_command(options, "k.cpp", "k.so"), "-fopenmp-simd"));
   CHECK(has("-shared"));
   CHECK(args.back() == "k.so");
 }

@@ -40,7 +40,7 @@ struct CompileOptions {
   std::string compiler = "c++";  ///< found on PATH
   std::string optimization = "-O3";
   std::string march = "native";  ///< -march value: "native", or the target's (e.g. "znver4", "icelake-server")
-  bool openmp = true;
+  bool openmp = true;  ///< link the OpenMP runtime (parallel loops); off: -fopenmp-simd only
   std::vector<std::string> extra_flags{};
 
   /// Options for a TVM target string: -march from its -mcpu ("llvm -mcpu=znver4" → -march=znver4),
@@ -57,7 +57,8 @@ struct CompileOptions {
                                                              const std::filesystem::path& library) {
   std::vector<std::string> args = {options.compiler, "-std=c++17", options.optimization, "-shared", "-fPIC", "-w"};
   if (!options.march.empty()) args.push_back("-march=" + options.march);
-  if (options.openmp) args.push_back("-fopenmp");
+  // Without the OpenMP runtime, `omp simd` still vectorises (-fopenmp-simd) and parallel loops run serially.
+  args.push_back(options.openmp ? "-fopenmp" : "-fopenmp-simd");
   args.insert(args.end(), options.extra_flags.begin(), options.extra_flags.end());
   args.push_back(source_file.string());
   args.push_back("-o");
