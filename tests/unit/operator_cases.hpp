@@ -39,17 +39,15 @@ inline double worst_relative_error(const std::vector<float>& got, const std::vec
   return worst;
 }
 
-namespace cases_detail {
+/// A built DAG, shared as the schedule state and the sketches hold it (fails the test on a build error).
 inline std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
   return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
 }
-}  // namespace cases_detail
 
 /// The operator families at small shapes with odd sizes (7, 13, 255) and sizes of 1; `large` adds a
 /// second, larger shape per family.
 inline std::vector<OperatorCase> operator_cases(Rng& rng, bool large = false) {
   using namespace ir;
-  using cases_detail::share;
   std::vector<OperatorCase> out;
   auto add = [&](std::string name, Expected<ComputeDag> dag, const std::function<std::vector<float>(const std::vector<std::vector<float>>&)>& want) {
     OperatorCase c;

@@ -17,11 +17,9 @@
 #include "test_support.hpp"
 
 using namespace crosstune;
+using test::share;
 
 namespace {
-std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
-  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
-}
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// A matmul with a local accumulator tile, a parallel fused outer loop, a vector loop and auto-unroll.

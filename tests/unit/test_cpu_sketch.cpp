@@ -11,15 +11,14 @@
 
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/ir/workloads.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
+using test::share;
 using schedule::CpuCandidate;
 using schedule::CpuSketchSpace;
 
 namespace {
-std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
-  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
-}
 CpuSketchSpace space_of(Expected<ir::ComputeDag> dag) {
   return CpuSketchSpace::make(share(std::move(dag)), {.cores = 8}).value();
 }

@@ -17,6 +17,7 @@
 #include "operator_cases.hpp"
 
 using namespace crosstune;
+using test::share;
 
 namespace {
 // Sanitizer builds run the interpreter ~10x slower: fewer candidates there.
@@ -32,9 +33,6 @@ constexpr int candidates_per_case = 100;
 constexpr int candidates_per_case = 100;
 #endif
 
-std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
-  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
-}
 /// Every statement of the nest in pre-order.
 void walk(const std::vector<codegen::Stmt>& body, std::vector<const codegen::Stmt*>& out) {
   for (const auto& s : body) {

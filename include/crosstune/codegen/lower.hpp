@@ -317,28 +317,32 @@ class Lowerer {
 
   // ---- values: a stage's body with inlined stages substituted and loads placed ----------------------
 
+  /// For ir::inline_body: the operation of an inlined stage, by tensor id.
+  [[nodiscard]] auto inlined_op() const {
+    return [this](std::int32_t tensor) -> const ir::Operation* {
+      const auto p = st_.stage_of(tensor);
+      if (p < 0) return nullptr;
+      const schedule::Stage& stage = st_.stage(static_cast<std::size_t>(p));
+      return stage.compute_at == schedule::ComputeAtKind::inlined ? stage.op.get() : nullptr;
+    };
+  }
+
   ir::ExprId value_of(std::size_t s, std::span<const ir::ExprId> axis_values) {
-    const ir::Operation& op = *st_.stage(s).op;
     ir::ExprPool& pool = nest_.pool;
-    return pool.import(
-        op.pool, op.body, [&](std::int64_t v) { return axis_values[static_cast<std::size_t>(v)]; },
-        [&](std::int64_t tensor, std::span<const ir::ExprId> index) -> ir::ExprId {
-          const auto p = st_.stage_of(static_cast<std::int32_t>(tensor));
-          if (p >= 0 && st_.stage(static_cast<std::size_t>(p)).compute_at == schedule::ComputeAtKind::inlined)
-            return value_of(static_cast<std::size_t>(p), index);
-          const auto it = placed_.find(static_cast<std::int32_t>(tensor));
-          if (it == placed_.end()) {
-            missing_ = tensor;
-            return pool.value(0.0).id;
-          }
-          const Placement& place = it->second;
-          std::vector<ir::ExprId> local(index.begin(), index.end());
-          for (std::size_t d = 0; d < local.size(); ++d) {
-            if (!place.base.empty()) local[d] = pool.binary(ir::ExprOp::sub, local[d], place.base[d]);
-            local[d] = ir::simplify_index(pool, local[d]);
-          }
-          return pool.load_ids(place.buffer, local);
-        });
+    return ir::inline_body(pool, *st_.stage(s).op, axis_values, inlined_op(), [&](std::int32_t tensor, std::span<const ir::ExprId> index) {
+      const auto it = placed_.find(tensor);
+      if (it == placed_.end()) {
+        missing_ = tensor;
+        return pool.value(0.0).id;
+      }
+      const Placement& place = it->second;
+      std::vector<ir::ExprId> local(index.begin(), index.end());
+      for (std::size_t d = 0; d < local.size(); ++d) {
+        if (!place.base.empty()) local[d] = pool.binary(ir::ExprOp::sub, local[d], place.base[d]);
+        local[d] = ir::simplify_index(pool, local[d]);
+      }
+      return pool.load_ids(place.buffer, local);
+    });
   }
 
   // ---- bound inference --------------------------------------------------------------------------------
@@ -460,20 +464,11 @@ class Lowerer {
     // The consumer's loads of the producer, with inlined stages substituted, over its axis variables.
     ir::ExprPool scratch;
     std::vector<std::vector<ir::ExprId>> accesses;
-    std::function<ir::ExprId(std::size_t, std::span<const ir::ExprId>)> scan = [&](std::size_t s, std::span<const ir::ExprId> vals) {
-      const ir::Operation& op = *st_.stage(s).op;
-      return scratch.import(
-          op.pool, op.body,
-          [&](std::int64_t v) { return vals.empty() ? scratch.var(v).id : vals[static_cast<std::size_t>(v)]; },
-          [&](std::int64_t tensor, std::span<const ir::ExprId> index) -> ir::ExprId {
-            const auto p = st_.stage_of(static_cast<std::int32_t>(tensor));
-            if (p == static_cast<std::int64_t>(producer)) accesses.emplace_back(index.begin(), index.end());
-            if (p >= 0 && st_.stage(static_cast<std::size_t>(p)).compute_at == schedule::ComputeAtKind::inlined)
-              return scan(static_cast<std::size_t>(p), index);
-            return scratch.load_ids(tensor, index);
-          });
-    };
-    scan(consumer, {});
+    const std::int32_t producer_tensor = pop.id;
+    (void)ir::inline_body(scratch, *cs.op, {}, inlined_op(), [&](std::int32_t tensor, std::span<const ir::ExprId> index) {
+      if (tensor == producer_tensor) accesses.emplace_back(index.begin(), index.end());
+      return scratch.load_ids(tensor, index);
+    });
     for (std::size_t d = 0; d < region.extents.size(); ++d) {
       std::optional<Affine> first;
       std::int64_t lo = 0, hi = 0;

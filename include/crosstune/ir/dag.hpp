@@ -112,6 +112,22 @@ inline void collect_inputs(Operation& op) {
   });
 }
 
+/// Copies `op`'s body into `pool` with variable i becoming `vars[i]` (each variable stays itself when
+/// `vars` is empty), and substitutes the body of every inlined producer for its loads, recursively:
+/// `inlined(tensor)` gives that producer's Operation, or nullptr when the tensor is not inlined;
+/// `on_load(tensor, index)` builds every other load. Lowering and the sketch analysis both read a
+/// stage's body this way.
+template <class Inlined, class OnLoad>
+ExprId inline_body(ExprPool& pool, const Operation& op, std::span<const ExprId> vars, Inlined&& inlined, OnLoad&& on_load) {
+  return pool.import(
+      op.pool, op.body, [&](std::int64_t v) { return vars.empty() ? pool.var(v).id : vars[static_cast<std::size_t>(v)]; },
+      [&](std::int64_t tensor, std::span<const ExprId> index) -> ExprId {
+        if (const Operation* producer = inlined(static_cast<std::int32_t>(tensor)))
+          return inline_body(pool, *producer, index, inlined, on_load);
+        return on_load(static_cast<std::int32_t>(tensor), index);
+      });
+}
+
 /// The operations of a tensor program in Ansor's stage order, with its outputs and workload key.
 class ComputeDag {
  public:

@@ -308,18 +308,14 @@ class CpuSketchSpace {
       const ir::Operation& op = dag.op(s);
       if (op.placeholder) continue;
       ir::ExprPool& pool = a.pools[s];
-      std::function<ir::ExprId(std::size_t, std::span<const ir::ExprId>)> scan = [&](std::size_t stage, std::span<const ir::ExprId> vals) {
-        const ir::Operation& o = dag.op(stage);
-        return pool.import(
-            o.pool, o.body, [&](std::int64_t v) { return vals.empty() ? pool.var(v).id : vals[static_cast<std::size_t>(v)]; },
-            [&](std::int64_t tensor, std::span<const ir::ExprId> index) -> ir::ExprId {
-              const auto p = dag.find(static_cast<std::int32_t>(tensor));
-              if (p >= 0 && a.inlined[static_cast<std::size_t>(p)]) return scan(static_cast<std::size_t>(p), index);
-              a.accesses[s].push_back({static_cast<std::int32_t>(tensor), {index.begin(), index.end()}});
-              return pool.load_ids(tensor, index);
-            });
+      auto inlined = [&](std::int32_t tensor) -> const ir::Operation* {
+        const auto p = dag.find(tensor);
+        return p >= 0 && a.inlined[static_cast<std::size_t>(p)] ? &dag.op(static_cast<std::size_t>(p)) : nullptr;
       };
-      scan(s, {});
+      (void)ir::inline_body(pool, op, {}, inlined, [&](std::int32_t tensor, std::span<const ir::ExprId> index) {
+        a.accesses[s].push_back({tensor, {index.begin(), index.end()}});
+        return pool.load_ids(tensor, index);
+      });
     }
     return a;
   }
