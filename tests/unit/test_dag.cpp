@@ -336,3 +336,28 @@ TEST_CASE(
   CHECK(dag.op(2).id == out.id);
   CHECK(dag.next_tensor_id() == 3);
 }
+
+TEST_CASE("inline_body substitutes inlined producers and builds every other load through the callback") {
+  DagBuilder b;
+  const Tensor a = b.placeholder("A", {4});
+  const Tensor twice = b.compute("twice", {{"i", 4}}, [&](ExprPool&, std::span<const Expr> v) { return a(v[0]) * 2.0; });
+  const Tensor out = b.compute("out", {{"j", 3}}, [&](ExprPool&, std::span<const Expr> v) { return twice(v[0] + 1.0); });
+  const ComputeDag dag = b.build({out}, "inline").value();
+  const Operation& twice_op = dag.op(static_cast<std::size_t>(dag.find(twice.id)));
+  ExprPool pool;
+  std::vector<std::int32_t> loaded;
+  const ExprId body = inline_body(
+      pool, dag.op(static_cast<std::size_t>(dag.find(out.id))), {},
+      [&](std::int32_t t) { return t == twice.id ? &twice_op : nullptr; },
+      [&](std::int32_t t, std::span<const ExprId> index) {
+        loaded.push_back(t);
+        return pool.load_ids(t, index);
+      });
+  CHECK(loaded == std::vector<std::int32_t>{a.id});  // `twice` was substituted, `A` loaded
+  CHECK(count_flops(pool, body) == 1);               // the substituted multiplication
+  // A's index is j + 1: variable 0 of `out`, kept as is (no values were given)
+  const ExprNode& product = pool[body];
+  const ExprNode& load = pool[product.a];
+  REQUIRE(load.op == ExprOp::load);
+  CHECK(pool[pool.args(product.a)[0]].op == ExprOp::add);
+}
