@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "bench_corpus.hpp"
-#include "crosstune/codegen/build.hpp"
+#include "crosstune/measure/compiler.hpp"
 #include "crosstune/codegen/cpu.hpp"
 #include "crosstune/codegen/lower.hpp"
 #include "crosstune/io/log_reader.hpp"
@@ -197,10 +197,10 @@ void BM_compile(benchmark::State& state) {
     if (batched) {
       std::string all = codegen::cpu_preamble();
       for (const auto& s : sources) all += s;
-      if (!codegen::compile_shared_library(all, dir / "batched.so")) state.SkipWithError("compile failed");
+      if (!measure::compile_shared_library(all, dir / "batched.so")) state.SkipWithError("compile failed");
     } else {
       for (int i = 0; i < count; ++i)
-        if (!codegen::compile_shared_library(codegen::cpu_preamble() + sources[static_cast<std::size_t>(i)], dir / numbered("one", i, ".so")))
+        if (!measure::compile_shared_library(codegen::cpu_preamble() + sources[static_cast<std::size_t>(i)], dir / numbered("one", i, ".so")))
           state.SkipWithError("compile failed");
     }
   }
@@ -274,11 +274,11 @@ void BM_best_of_random(benchmark::State& state) {
       std::string source = codegen::cpu_preamble();
       for (int i = first; i < std::min(count, first + 20); ++i) source += sources[static_cast<std::size_t>(i)];
       const auto lib = dir / numbered(which == 0 ? "quality_gemm_" : "quality_conv_", first, ".so");
-      if (!codegen::compile_shared_library(source, lib)) {
+      if (!measure::compile_shared_library(source, lib)) {
         state.SkipWithError("compile failed");
         return;
       }
-      auto library = codegen::SharedLibrary::open(lib).value();
+      auto library = measure::SharedLibrary::open(lib).value();
       for (int i = first; i < std::min(count, first + 20); ++i) {
         auto kernel = library.function<void(float* const*)>(numbered("k", i, "_packed")).value();
         best = std::min(best, best_seconds([&] { kernel(args.data()); }, 0.2));

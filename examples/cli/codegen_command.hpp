@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "common.hpp"
-#include "crosstune/codegen/build.hpp"
+#include "crosstune/measure/compiler.hpp"
 #include "crosstune/codegen/cpu.hpp"
 #include "crosstune/codegen/lower.hpp"
 #include "crosstune/core/rng.hpp"
@@ -364,9 +364,9 @@ class TempDir {
 /// compiler error is printed on stderr before the command fails.
 inline void compile_check(const std::string& source, std::size_t kernels) {
   const TempDir dir;
-  const codegen::CompileOptions options;
+  const measure::CompileOptions options;
   const auto start = std::chrono::steady_clock::now();
-  if (auto built = codegen::compile_shared_library(source, dir.path() / "kernels.so", options); !built) {
+  if (auto built = measure::compile_shared_library(source, dir.path() / "kernels.so", options); !built) {
     Error e = std::move(built).error();
     if (e.message.starts_with("cannot run the compiler"))
       e.hint =
@@ -383,14 +383,14 @@ inline void compile_check(const std::string& source, std::size_t kernels) {
     }
     fail(e);
   }
-  auto library = codegen::SharedLibrary::open(dir.path() / "kernels.so");
+  auto library = measure::SharedLibrary::open(dir.path() / "kernels.so");
   if (!library) fail(library.error());
   for (std::size_t i = 0; i < kernels; ++i) {
     const std::string name = "crosstune_kernel_" + std::to_string(i);
     if (auto f = library->function<void(float* const*)>(name + "_packed"); !f) fail(f.error());
   }
   std::string command;
-  for (const auto& arg : codegen::compile_command(options, "kernels.cpp", "kernels.so"))
+  for (const auto& arg : measure::compile_command(options, "kernels.cpp", "kernels.so"))
     command += (command.empty() ? "" : " ") + arg;
   note("compiled %zu kernel%s in %.1f s: %s", kernels, kernels == 1 ? "" : "s",
        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), command.c_str());

@@ -5,7 +5,7 @@
 // a page in docs/policies/ showing the smallest type that satisfies it. Functions taking a policy check it
 // with a static_assert whose message says what is missing, instead of a template backtrace.
 //
-// The concepts of the later layers (Measurer, SearchPolicy) are added with those layers.
+// The concept of the search layer (SearchPolicy) is added with that layer.
 #pragma once
 
 #include <concepts>
@@ -18,6 +18,7 @@
 #include "crosstune/data/samplers.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/hw/hardware_params.hpp"
+#include "crosstune/measure/measurement.hpp"
 #include "crosstune/model/trainer.hpp"
 
 namespace crosstune {
@@ -130,6 +131,36 @@ template <class S>
 [[nodiscard]] data::Selection sample_records(const S& sampler, const data::Dataset& ds, Rng& rng) {
   static_assert(require_sampler<S>());
   return sampler.select(ds, rng);
+}
+
+/// Measures candidate kernels on a device: `set_task(task)` prepares what they run on (buffers, inputs,
+/// the reference outputs) and `measure(candidates)` builds, checks and times each one, returning a
+/// measure::BatchResult with one Measurement per candidate judged (its record with result and
+/// provenance, the repeats, the failure message) and, when it stopped early, why.
+/// measure::LocalMeasurer (CPU kernels) satisfies it; an embedder's own (a remote device, a simulator,
+/// a cache of earlier results) plugs into the Tuner the same way. See docs/policies/measurer.md.
+template <class M>
+concept Measurer = requires(M& m, const measure::MeasureTask& task, std::span<const measure::Candidate> candidates) {
+  { m.set_task(task) } -> std::same_as<Expected<void>>;
+  { m.measure(candidates) } -> std::convertible_to<measure::BatchResult>;
+};
+
+/// Checks a Measurer with a readable message.
+template <class M>
+constexpr bool require_measurer() {
+  static_assert(Measurer<M>,
+                "crosstune: this type is not a Measurer: it needs set_task(const measure::MeasureTask&) -> Expected<void> "
+                "and measure(std::span<const measure::Candidate>) -> measure::BatchResult (see docs/policies/measurer.md)");
+  return Measurer<M>;
+}
+
+/// Measures `candidates` with any measurer (checked with a readable message) after setting its task.
+template <class M>
+[[nodiscard]] Expected<measure::BatchResult> measure_candidates(M& measurer, const measure::MeasureTask& task,
+                                                                std::span<const measure::Candidate> candidates) {
+  static_assert(require_measurer<M>());
+  if (auto ok = measurer.set_task(task); !ok) return unexpected(std::move(ok).error());
+  return measurer.measure(candidates);
 }
 
 }  // namespace crosstune

@@ -60,12 +60,18 @@
 #include "crosstune/schedule/replay.hpp"
 #include "crosstune/schedule/state.hpp"
 
-#include "crosstune/codegen/build.hpp"
 #include "crosstune/codegen/cpu.hpp"
 #include "crosstune/codegen/interpret.hpp"
 #include "crosstune/codegen/lower.hpp"
 
+#include "crosstune/measure/builder.hpp"
 #include "crosstune/measure/callable_measurer.hpp"
+#include "crosstune/measure/compiler.hpp"
+#include "crosstune/measure/kernel.hpp"
+#include "crosstune/measure/local_measurer.hpp"
+#include "crosstune/measure/measurement.hpp"
+#include "crosstune/measure/provenance.hpp"
+#include "crosstune/measure/runner.hpp"
 #include "crosstune/measure/timing.hpp"
 #include "crosstune/measure/verify.hpp"
 

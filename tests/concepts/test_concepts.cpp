@@ -100,3 +100,57 @@ TEST_CASE("extractors run through the concept") {
   REQUIRE(crosstune::extract_features(extractor, records, crosstune::hw::presets::v100, batch));
   CHECK(batch.steps(1, 0, 0) == 1.0f);
 }
+
+#include "crosstune/measure/callable_measurer.hpp"
+#include "crosstune/measure/local_measurer.hpp"
+
+namespace {
+// The smallest embedder-defined measurer (docs/policies/measurer.md): it "measures" every candidate
+// as taking as long as its kernel body is long.
+struct SourceLengthMeasurer {
+  crosstune::Expected<void> set_task(const crosstune::measure::MeasureTask& task) {
+    buffers = task.signature.buffers.size();
+    return {};
+  }
+  crosstune::measure::BatchResult measure(std::span<const crosstune::measure::Candidate> candidates) {
+    crosstune::measure::BatchResult batch;
+    for (const auto& c : candidates) {
+      crosstune::measure::Measurement m;
+      m.record = c.record;
+      m.record.result.costs_seconds = {1e-9 * static_cast<double>(c.kernel.body.size() + buffers)};
+      batch.measurements.push_back(std::move(m));
+    }
+    return batch;
+  }
+  std::size_t buffers = 0;
+};
+struct MeasureWithoutTask {
+  crosstune::measure::BatchResult measure(std::span<const crosstune::measure::Candidate>) { return {}; }
+};
+struct MeasureReturningCosts {
+  crosstune::Expected<void> set_task(const crosstune::measure::MeasureTask&) { return {}; }
+  std::vector<double> measure(std::span<const crosstune::measure::Candidate>) { return {}; }
+};
+}  // namespace
+
+static_assert(crosstune::Measurer<crosstune::measure::LocalMeasurer>);
+static_assert(crosstune::Measurer<SourceLengthMeasurer>);
+static_assert(!crosstune::Measurer<MeasureWithoutTask>);
+static_assert(!crosstune::Measurer<MeasureReturningCosts>);
+static_assert(!crosstune::Measurer<crosstune::measure::CallableMeasurer>);
+static_assert(!crosstune::Measurer<int>);
+
+TEST_CASE("measurers run through the concept") {
+  SourceLengthMeasurer measurer;
+  crosstune::measure::MeasureTask task;
+  task.signature.buffers = {{"A", 4}, {"B", 4, true}};
+  std::vector<crosstune::measure::Candidate> candidates(2);
+  candidates[0].kernel.body = "abc";
+  candidates[1].kernel.body = "abcdef";
+  auto batch = crosstune::measure_candidates(measurer, task, candidates);
+  REQUIRE(batch.has_value());
+  REQUIRE(batch->measurements.size() == 2);
+  CHECK(batch->measurements[0].record.result.costs_seconds[0] == doctest::Approx(5e-9));
+  CHECK(batch->measurements[1].record.result.costs_seconds[0] == doctest::Approx(8e-9));
+  CHECK_FALSE(batch->stopped());
+}

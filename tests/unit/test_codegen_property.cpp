@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "crosstune/codegen/build.hpp"
+#include "crosstune/measure/compiler.hpp"
 #include "crosstune/codegen/cpu.hpp"
 #include "crosstune/codegen/lower.hpp"
 #include "crosstune/schedule/cpu_sketch.hpp"
@@ -56,7 +56,7 @@ Batch emit_batch(const test::OperatorCase& c, Rng& rng) {
 
 /// Runs every kernel of the batch on the case's inputs; returns how many matched the reference.
 int check_batch(const test::OperatorCase& c, const Batch& batch, const std::filesystem::path& library_path) {
-  auto library = codegen::SharedLibrary::open(library_path).value();
+  auto library = measure::SharedLibrary::open(library_path).value();
   int matched = 0;
   for (const auto& name : batch.names) {
     auto kernel = library.function<void(float* const*)>(name + "_packed").value();
@@ -84,7 +84,7 @@ TEST_CASE("at least 100 random candidates of every operator family compile and m
   for (std::size_t i = 0; i < cases.size(); ++i) {
     if (i >= 2) builds[i - 2].wait();
     builds[i] = std::async(std::launch::async, [&, i] {
-      return codegen::compile_shared_library(batches[i].source, dir / ("case" + std::to_string(i) + ".so"));
+      return measure::compile_shared_library(batches[i].source, dir / ("case" + std::to_string(i) + ".so"));
     });
   }
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -101,12 +101,12 @@ TEST_CASE("generated kernels also build with Clang and match the reference") {
   Rng rng(23);
   const auto cases = test::operator_cases(rng);
   const test::TempDir dir;
-  codegen::CompileOptions clang;
+  measure::CompileOptions clang;
   clang.compiler = "clang++";
   for (std::size_t i : {std::size_t{0}, std::size_t{5}}) {  // a matmul and a convolution
     const Batch batch = emit_batch(cases[i], rng);
     const auto library = dir / ("clang" + std::to_string(i) + ".so");
-    auto built = codegen::compile_shared_library(batch.source, library, clang);
+    auto built = measure::compile_shared_library(batch.source, library, clang);
     if (!built && built.error().message.find("cannot run the compiler") != std::string::npos) {
       MESSAGE("clang++ is not installed: skipped");
       return;
@@ -114,7 +114,7 @@ TEST_CASE("generated kernels also build with Clang and match the reference") {
     if (!built && built.error().message.find("-lomp") != std::string::npos) {
       MESSAGE("Clang's OpenMP runtime (libomp-dev) is not installed: built with -fopenmp-simd only");
       clang.openmp = false;
-      built = codegen::compile_shared_library(batch.source, library, clang);
+      built = measure::compile_shared_library(batch.source, library, clang);
     }
     REQUIRE_MESSAGE(built.has_value(), built.error().describe());
     CHECK(check_batch(cases[i], batch, dir / ("clang" + std::to_string(i) + ".so")) == static_cast<int>(batch.names.size()));

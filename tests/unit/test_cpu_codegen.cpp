@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "crosstune/codegen/build.hpp"
+#include "crosstune/measure/compiler.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/operators.hpp"
 #include "operator_cases.hpp"
@@ -79,8 +79,8 @@ TEST_CASE("an index that can be negative divides with floor division, and the ke
   const std::string source = codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), {.function_name = "shifted"});
   CHECK(contains(source, "ct_floordiv(i - 3, 2)"));
   const crosstune::test::TempDir dir;
-  REQUIRE(codegen::compile_shared_library(source, dir / "shifted.so").has_value());
-  auto library = codegen::SharedLibrary::open(dir / "shifted.so").value();
+  REQUIRE(measure::compile_shared_library(source, dir / "shifted.so").has_value());
+  auto library = measure::SharedLibrary::open(dir / "shifted.so").value();
   auto kernel = library.function<void(const float*, float*)>("shifted").value();
   std::vector<float> in(10), got(8);
   for (int i = 0; i < 10; ++i) in[static_cast<std::size_t>(i)] = static_cast<float>(i);
@@ -124,9 +124,9 @@ TEST_CASE("emitted kernels compile and compute the reference's result") {
   plain.function_name = "plain";
   plain.preamble = false;
   source += codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), plain);
-  auto built = codegen::compile_shared_library(source, dir / "k.so");
+  auto built = measure::compile_shared_library(source, dir / "k.so");
   REQUIRE_MESSAGE(built.has_value(), built.error().describe());
-  auto library = codegen::SharedLibrary::open(dir / "k.so").value();
+  auto library = measure::SharedLibrary::open(dir / "k.so").value();
   Rng rng(8);
   std::vector<float> a = test::random_values(64 * 32, rng), b = test::random_values(32 * 64, rng), want(64 * 64);
   ir::reference::matmul(a, b, want, 64, 64, 32).value();

@@ -6,6 +6,9 @@
 // cannot be written (no task, invalid UTF-8, a non-finite number) is refused with an Error and nothing of
 // it is written.
 //
+// Appended lines are written under an exclusive file lock (flock), so two processes appending to one
+// log never interleave their lines.
+//
 // When appended records are safe is the FlushPolicy: `buffered` (the default, for bulk writes) writes
 // every megabyte and on flush()/close(); `each_record` hands every record to the OS as it is written, so
 // a killed process loses none; `each_record_synced` also syncs it (and a log it creates, its folder entry)
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -158,6 +162,9 @@ class LogWriter {
   [[nodiscard]] Expected<void> flush() {
     if (!is_open()) return closed_error();
     if (buffer_.empty()) return {};
+    // Appending: whole lines under an exclusive lock, so writers in other processes (a second tuner on
+    // the same log) never interleave with ours. Released when this scope ends.
+    const FileLock lock(atomic_ ? -1 : fd_);
     if (gz_) {
       if (gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size())) !=
               static_cast<int>(buffer_.size()) ||
@@ -214,6 +221,28 @@ class LogWriter {
 
  private:
   LogWriter() = default;
+
+  /// flock(LOCK_EX) for a scope; a descriptor of -1 (or a file system without locks) locks nothing.
+  class FileLock {
+   public:
+    explicit FileLock(int fd) noexcept : fd_(fd) {
+      if (fd_ < 0) return;
+      while (::flock(fd_, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+          fd_ = -1;
+          return;
+        }
+      }
+    }
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    ~FileLock() {
+      if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+    }
+
+   private:
+    int fd_;
+  };
 
   /// What the destructor does: an appending writer keeps what it was given, a truncating one that was
   /// not closed leaves the old file alone. Errors cannot be reported here; close() reports them.
