@@ -396,6 +396,36 @@ inline void compile_check(const std::string& source, std::size_t kernels) {
        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), command.c_str());
 }
 
+/// Up to `count` distinct random candidates of `space` (a small space may hold fewer: a warning says so).
+[[nodiscard]] inline std::vector<schedule::CpuCandidate> distinct_candidates(const schedule::CpuSketchSpace& space,
+                                                                           const ir::ComputeDag& dag, std::size_t count,
+                                                                           std::uint64_t seed) {
+  const std::uint64_t space_size = space.size();
+  const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(count, space_size));
+  Rng rng(seed);
+  std::vector<schedule::CpuCandidate> candidates;
+  std::unordered_set<std::uint64_t> seen;
+  const std::size_t max_draws = 64 * count + 1024;
+  std::size_t draws = 0;
+  while (candidates.size() < wanted && draws < max_draws) {
+    ++draws;
+    auto c = space.sample(rng);
+    if (seen.insert(c.hash()).second) candidates.push_back(std::move(c));
+  }
+  if (candidates.size() < count) {
+    const std::string asked = " (asked for " + std::to_string(count) + ")";
+    if (wanted < count) {
+      warn("the sketch space of " + dag.workload_key() + " holds only " + std::to_string(space_size) +
+           " distinct candidate" + (space_size == 1 ? "" : "s") + asked);
+    } else {
+      warn("only " + std::to_string(candidates.size()) + " distinct candidates in " + std::to_string(draws) +
+           " draws from the sketch space of " + dag.workload_key() + asked);
+    }
+  }
+
+  return candidates;
+}
+
 inline void run_generate(const CodegenOptions& o) {
   check_outputs({}, {{"--out", o.out}});
   auto built = o.key.empty() ? build_op(o) : ir::dag_from_workload_key(o.key);
@@ -419,29 +449,7 @@ inline void run_generate(const CodegenOptions& o) {
   note("%s: %zu sketch%s for %lld cores (%s)", dag->workload_key().c_str(), sketches, sketches == 1 ? "" : "es",
        static_cast<long long>(options.cores), options_source.c_str());
 
-  // Distinct candidates: a small space may hold fewer than asked for.
-  const std::uint64_t space_size = space->size();
-  const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(o.random, space_size));
-  Rng rng(o.seed);
-  std::vector<schedule::CpuCandidate> candidates;
-  std::unordered_set<std::uint64_t> seen;
-  const std::size_t max_draws = 64 * o.random + 1024;
-  std::size_t draws = 0;
-  while (candidates.size() < wanted && draws < max_draws) {
-    ++draws;
-    auto c = space->sample(rng);
-    if (seen.insert(c.hash()).second) candidates.push_back(std::move(c));
-  }
-  if (candidates.size() < o.random) {
-    const std::string asked = " (asked for " + std::to_string(o.random) + ")";
-    if (wanted < o.random) {
-      warn("the sketch space of " + dag->workload_key() + " holds only " + std::to_string(space_size) +
-           " distinct candidate" + (space_size == 1 ? "" : "s") + asked);
-    } else {
-      warn("only " + std::to_string(candidates.size()) + " distinct candidates in " + std::to_string(draws) +
-           " draws from the sketch space of " + dag->workload_key() + asked);
-    }
-  }
+  const std::vector<schedule::CpuCandidate> candidates = distinct_candidates(*space, *dag, o.random, o.seed);
 
   // Nothing is printed or written until every kernel is made (and compiled, with --compile): a command
   // that fails leaves no partial results on stdout and the file at --out as it was.
@@ -613,13 +621,18 @@ inline void run_replay(const CodegenOptions& o) {
 
 }  // namespace codegen_detail
 
-inline void add_codegen_command(CLI::App& app) {
+/// The options that describe an operator (--op, --shape, --key and the operators' own flags), shared
+/// by `crosstune codegen` and `crosstune measure`.
+struct OperatorFlags {
+  CLI::Option* op;
+  CLI::Option* shape;
+  CLI::Option* key;
+  std::vector<CLI::Option*> op_options;
+};
+inline OperatorFlags add_operator_flags(CLI::App& app, CodegenOptions& options) {
   using namespace codegen_detail;
-  auto o = std::make_shared<CodegenOptions>();
-  auto* cmd = app.add_subcommand(
-      "codegen",
-      "Sample schedules of an operator (--op/--shape or --key) and print their steps and C++, or replay "
-      "tuning logs onto compute DAGs (--replay)");
+  CLI::App* cmd = &app;
+  CodegenOptions* o = &options;
   std::vector<std::string> op_names;
   for (const auto& spec : op_specs)
     op_names.emplace_back(spec.name);
@@ -634,18 +647,6 @@ inline void add_codegen_command(CLI::App& app) {
       cmd->add_option("--key", o->key,
                       "A workload key instead of --op/--shape: crosstune's own, or a named family of the "
                       "public Ansor logs (matmul_layer, conv2d_layer, ...)");
-  auto* random = cmd->add_option("--random", o->random, "Distinct random candidates to generate (default 1)")
-                     ->check(count_in(1, 10000));
-  auto* seed = cmd->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
-  auto* cores =
-      cmd->add_option("--cores", o->cores, "Cores the schedules parallelise for (default: this machine's)")
-          ->check(count_in(1, 1u << 16));
-  auto* out =
-      cmd->add_option("--out", o->out, "Write the C++ to this file instead of stdout (steps stay on stdout)");
-  auto* compile =
-      cmd->add_flag("--compile", o->compile,
-                    "Also compile the kernels (c++ -O3 -march=native -fopenmp) in a temporary folder; "
-                    "exit 1 if they do not build");
   std::vector<CLI::Option*> op_options = {
       cmd->add_flag("--bias", o->bias, "dense: add a bias vector"),
       cmd->add_option("--activation", o->activation, "dense: none (default), relu or gelu")
@@ -674,6 +675,29 @@ inline void add_codegen_command(CLI::App& app) {
           ->check(int_list(-64, 63)),
       cmd->add_flag("--keepdims", o->keepdims, "reduce: keep the reduced axes with extent 1"),
   };
+  return {op, shape, key, op_options};
+}
+
+inline void add_codegen_command(CLI::App& app) {
+  using namespace codegen_detail;
+  auto o = std::make_shared<CodegenOptions>();
+  auto* cmd = app.add_subcommand(
+      "codegen",
+      "Sample schedules of an operator (--op/--shape or --key) and print their steps and C++, or replay "
+      "tuning logs onto compute DAGs (--replay)");
+  auto [op, shape, key, op_options] = add_operator_flags(*cmd, *o);
+  auto* random = cmd->add_option("--random", o->random, "Distinct random candidates to generate (default 1)")
+                     ->check(count_in(1, 10000));
+  auto* seed = cmd->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
+  auto* cores =
+      cmd->add_option("--cores", o->cores, "Cores the schedules parallelise for (default: this machine's)")
+          ->check(count_in(1, 1u << 16));
+  auto* out =
+      cmd->add_option("--out", o->out, "Write the C++ to this file instead of stdout (steps stay on stdout)");
+  auto* compile =
+      cmd->add_flag("--compile", o->compile,
+                    "Also compile the kernels (c++ -O3 -march=native -fopenmp) in a temporary folder; "
+                    "exit 1 if they do not build");
   auto* replay =
       cmd->add_option("--replay", o->replay,
                       "Replay these logs (files or folders, plain or gzip) onto the DAGs their workload "

@@ -6,8 +6,11 @@
 //   crosstune train | eval | finetune ... LOGS...   the cost models
 //   crosstune codegen --op NAME --shape N,... | --key KEY [--random N] [--out F.cpp]   schedules, C++
 //   crosstune codegen --replay LOGS... [--json]   which records replay onto their DAGs, and why not
+//   crosstune measure --op NAME --shape N,... --random N --log OUT.json   build, check and time candidates
+//   crosstune measure --replay LOG [--top K] --log OUT.json   re-measure a log's candidates
 //
-// Exit codes (common.hpp): 0 success, 1 a refused input or a failed operation, 2 a usage error. No input
+// Exit codes (common.hpp): 0 success, 1 a refused input or a failed operation, 2 a usage error, 130 an
+// interrupted `measure`. No input
 // ends the process with a signal: whatever escapes a command is reported here as exit 1. (A reader that
 // closes the pipe early, as `crosstune ... | head` does, still ends it with SIGPIPE, as for any tool.)
 #include <CLI/CLI.hpp>
@@ -28,6 +31,7 @@
 #include "features_command.hpp"
 #include "hw_command.hpp"
 #include "logs_command.hpp"
+#include "measure_command.hpp"
 #include "model_command.hpp"
 
 namespace {
@@ -38,7 +42,7 @@ int run(int argc, char** argv) {
   app.add_flag("-q,--quiet", crosstune::cli::quiet,
                "No progress bars or notes on stderr (results, warnings "
                "and errors are still printed)");
-  app.footer("Exit codes: 0 success, 1 refused input or failed operation, 2 usage error.");
+  app.footer("Exit codes: 0 success, 1 refused input or failed operation, 2 usage error, 130 interrupted.");
   app.require_subcommand(1);
   crosstune::cli::add_logs_command(app);
   crosstune::cli::add_hw_command(app);
@@ -46,6 +50,7 @@ int run(int argc, char** argv) {
   crosstune::cli::add_features_command(app);
   crosstune::cli::add_model_commands(app);
   crosstune::cli::add_codegen_command(app);
+  crosstune::cli::add_measure_command(app);
   // CLI11 reports a mistyped command as "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     const auto commands = app.get_subcommands({});
@@ -65,7 +70,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::RuntimeError& e) {
-    return e.get_exit_code() == 0 ? 0 : 1;  // the command has printed its error
+    // The command has printed its error; 130 is an interrupted `measure` (as a shell reports SIGINT).
+    return e.get_exit_code() == 0 || e.get_exit_code() == 130 ? e.get_exit_code() : 1;
   } catch (const CLI::ParseError& e) {
     // Usage errors: CLI11's message and where the options are listed; exit 2 whatever CLI11's code is.
     std::string command = "crosstune";

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "crosstune/codegen/lower.hpp"
+#include "crosstune/measure/kernel.hpp"
 
 namespace crosstune::codegen {
 
@@ -274,6 +275,25 @@ class Printer {
 /// The C++ source of one kernel for `nest`.
 [[nodiscard]] inline std::string emit_cpp(const LoopNest& nest, const CpuCodegenOptions& options = {}) {
   return cpu_detail::Printer(nest, options).run();
+}
+
+/// The buffers of the kernel's packed entry, in argument order (inputs, then outputs), for the
+/// measurers of measure/.
+[[nodiscard]] inline measure::KernelSignature kernel_signature(const LoopNest& nest) {
+  measure::KernelSignature signature;
+  for (std::int32_t p : nest.params) {
+    const Buffer& b = nest.buffers[static_cast<std::size_t>(p)];
+    signature.buffers.push_back({b.name, b.elements(), b.kind == BufferKind::output});
+  }
+  return signature;
+}
+
+/// The kernel as the measurers take it: the preamble apart (so kernels can share a translation unit),
+/// the function named `options.function_name`, the entry its packed form.
+[[nodiscard]] inline measure::KernelSource kernel_source(const LoopNest& nest, CpuCodegenOptions options = {}) {
+  options.preamble = false;
+  options.packed_entry = true;
+  return {cpu_preamble(), emit_cpp(nest, options), options.function_name + "_packed"};
 }
 
 }  // namespace crosstune::codegen

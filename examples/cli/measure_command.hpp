@@ -1,0 +1,381 @@
+// `crosstune measure`: builds, checks and times candidate kernels of an operator on this CPU, and appends
+// one Ansor record per candidate to a log.
+//
+//   crosstune measure --op matmul --shape 512,512,512 --random 64 --log gemm.json
+//   crosstune measure --op conv2d --shape 1,64,56,56,64,3,3 --padding 1 --random 32 --target avx2 --log c.json
+//   crosstune measure --replay gemm.json --top 5 --log confirm.json      re-measure the best 5 per task
+//
+// Candidates are drawn from the CPU sketches of the operator (as `crosstune codegen` draws them), lowered
+// to C++ (codegen/), and measured by measure::LocalMeasurer: built in parallel, run in a forked worker
+// that a crashing or hanging kernel cannot take down, checked against the unscheduled loop nest on the
+// same inputs, and timed with Ansor's semantics (--number, --repeat, --min-repeat-ms, optional --flush).
+// Every candidate, failed or not, becomes one record of --log as soon as it is judged (so an interrupted
+// run keeps everything measured before; Ctrl-C stops after the candidate running and prints the summary).
+// The table at the end ranks the candidates by mean cost with a 95% confidence interval and marks those
+// whose intervals overlap the best's as ties; a grouped failure report follows.
+//
+// Usage errors (exit 2): --log missing, --replay with generation flags, an unknown --target.
+// Refused inputs (exit 1): an operator the builders refuse, a reference kernel that does not build or
+// run, a log that cannot be written, a run that stopped (150 failures in a row, every candidate timing
+// out: the message says why). Interrupted: exit 130.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codegen_command.hpp"
+#include "common.hpp"
+#include "crosstune/codegen/cpu.hpp"
+#include "crosstune/codegen/lower.hpp"
+#include "crosstune/hw/host_probe.hpp"
+#include "crosstune/io/log_reader.hpp"
+#include "crosstune/io/log_writer.hpp"
+#include "crosstune/measure/local_measurer.hpp"
+#include "crosstune/schedule/cpu_sketch.hpp"
+#include "crosstune/schedule/replay.hpp"
+#include "progress.hpp"
+
+namespace crosstune::cli {
+
+struct MeasureOptions {
+  CodegenOptions op;  ///< --op/--shape/--key and the operators' flags, --random, --seed
+  std::string log, replay;
+  std::size_t top = 0;
+  std::string target = "native";
+  std::size_t threads = 0;
+  std::size_t number = 1, repeat = 3;
+  double min_repeat_ms = 100;
+  double timeout = 10;
+  bool flush = false, no_check = false;
+  std::size_t jobs = 0, per_unit = 4, batch = 16, max_failures = 150;
+};
+
+namespace measure_detail {
+
+/// --target: the -march for the compiler and the -mcpu of the records' target string.
+struct TargetChoice {
+  std::string_view name, march, mcpu;
+  std::int64_t vector_bytes;  // 0: this machine's
+};
+inline constexpr std::array<TargetChoice, 4> targets = {{
+    {"native", "native", "", 0},
+    {"avx512", "x86-64-v4", "x86-64-v4", 64},
+    {"avx2", "x86-64-v3", "x86-64-v3", 32},
+    {"sse4.2", "x86-64-v2", "x86-64-v2", 16},
+}};
+[[nodiscard]] inline const TargetChoice& target_choice(std::string_view name) {
+  for (const auto& t : targets)
+    if (t.name == name) return t;
+  return targets[0];  // --target is checked against the names
+}
+
+/// Raised by SIGINT while candidates are measured.
+inline std::atomic<bool> interrupted{false};
+extern "C" inline void on_sigint(int) { interrupted.store(true); }
+
+/// The unscheduled loop nest of `dag`: the reference every candidate is checked against.
+[[nodiscard]] inline measure::KernelSource reference_kernel(const std::shared_ptr<const ir::ComputeDag>& dag,
+                                                           measure::KernelSignature& signature) {
+  schedule::State state(dag);
+  auto nest = codegen::lower(state);
+  if (!nest) fail(nest.error());
+  signature = codegen::kernel_signature(*nest);
+  codegen::CpuCodegenOptions cpp;
+  cpp.function_name = "crosstune_reference";
+  return codegen::kernel_source(*nest, cpp);
+}
+
+/// The task of the records: the DAG's key, the target, this machine's cores and vector width.
+[[nodiscard]] inline std::shared_ptr<Task> make_task(const ir::ComputeDag& dag, const TargetChoice& t, std::int64_t cores) {
+  auto task = std::make_shared<Task>();
+  task->workload_key = dag.workload_key();
+  std::string target = "llvm -keys=cpu";
+  if (!t.mcpu.empty()) target += " -mcpu=" + std::string(t.mcpu);
+  target += " -num-cores=" + std::to_string(cores);
+  task->target = Target(target);
+  const auto host = hw::probe_host();
+  task->hardware_params.num_cores = cores;
+  task->hardware_params.vector_unit_bytes = t.vector_bytes > 0 ? t.vector_bytes : host.params.vector_unit_bytes;
+  task->hardware_params.cache_line_bytes = host.params.cache_line_bytes > 0 ? host.params.cache_line_bytes : 64;
+  return task;
+}
+
+/// One row of the final table.
+struct Ranked {
+  std::size_t candidate = 0;  // 1-based, in the order measured
+  std::string task;
+  const measure::Measurement* m = nullptr;
+  double before = 0;  // --replay: the logged mean cost
+};
+
+/// Ranks the successful measurements by mean cost and prints the best `rows`, with ties to the best
+/// marked; then the grouped failures.
+inline void print_table(std::vector<Ranked> rows, std::int64_t flops, bool replay, std::size_t limit) {
+  std::stable_sort(rows.begin(), rows.end(), [](const Ranked& a, const Ranked& b) {
+    return a.m->timing.mean_seconds() < b.m->timing.mean_seconds();
+  });
+  if (rows.empty()) {
+    std::printf("no candidate was measured successfully\n");
+    return;
+  }
+  std::printf("%-5s %-9s %12s %11s %7s %10s %s\n", "rank", "candidate", "mean (ms)", "±95% (ms)", "CV", flops > 0 ? "GFLOP/s" : "",
+              replay ? "logged (ms)  task" : "");
+  const measure::Timing& best = rows.front().m->timing;
+  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
+    const auto& t = rows[i].m->timing;
+    char gflops[32] = "";
+    if (flops > 0) std::snprintf(gflops, sizeof gflops, "%.1f", static_cast<double>(flops) / t.mean_seconds() * 1e-9);
+    std::printf("%-5zu %-9zu %12.4f %11.4f %6.1f%% %10s", i + 1, rows[i].candidate, t.mean_seconds() * 1e3,
+                t.ci95_half_width_seconds() * 1e3, t.cv() * 100, gflops);
+    if (replay) std::printf("  %10.4f  %s", rows[i].before * 1e3, rows[i].task.c_str());
+    if (i > 0 && t.tied_with(best)) std::printf("  tie with rank 1");
+    std::printf("\n");
+  }
+  std::size_t ties = 0;
+  for (std::size_t i = 1; i < rows.size(); ++i) ties += rows[i].m->timing.tied_with(best) ? 1 : 0;
+  const auto& b = rows.front();
+  std::printf("best: candidate %zu, %.4f ms ± %.4f ms (95%%)%s\n", b.candidate, best.mean_seconds() * 1e3,
+              best.ci95_half_width_seconds() * 1e3,
+              ties == 0 ? "" : (", tied with " + std::to_string(ties) + " other" + (ties == 1 ? "" : "s") +
+                                ": re-measure them with --replay LOG --top " + std::to_string(ties + 1))
+                                   .c_str());
+}
+
+}  // namespace measure_detail
+
+inline void run_measure(const MeasureOptions& o) {
+  using namespace measure_detail;
+  using namespace codegen_detail;
+  check_outputs(o.replay.empty() ? std::vector<std::string>{} : std::vector<std::string>{o.replay}, {});
+  const TargetChoice& target = target_choice(o.target);
+  const auto host = hw::probe_host();
+  const std::int64_t cores = o.threads > 0 ? static_cast<std::int64_t>(o.threads) : std::max<std::int64_t>(1, host.params.num_cores);
+
+  measure::LocalMeasurerOptions options;
+  options.build.compile.march = std::string(target.march);
+  options.build.jobs = o.jobs;
+  options.build.kernels_per_unit = o.per_unit;
+  options.run.threads = static_cast<int>(o.threads);
+  options.run.timeout_s = o.timeout;
+  options.run.check = !o.no_check;
+  options.run.timing.number = static_cast<std::int64_t>(o.number);
+  options.run.timing.repeat = static_cast<std::int64_t>(o.repeat);
+  options.run.timing.min_repeat_ms = o.min_repeat_ms;
+  options.run.timing.flush_cache = o.flush;
+  options.max_consecutive_failures = o.max_failures;
+  options.log = o.log;
+  auto measurer = measure::LocalMeasurer::make(options);
+  if (!measurer) fail(measurer.error());
+
+  // What to measure, task by task: the DAG, and candidates as (kernel, record).
+  struct TaskWork {
+    std::shared_ptr<const ir::ComputeDag> dag;
+    std::vector<measure::Candidate> candidates;
+    std::vector<double> before;  // --replay: the logged mean costs
+  };
+  std::vector<TaskWork> work;
+  std::size_t refused = 0;
+  std::string first_refusal;
+  auto add_candidate = [&](TaskWork& w, const schedule::State& state, std::shared_ptr<const Task> task, double before) {
+    auto nest = codegen::lower(state);
+    if (!nest) {
+      if (refused++ == 0) first_refusal = nest.error().describe();
+      return;
+    }
+    codegen::CpuCodegenOptions cpp;
+    cpp.function_name = "k";
+    cpp.function_name += std::to_string(w.candidates.size());
+    measure::Candidate c;
+    c.kernel = codegen::kernel_source(*nest, cpp);
+    c.record.task = std::move(task);
+    c.record.steps = state.steps();
+    w.candidates.push_back(std::move(c));
+    w.before.push_back(before);
+  };
+  if (o.replay.empty()) {
+    auto built = o.op.key.empty() ? build_op(o.op) : ir::dag_from_workload_key(o.op.key);
+    if (!built) fail(built.error());
+    auto dag = std::make_shared<const ir::ComputeDag>(std::move(*built));
+    check_size(*dag);
+    schedule::CpuSketchOptions sketch;
+    sketch.cores = cores;
+    auto space = schedule::CpuSketchSpace::make(dag, sketch);
+    if (!space) fail(space.error());
+    const auto task = make_task(*dag, target, cores);
+    TaskWork w{dag, {}, {}};
+    for (const auto& c : distinct_candidates(*space, *dag, o.op.random, o.op.seed)) {
+      auto state = space->apply(c);
+      if (!state) {
+        if (refused++ == 0) first_refusal = state.error().describe();
+        continue;
+      }
+      add_candidate(w, *state, task, 0);
+    }
+    work.push_back(std::move(w));
+  } else {
+    // Records grouped by task; with --top K only the K fastest successful ones of each.
+    std::map<std::string, std::vector<Record>> by_key;
+    for_each_record({o.replay}, false, "reading", [&](const Record& r) { by_key[r.task->workload_key].push_back(r); });
+    schedule::Replayer replayer;
+    for (auto& [key, records] : by_key) {
+      if (o.top > 0) {
+        std::erase_if(records, [](const Record& r) { return !r.result.ok(); });
+        std::stable_sort(records.begin(), records.end(),
+                         [](const Record& a, const Record& b) { return a.result.mean_cost_seconds() < b.result.mean_cost_seconds(); });
+        if (records.size() > o.top) records.resize(o.top);
+      }
+      auto dag = replayer.dag(key);
+      if (!dag) {
+        refused += records.size();
+        if (first_refusal.empty()) first_refusal = dag.error().describe();
+        continue;
+      }
+      TaskWork w{*dag, {}, {}};
+      for (const auto& r : records) {
+        auto state = replayer.replay(r);
+        if (!state) {
+          if (refused++ == 0) first_refusal = state.error().describe();
+          continue;
+        }
+        add_candidate(w, *state, r.task, r.result.ok() ? r.result.mean_cost_seconds() : 0);
+      }
+      if (!w.candidates.empty()) work.push_back(std::move(w));
+    }
+  }
+  if (refused > 0)
+    warn(std::to_string(refused) + " candidate" + (refused == 1 ? "" : "s") + " could not be made into kernels and are left out; the first: " +
+         first_refusal);
+
+  std::size_t total = 0;
+  for (const auto& w : work) total += w.candidates.size();
+  if (total == 0) fail(Error(ErrorKind::empty_input, "nothing to measure", o.replay, 0, 0, "check --replay's log or the operator"));
+
+  interrupted.store(false);
+  measurer->set_stop_flag(&interrupted);
+  struct sigaction action {}, previous{};
+  action.sa_handler = on_sigint;
+  ::sigaction(SIGINT, &action, &previous);
+  struct RestoreSignal {
+    struct sigaction saved;
+    ~RestoreSignal() { ::sigaction(SIGINT, &saved, nullptr); }
+  } restore{previous};
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<measure::Measurement>> results(work.size());
+  std::string stop_reason;
+  bool was_interrupted = false;
+  std::size_t done = 0, ok = 0;
+  Progress progress("measuring", total);
+  for (std::size_t t = 0; t < work.size() && stop_reason.empty(); ++t) {
+    measure::MeasureTask task;
+    task.seed = 1;
+    measure::KernelSignature signature;
+    task.reference = reference_kernel(work[t].dag, signature);
+    task.signature = signature;
+    if (o.no_check) task.reference.reset();
+    progress.update(done);
+    if (auto set = measurer->set_task(task); !set) {
+      if (interrupted.load()) {
+        was_interrupted = true;
+        break;
+      }
+      Error e = std::move(set).error();
+      e.message = work[t].dag->workload_key() + ": " + e.message;
+      fail(e);
+    }
+    const auto& candidates = work[t].candidates;
+    for (std::size_t b = 0; b < candidates.size() && stop_reason.empty(); b += o.batch) {
+      const auto batch = std::span(candidates).subspan(b, std::min(o.batch, candidates.size() - b));
+      auto result = measurer->measure(batch, [&](std::size_t, const measure::Measurement& m) {
+        ok += m.ok() ? 1 : 0;
+        progress.update(++done);
+      });
+      for (auto& m : result.measurements) results[t].push_back(std::move(m));
+      if (result.stopped()) {
+        stop_reason = result.stop_reason;
+        was_interrupted = result.interrupted;
+      }
+    }
+  }
+  progress.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::vector<Ranked> rows;
+  std::size_t index = 0;
+  for (std::size_t t = 0; t < work.size(); ++t)
+    for (std::size_t i = 0; i < results[t].size(); ++i) {
+      ++index;
+      if (results[t][i].ok()) rows.push_back({index, work[t].dag->workload_key(), &results[t][i], work[t].before[i]});
+    }
+  std::printf("measured %zu of %zu candidates in %.1f s (%.2f candidates/s): %zu ok, %zu failed; log: %s\n", done, total, seconds,
+              static_cast<double>(done) / std::max(seconds, 1e-9), ok, done - ok, o.log.c_str());
+  const std::int64_t flops = work.size() == 1 ? work.front().dag->flops() : 0;
+  print_table(std::move(rows), flops, !o.replay.empty(), 10);
+  const std::string failures = measurer->failures().describe();
+  if (!failures.empty()) std::printf("failures by error code (count: first message):\n%s", failures.c_str());
+  std::fflush(stdout);
+  if (was_interrupted) {
+    warn("interrupted: every candidate judged before Ctrl-C is in " + o.log);
+    throw CLI::RuntimeError(130);
+  }
+  if (!stop_reason.empty()) fail(Error(ErrorKind::backend, "the run stopped early: " + stop_reason, o.log));
+}
+
+inline void add_measure_command(CLI::App& app) {
+  using namespace codegen_detail;
+  auto o = std::make_shared<MeasureOptions>();
+  auto* cmd = app.add_subcommand("measure",
+                                 "Build, check and time candidate kernels of an operator on this CPU (or re-measure "
+                                 "a log's candidates with --replay), appending one Ansor record per candidate to --log");
+  auto [op, shape, key, op_options] = add_operator_flags(*cmd, o->op);
+  auto* random = cmd->add_option("--random", o->op.random, "Distinct random candidates to measure (default 1)")->check(count_in(1, 100000));
+  auto* seed = cmd->add_option("--seed", o->op.seed, "Random seed of the candidates (default 0)")->check(count_in(0, UINT64_MAX));
+  cmd->add_option("--log", o->log, "Append one record per candidate to this Ansor log (created when missing)")->required();
+  auto* replay = cmd->add_option("--replay", o->replay, "Re-measure the candidates of this log instead of drawing new ones")
+                     ->check(CLI::ExistingFile);
+  auto* top = cmd->add_option("--top", o->top, "--replay: only the K fastest successful records of each task")->check(count_in(1, 1000000));
+  std::vector<std::string> names;
+  for (const auto& t : measure_detail::targets) names.emplace_back(t.name);
+  cmd->add_option("--target", o->target,
+                  "native (default: -march=native), avx512 (x86-64-v4), avx2 (x86-64-v3) or sse4.2 (x86-64-v2)")
+      ->check(CLI::IsMember(names));
+  cmd->add_option("--threads", o->threads, "OpenMP threads per kernel, and the cores the schedules parallelise for (default: all)")
+      ->check(count_in(1, 4096));
+  cmd->add_option("--number", o->number, "Runs per repeat before min_repeat_ms grows it (default 1)")->check(count_in(1, 1u << 30));
+  cmd->add_option("--repeat", o->repeat, "Repeats, each one cost in the record (default 3)")->check(count_in(1, 1000));
+  cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100)")
+      ->check(CLI::Range(0.0, 60000.0));
+  cmd->add_option("--timeout", o->timeout, "Seconds a candidate may run: check, warm-up and timing (default 10)")
+      ->check(CLI::Range(0.001, 86400.0));
+  cmd->add_flag("--flush", o->flush, "Flush the caches before every repeat");
+  cmd->add_flag("--no-check", o->no_check, "Do not check outputs against the unscheduled kernel");
+  cmd->add_option("--jobs", o->jobs, "Compilers at once (default: one per hardware thread)")->check(count_in(1, 4096));
+  cmd->add_option("--per-unit", o->per_unit, "Kernels per translation unit (default 4)")->check(count_in(1, 1024));
+  cmd->add_option("--batch", o->batch, "Candidates built together before they run (default 16)")->check(count_in(1, 100000));
+  cmd->add_option("--max-failures", o->max_failures, "Stop after this many failures in a row (default 150)")->check(count_in(1, 1u << 30));
+  op->needs(shape);
+  shape->needs(op);
+  op->excludes(key);
+  for (auto* generation : {op, shape, key, random, seed}) replay->excludes(generation);
+  for (auto* flag : op_options) replay->excludes(flag);
+  top->needs(replay);
+  cmd->callback([o, cmd] {
+    if (o->replay.empty()) {
+      check_generation_flags(*cmd, o->op);
+    }
+    run_measure(*o);
+  });
+}
+
+}  // namespace crosstune::cli
