@@ -208,7 +208,7 @@ inline ReadStatus read_exactly(int fd, char* out, std::size_t n, std::optional<s
   while (n > 0) {
     int wait_ms = 50;
     if (deadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now()).count();
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) return ReadStatus::timed_out;
       wait_ms = static_cast<int>(std::min<long long>(left, 50));
     }
