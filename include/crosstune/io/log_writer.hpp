@@ -95,12 +95,9 @@ class LogWriter {
       }
       // A plain log whose last line was cut short (a crash mid-write) gets a line break first, so the
       // torn line stays one bad line that `--skip-bad` passes over instead of swallowing the next record.
-      struct stat now {};
-      char last = '\n';
-      if (!gzip && ::fstat(writer.fd_, &now) == 0 && now.st_size > 0 &&
-          ::pread(writer.fd_, &last, 1, now.st_size - 1) == 1 && last != '\n') {
-        writer.buffer_.push_back('\n');
-      }
+      // Looked at in the first flush, under the lock: here, another process's write in progress would
+      // look like a torn line.
+      writer.check_last_line_ = !gzip;
     }
     if (gzip) {
       // zlib owns a duplicate of the descriptor; ours stays open to sync (and, truncating, to rename).
@@ -126,6 +123,7 @@ class LogWriter {
       atomic_ = std::exchange(other.atomic_, std::nullopt);
       policy_ = other.policy_;
       records_ = other.records_;
+      check_last_line_ = std::exchange(other.check_last_line_, false);
     }
     return *this;
   }
@@ -176,6 +174,12 @@ class LogWriter {
       if (auto ok = atomic_->write(buffer_); !ok) return ok;
       buffer_.clear();
     } else {
+      if (std::exchange(check_last_line_, false)) {
+        struct stat now {};
+        char last = '\n';
+        if (::fstat(fd_, &now) == 0 && now.st_size > 0 && ::pread(fd_, &last, 1, now.st_size - 1) == 1 && last != '\n')
+          buffer_.insert(buffer_.begin(), '\n');
+      }
       const auto done = write_to_descriptor(fd_, buffer_);
       buffer_.erase(0, done.written);
       if (done.error != 0) {
@@ -276,6 +280,7 @@ class LogWriter {
   std::optional<AtomicFile> atomic_;  // WriteMode::truncate: the temporary that close() puts in place
   FlushPolicy policy_ = FlushPolicy::buffered;
   std::size_t records_ = 0;
+  bool check_last_line_ = false;  ///< appending to a plain log: see whether its last line is whole, at the first flush
 };
 
 }  // namespace crosstune::io
