@@ -28,6 +28,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -291,6 +292,15 @@ inline void run_measure(const MeasureOptions& o) {
         break;
       }
       Error e = std::move(set).error();
+      if (const auto cut = e.message.find('\n'); cut != std::string::npos) {  // the compiler's messages first
+        progress.finish();
+        std::string messages = e.message.substr(cut + 1);
+        if (!messages.empty() && messages.back() != '\n') messages += '\n';
+        std::cerr << messages;
+        e.message.resize(cut);
+        if (!e.message.empty() && e.message.back() == ':') e.message.back() = ' ';
+        e.message += "(the compiler's messages are above)";
+      }
       e.message = work[t].dag->workload_key() + ": " + e.message;
       fail(e);
     }
@@ -329,7 +339,11 @@ inline void run_measure(const MeasureOptions& o) {
     warn("interrupted: every candidate judged before Ctrl-C is in " + o.log);
     throw CLI::RuntimeError(130);
   }
-  if (!stop_reason.empty()) fail(Error(ErrorKind::backend, "the run stopped early: " + stop_reason, o.log));
+  if (!stop_reason.empty()) {
+    // The reason's first line in the error; what follows it (the failures so far) is printed above.
+    const auto cut = stop_reason.find('\n');
+    fail(Error(ErrorKind::backend, "the run stopped early: " + stop_reason.substr(0, cut), o.log));
+  }
 }
 
 inline void add_measure_command(CLI::App& app) {

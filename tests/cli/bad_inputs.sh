@@ -252,5 +252,41 @@ expect 0 '' "$cli" --quiet codegen --op matmul --shape 16,16,16 --random 2 --out
 if [ -s stderr.txt ]; then echo "FAIL: codegen --quiet printed on stderr"; failed=$((failed + 1)); else passed=$((passed + 1)); fi
 grep -q 'crosstune_kernel_1_packed' k.cpp && passed=$((passed + 1)) || { echo "FAIL: k.cpp lacks the second kernel"; failed=$((failed + 1)); }
 
+## crosstune measure: flags checked first; a compiler that refuses everything, candidates that all fail,
+## and Ctrl-C: exit codes, messages, and a log that holds every record judged.
+expect 2 '--log is required' "$cli" measure --op matmul --shape 4,4,4
+expect 2 '--target: arm not in' "$cli" measure --op matmul --shape 4,4,4 --target arm --log m.json
+expect 2 '--op excludes --replay' "$cli" measure --op matmul --shape 4,4,4 --replay "$one_log" --log m.json
+expect 2 '--top requires --replay' "$cli" measure --op matmul --shape 4,4,4 --top 3 --log m.json
+expect 2 '--timeout' "$cli" measure --op matmul --shape 4,4,4 --timeout 0 --log m.json
+expect 1 'folder /nonexistent/dir does not exist' "$cli" measure --op matmul --shape 4,4,4 --log /nonexistent/dir/m.json
+expect 1 'the reference kernel does not build \(compile_host\) \(the compiler.s messages are above\)' \
+  env PATH="$PWD/fakecc:$PATH" "$cli" measure --op matmul --shape 8,8,8 --random 2 --log m.json
+# A compiler that builds the reference but no candidate: the run stops after --max-failures in a row,
+# each failure logged with error code 2.
+mkdir -p pickycc && printf '#!/bin/sh\nsrc=/dev/null\nfor a; do case "$a" in *.cpp) src=$a;; esac; done\ngrep -q crosstune_reference "$src" && exec %s "$@"\necho "picky: refuses candidates" >&2\nexit 1\n' "$(command -v c++)" >pickycc/c++
+chmod +x pickycc/c++
+rm -f picky.json
+expect 1 'the run stopped early: 3 candidates in a row failed' \
+  env PATH="$PWD/pickycc:$PATH" "$cli" measure --op matmul --shape 8,8,8 --random 6 --max-failures 3 --log picky.json
+[ "$(grep -c '"r": \[\[1e+10\], 2,' picky.json)" -eq 3 ] && passed=$((passed + 1)) ||
+  { echo "FAIL: picky.json does not hold 3 compile_host records"; cat picky.json | head -3; failed=$((failed + 1)); }
+# Ctrl-C in the middle: exit 130, and every line of the log is a whole record.
+rm -f interrupted.json
+"$cli" --quiet measure --op matmul --shape 128,128,128 --random 40 --min-repeat-ms 200 --log interrupted.json \
+  >stdout.txt 2>stderr.txt </dev/null &
+pid=$!
+for _ in $(seq 1 600); do [ -s interrupted.json ] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+lines=$(wc -l <interrupted.json)
+if [ "$rc" -eq 130 ] && [ "$lines" -ge 1 ] && [ "$lines" -lt 40 ] && grep -q 'interrupted: every candidate judged' stderr.txt &&
+  "$cli" logs stats interrupted.json >/dev/null 2>&1; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: Ctrl-C during measure: exit $rc, $lines records"; sed 's/^/  stderr | /' stderr.txt | head -5; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -14,6 +14,7 @@
 //   p.set("flags", "-O3"); record.version = p.version_string();
 #pragma once
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,6 +136,8 @@ class Provenance {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   std::string arg0 = compiler, arg1 = "--version";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
