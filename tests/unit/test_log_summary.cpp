@@ -34,16 +34,20 @@ TEST_CASE("the summary counts records, valid records, tasks, targets, errors and
   s.add(make(matmul_copy, ErrorCode::no_error, 1.0));
   s.add(make(matmul_k80, ErrorCode::run_timeout, 1e10));
   s.add(make(relu_cpu, ErrorCode::no_error, 0.5, "v0.5"));
-  CHECK(s.records() == 4);
-  CHECK(s.valid_records() == 3);
+  s.add(make(relu_cpu, ErrorCode::no_error, 0.4, "v0.6;by=crosstune 0.1.0;threads=2"));  // with provenance
+  s.add(make(relu_cpu, ErrorCode::no_error, 0.3, "v0.6;by=crosstune 0.1.0;threads=1"));
+  CHECK(s.versions().at("v0.6") == 5);  // counted by format version, whatever the provenance
+  CHECK(s.versions().count("v0.6;by=crosstune 0.1.0;threads=2") == 0);
+  CHECK(s.records() == 6);
+  CHECK(s.valid_records() == 5);
   CHECK(s.tasks() == 2);
-  CHECK(s.error_histogram()[0] == 3);
+  CHECK(s.error_histogram()[0] == 5);
   CHECK(s.error_histogram()[7] == 1);
   CHECK(s.targets().at("cuda") == std::make_pair<std::size_t, std::size_t>(3, 1));
   CHECK(s.versions().at("v0.5") == 1);
   const auto per_task = s.records_per_task();
-  CHECK(per_task.min == 1);
-  CHECK(per_task.median == 1);
+  CHECK(per_task.min == 3);
+  CHECK(per_task.median == 3);
   CHECK(per_task.max == 3);
   CHECK(s.task_entries()[0].best_mean_cost_seconds == 1.0);
   CHECK(s.task_entries()[0].valid_records == 2);

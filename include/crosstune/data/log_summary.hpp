@@ -48,7 +48,9 @@ class LogSummary {
   void add(const Record& record) {
     ++records_;
     ++error_histogram_[static_cast<std::size_t>(record.result.error)];
-    ++versions_[record.version];
+    // The format version only: crosstune's measurers append their provenance after a ';'
+    // (measure/provenance.hpp), which would make every machine and setting a version of its own.
+    ++versions_[record.version.substr(0, record.version.find(';'))];
     const Task* task = record.task.get();
     if (task == nullptr) return;
     // Records share Task objects, so the pointer is a cheap first-level key; equal tasks read through
