@@ -554,6 +554,9 @@ class Runner {
       ::close(down[1]);
       return unexpected(Error(ErrorKind::backend, std::string("pipe: ") + std::strerror(errno)));
     }
+    // A kernel that calls exit() flushes the worker's copy of the stdio buffers: empty them first, so
+    // nothing the parent printed is printed twice.
+    std::fflush(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
