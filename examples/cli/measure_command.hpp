@@ -55,6 +55,7 @@ struct MeasureOptions {
   std::size_t top = 0;
   std::string target = "native";
   std::size_t threads = 0;
+  std::string pin;
   std::size_t number = 1, repeat = 3;
   double min_repeat_ms = 100;
   double timeout = 10;
@@ -168,6 +169,8 @@ inline void run_measure(const MeasureOptions& o) {
   options.build.jobs = o.jobs;
   options.build.kernels_per_unit = o.per_unit;
   options.run.threads = static_cast<int>(o.threads);
+  if (!o.pin.empty())
+    for (auto cpu : parse_ints(o.pin)) options.run.pin_cpus.push_back(static_cast<int>(cpu));
   options.run.timeout_s = o.timeout;
   options.run.check = !o.no_check;
   options.run.timing.number = static_cast<std::int64_t>(o.number);
@@ -366,6 +369,8 @@ inline void add_measure_command(CLI::App& app) {
       ->check(CLI::IsMember(names));
   cmd->add_option("--threads", o->threads, "OpenMP threads per kernel, and the cores the schedules parallelise for (default: all)")
       ->check(count_in(1, 4096));
+  cmd->add_option("--pin", o->pin, "Pin the kernels' process and threads to these CPUs, comma-separated (e.g. 0,1)")
+      ->check(int_list(0, CPU_SETSIZE - 1));
   cmd->add_option("--number", o->number, "Runs per repeat before min_repeat_ms grows it (default 1)")->check(count_in(1, 1u << 30));
   cmd->add_option("--repeat", o->repeat, "Repeats, each one cost in the record (default 3)")->check(count_in(1, 1000));
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100)")

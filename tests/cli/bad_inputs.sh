@@ -259,6 +259,7 @@ expect 2 '--target: arm not in' "$cli" measure --op matmul --shape 4,4,4 --targe
 expect 2 '--op excludes --replay' "$cli" measure --op matmul --shape 4,4,4 --replay "$one_log" --log m.json
 expect 2 '--top requires --replay' "$cli" measure --op matmul --shape 4,4,4 --top 3 --log m.json
 expect 2 '--timeout' "$cli" measure --op matmul --shape 4,4,4 --timeout 0 --log m.json
+expect 2 '--pin: "x" in "0,x" is not a whole number' "$cli" measure --op matmul --shape 4,4,4 --pin 0,x --log m.json
 expect 1 'folder /nonexistent/dir does not exist' "$cli" measure --op matmul --shape 4,4,4 --log /nonexistent/dir/m.json
 expect 1 'the reference kernel does not build \(compile_host\) \(the compiler.s messages are above\)' \
   env PATH="$PWD/fakecc:$PATH" "$cli" measure --op matmul --shape 8,8,8 --random 2 --log m.json
