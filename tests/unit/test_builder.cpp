@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -143,11 +144,16 @@ TEST_CASE("one broken kernel in a unit: only it gets compile_host with the compi
       libraries.insert(built[i].library);
     }
     CHECK(libraries.size() == 3);  // rebuilt one by one
-    // The unit that failed as a whole (the first, ct<pid>_0) is removed unless its files are kept.
-    std::string unit = "ct";
-    unit += std::to_string(::getpid());
-    unit += "_0.cpp";
-    CHECK(std::filesystem::exists(dir / unit) == keep);
+    // The unit that failed as a whole (a source with no library, other than the broken kernel's own) is
+    // removed unless its files are kept.
+    std::size_t unit_sources = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      if (e.path().extension() != ".cpp") continue;
+      auto library = e.path();
+      library.replace_extension(".so");
+      if (!std::filesystem::exists(library) && library != built[2].library) ++unit_sources;
+    }
+    CHECK(unit_sources == (keep ? 1u : 0u));
   }
 }
 
@@ -241,4 +247,30 @@ TEST_CASE("a compiler that cannot be started is every kernel's compile_host, not
     CHECK(b.error == ErrorCode::compile_host);
     CHECK(b.message.find("cannot run the compiler 'no-such-compiler-crosstune'") != std::string::npos);
   }
+}
+
+TEST_CASE("the stop flag kills the compilers running; the kernels not built get unknown_error") {
+  const test::TempDir dir;
+  REQUIRE(test::make_fifo(dir / "fifo"));
+  auto builder = Builder::make({.work_dir = dir.path(), .jobs = 1, .kernels_per_unit = 1, .timeout_s = 60}).value();
+  std::vector<KernelSource> kernels = {writes("k0", 0), writes("k1", 1), writes("k2", 2)};
+  kernels[1].body = test::hanging_include(dir / "fifo") + kernels[1].body;  // hangs until stopped
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    stop.store(true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto built = builder.build(kernels, &stop);
+  const double seconds = test::seconds_since(start);
+  stopper.join();
+  REQUIRE(built.size() == 3);
+  CHECK_MESSAGE(built[0].ok(), built[0].message);
+  for (std::size_t k : {1u, 2u}) {
+    CAPTURE(k);
+    CHECK(built[k].error == ErrorCode::unknown_error);
+    CHECK(built[k].message == "stopped before it was built");
+  }
+  CHECK(seconds < 10);  // not the 60 s limit
+  CHECK(test::no_process_mentions(dir.path().string() + "/"));
 }

@@ -124,7 +124,7 @@ TEST_CASE("options: Ansor's 150 failures in a row, eight time-outs before a diag
   CHECK(refused.error().message == "measure::LocalMeasurerOptions: max_consecutive_failures must be at least 1");
   auto bad_run = quick_options(dir);
   bad_run.run.timeout_s = 0;
-  CHECK(LocalMeasurer::make(bad_run).error().message == "measure::RunOptions: timeout_s must be a positive time");
+  CHECK(LocalMeasurer::make(bad_run).error().message == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
   auto bad_build = quick_options(dir);
   bad_build.build.kernels_per_unit = 0;
   CHECK(LocalMeasurer::make(bad_build).error().message == "measure::BuildOptions: kernels_per_unit must be at least 1");
@@ -243,7 +243,8 @@ TEST_CASE("records carry the provenance in \"v\": the format version, then the c
     CHECK(pairs["threads"] == "1");
     CHECK(pairs["pin"] == "none");
     CHECK(pairs["flush"] == "1");
-    CHECK(pairs["number"] == "1");
+    // The number min_repeat_ms grew to, for a measured candidate; the configured one for a failed one.
+    CHECK(pairs["number"] == (r.result.ok() ? std::to_string(batch.measurements[0].timing.number) : std::string("1")));
     CHECK(pairs["repeat"] == "2");
     CHECK(pairs["min_repeat_ms"] == "2.5");
     CHECK(pairs["warmup"] == "1");
@@ -576,4 +577,40 @@ TEST_CASE("two processes appending to one log at once: every line whole, every r
     CHECK(per_key.size() == 2);
     for (const auto& [key, n] : per_key) CHECK(n == per_measurer);
   }
+}
+
+TEST_CASE("a measurer's log must be plain JSON lines, and is created only when the first record is written") {
+  const test::TempDir dir;
+  auto options = quick_options(dir);
+  options.log = dir / "log.json.gz";
+  auto refused = LocalMeasurer::make(options);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message == "a measurer's log must be plain JSON lines, not gzip");
+  CHECK(refused.error().hint.find("several processes can append") != std::string::npos);
+  options.log = dir / "missing" / "log.json";
+  auto no_folder = LocalMeasurer::make(options);
+  REQUIRE_FALSE(no_folder.has_value());
+  CHECK(no_folder.error().message.find("does not exist") != std::string::npos);
+  options.log = dir / "log.json";
+  {
+    auto measurer = make_measurer(options);
+    CHECK_FALSE(std::filesystem::exists(dir / "log.json"));  // nothing measured, nothing created
+    const auto batch = measurer.measure(std::vector<Candidate>{candidate("good", test::right_body)});
+    REQUIRE(batch.measurements.size() == 1);
+  }
+  CHECK(read_log(dir / "log.json").size() == 1);
+}
+
+TEST_CASE("the early stops judge each task afresh: failures of one task do not stop the next") {
+  const test::TempDir dir;
+  auto options = quick_options(dir);
+  options.max_consecutive_failures = 2;
+  auto measurer = make_measurer(options);
+  const auto bad = measurer.measure(std::vector<Candidate>{candidate("w1", test::wrong_body), candidate("w2", test::wrong_body)});
+  CHECK(bad.stopped());
+  REQUIRE(measurer.set_task(kernel_task(2)));
+  const auto next = measurer.measure(std::vector<Candidate>{candidate("w3", test::wrong_body), candidate("good", test::right_body)});
+  CHECK_FALSE(next.stopped());
+  REQUIRE(next.measurements.size() == 2);
+  CHECK(next.measurements[1].ok());
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <span>
 
@@ -207,4 +208,34 @@ TEST_CASE("a flush the device cuts short keeps only the unwritten lines, so a re
   auto back = io::read_log_file(dir / "log.json");
   REQUIRE(back);
   CHECK(*back == records);
+}
+
+TEST_CASE("a line another appender tore after our first flush is closed before our next record") {
+  TempDir dir;
+  const auto records = sample_records();
+  auto writer = io::LogWriter::open(dir / "log.json", io::WriteMode::append, io::FlushPolicy::each_record);
+  REQUIRE(writer);
+  REQUIRE(writer->write(records[0]));
+  {
+    std::ofstream other(dir / "log.json", std::ios::app | std::ios::binary);
+    other << "{\"i\": [[\"torn by a crash";  // another process died mid-line
+  }
+  REQUIRE(writer->write(records[1]));
+  REQUIRE(writer->close());
+  io::ReadOptions options;
+  options.on_bad_line = io::OnBadLine::skip;
+  auto reader = io::LogReader::open(dir / "log.json", options);
+  REQUIRE(reader);
+  std::vector<Record> back;
+  Record r;
+  while (true) {
+    auto more = reader->next(r);
+    REQUIRE(more);
+    if (!*more) break;
+    back.push_back(r);
+  }
+  REQUIRE(back.size() == 2);
+  CHECK(back[0] == records[0]);
+  CHECK(back[1] == records[1]);
+  CHECK(reader->stats().skipped_lines == 1);
 }

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,10 +113,10 @@ TEST_CASE("signals are described by name and by the system's words") {
 }
 
 TEST_CASE("run options are refused when a time is not positive, a count too small or a CPU not a CPU") {
-  CHECK(refusal({.timeout_s = 0}) == "measure::RunOptions: timeout_s must be a positive time");
-  CHECK(refusal({.timeout_s = NAN}) == "measure::RunOptions: timeout_s must be a positive time");
-  CHECK(refusal({.timeout_s = INFINITY}) == "measure::RunOptions: timeout_s must be a positive time");
-  CHECK(refusal({.reference_timeout_s = -1}) == "measure::RunOptions: reference_timeout_s must be a positive time");
+  CHECK(refusal({.timeout_s = 0}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(refusal({.timeout_s = NAN}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(refusal({.timeout_s = INFINITY}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(refusal({.reference_timeout_s = -1}) == "measure::RunOptions: reference_timeout_s must be a positive time of at most 10^6 s");
   CHECK(refusal({.threads = -1}) == "measure::RunOptions: threads must not be negative");
   CHECK(refusal({.pin_cpus = {0, -1}}) == "measure::RunOptions: pin_cpus holds -1, not a CPU number");
   CHECK(refusal({.pin_cpus = {CPU_SETSIZE}}).find("not a CPU number") != std::string::npos);
@@ -179,10 +181,10 @@ TEST_CASE("a kernel that crashes, aborts, exits or overflows its stack is runtim
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"t_segfault", "the worker died of SIGSEGV (segmentation fault) while running the kernel"},
+      {"t_segfault", "the worker died of SIGSEGV (segmentation fault) while running the kernel (an access out of bounds, a write to a read-only input, or a stack overflow)"},
       {"t_abort", "the worker died of SIGABRT (aborted) while running the kernel"},
       {"t_exit", "the kernel ended the worker with exit status 3 while running the kernel"},
-      {"t_huge_stack", test::huge_stack_overflows() ? "the worker died of SIGSEGV (segmentation fault) while running the kernel" : ""},
+      {"t_huge_stack", test::huge_stack_overflows() ? "the worker died of SIGSEGV (segmentation fault) while running the kernel (an access out of bounds, a write to a read-only input, or a stack overflow)" : ""},
   };
   const test::TempDir dir;
   auto runner = runner_for(dir);
@@ -405,4 +407,96 @@ TEST_CASE("a runner moves with its worker and its task") {
   check_measured(moved.run(kernels(), "t_right"));
   CHECK(moved.workers_started() == 1);
   if (auto children = test::child_processes()) CHECK(children->size() == 1);
+}
+
+namespace {
+/// Kernels of the review's cases, in a library of their own.
+const std::filesystem::path& more_kernels() {
+  static const test::TempDir dir;
+  static const std::filesystem::path library = [] {
+    std::string source = test::kernel_preamble;
+    source += "#include <cstdio>\n";
+    // Right, but asks for SIGALRM a little later: the worker dies between candidates.
+    source += test::kernel("t_alarm", "alarm(1);\n" + test::right_body).body;
+    // Writes its input, then computes the right answer from what it changed.
+    source += test::kernel("t_writes_input", "a[0][3] = 42;\n" + test::right_body).body;
+    // exit(), the library function: runs atexit handlers, unless the worker stops them.
+    source += test::kernel("t_real_exit", "std::exit(3);").body;
+    const auto path = dir / "more.so";
+    auto built = measure::compile_shared_library(source, path, {}, 120);
+    REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+    return path;
+  }();
+  return library;
+}
+
+std::string marker_folder;  // where the atexit handler below leaves a file named after its process
+void leave_marker() {
+  if (marker_folder.empty()) return;
+  std::ofstream((std::filesystem::path(marker_folder) / std::to_string(::getpid())).string()) << "ran\n";
+}
+}  // namespace
+
+TEST_CASE("a worker that dies between candidates is replaced: the next candidate is measured, not blamed, and nothing raises SIGPIPE") {
+  const test::TempDir dir;
+  auto runner = runner_for(dir, {.timing = {.repeat = 1}});
+  const RunResult first = runner.run(more_kernels(), "t_alarm");
+  REQUIRE_MESSAGE(first.ok(), first.message);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));  // SIGALRM has killed the idle worker
+  const RunResult next = runner.run(kernels(), "t_right");
+  CHECK_MESSAGE(next.ok(), next.message);
+  CHECK(runner.workers_started() == 2);
+}
+
+TEST_CASE("inputs are read-only: a kernel that writes them crashes, and later kernels still see the right inputs") {
+  const test::TempDir dir;
+  auto runner = runner_for(dir);
+  const RunResult bad = runner.run(more_kernels(), "t_writes_input");
+  CHECK(bad.error == ErrorCode::runtime_device);
+  CHECK(bad.message.find("SIGSEGV") != std::string::npos);
+  CHECK(bad.message.find("read-only input") != std::string::npos);
+  check_measured(runner.run(kernels(), "t_right"));
+  // The same with the reference by values (no reference kernel run in the worker).
+  auto by_values = Runner::make({}, dir.path()).value();
+  REQUIRE(by_values.set_task(reference_values_task(5)));
+  CHECK(by_values.run(more_kernels(), "t_writes_input").error == ErrorCode::runtime_device);
+  check_measured(by_values.run(kernels(), "t_right"));
+}
+
+TEST_CASE("a kernel that calls exit() ends only its worker: the host program's atexit handlers do not run there") {
+  const test::TempDir dir;
+  const test::TempDir markers;
+  marker_folder = markers.path().string();
+  static bool registered = false;
+  if (!registered) registered = std::atexit(leave_marker) == 0;
+  REQUIRE(registered);
+  auto runner = runner_for(dir);
+  const RunResult r = runner.run(more_kernels(), "t_real_exit");
+  CHECK(r.error == ErrorCode::runtime_device);
+  CHECK(r.message == "the kernel ended the worker with exit status 3 while running the kernel");
+  CHECK(std::filesystem::is_empty(markers.path()));  // the worker ran none of this process's handlers
+  check_measured(runner.run(kernels(), "t_right"));
+  marker_folder.clear();  // this process's own exit leaves no file in a folder that is gone
+}
+
+TEST_CASE("loading time is not counted against the run's time limit") {
+  const test::TempDir dir;
+  // Loading takes 1.5 s (a constructor), running no time.
+  std::string source = test::kernel_preamble;
+  source += "__attribute__((constructor)) static void slow_load() { usleep(1500000); }\n";
+  source += test::kernel("t_slow_load", test::right_body).body;
+  auto built = measure::compile_shared_library(source, dir / "slow.so", {}, 120);
+  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+  auto runner = runner_for(dir, {.timing = {.repeat = 1}, .timeout_s = 0.5});
+  const RunResult r = runner.run(dir / "slow.so", "t_slow_load");  // 1.5 s to load, microseconds to run
+  CHECK_MESSAGE(r.ok(), r.message);
+  CHECK(r.seconds < 0.5);
+}
+
+TEST_CASE("pinning to a CPU this process may not use is refused when the runner is made") {
+  const test::TempDir dir;
+  auto runner = Runner::make({.pin_cpus = {CPU_SETSIZE - 1}}, dir.path());
+  REQUIRE_FALSE(runner.has_value());
+  CHECK(runner.error().message.find("CPU " + std::to_string(CPU_SETSIZE - 1) + " of pin_cpus is not available") != std::string::npos);
+  CHECK(runner.error().hint.rfind("pin to CPUs among ", 0) == 0);
 }

@@ -7,7 +7,8 @@
 // it is written.
 //
 // Appended lines are written under an exclusive file lock (flock), so two processes appending to one
-// log never interleave their lines.
+// plain log never interleave their lines. A gzip member spans all of one writer's flushes, so only one
+// process at a time may append to a .gz log (measure::LocalMeasurer refuses .gz logs for that reason).
 //
 // When appended records are safe is the FlushPolicy: `buffered` (the default, for bulk writes) writes
 // every megabyte and on flush()/close(); `each_record` hands every record to the OS as it is written, so
@@ -95,8 +96,8 @@ class LogWriter {
       }
       // A plain log whose last line was cut short (a crash mid-write) gets a line break first, so the
       // torn line stays one bad line that `--skip-bad` passes over instead of swallowing the next record.
-      // Looked at in the first flush, under the lock: here, another process's write in progress would
-      // look like a torn line.
+      // Looked at in every flush, under the lock: here, another process's write in progress would look
+      // like a torn line, and another appender may crash mid-line later.
       writer.check_last_line_ = !gzip;
     }
     if (gzip) {
@@ -124,6 +125,7 @@ class LogWriter {
       policy_ = other.policy_;
       records_ = other.records_;
       check_last_line_ = std::exchange(other.check_last_line_, false);
+      own_line_cut_ = std::exchange(other.own_line_cut_, false);
     }
     return *this;
   }
@@ -174,13 +176,16 @@ class LogWriter {
       if (auto ok = atomic_->write(buffer_); !ok) return ok;
       buffer_.clear();
     } else {
-      if (std::exchange(check_last_line_, false)) {
+      // At every flush (another appender may have crashed mid-line since), unless our own last write
+      // was cut short: then the line is ours, and its rest is what we write now.
+      if (check_last_line_ && !own_line_cut_) {
         struct stat now {};
         char last = '\n';
         if (::fstat(fd_, &now) == 0 && now.st_size > 0 && ::pread(fd_, &last, 1, now.st_size - 1) == 1 && last != '\n')
           buffer_.insert(buffer_.begin(), '\n');
       }
       const auto done = write_to_descriptor(fd_, buffer_);
+      own_line_cut_ = done.written < buffer_.size() && (done.written > 0 ? buffer_[done.written - 1] != '\n' : own_line_cut_);
       buffer_.erase(0, done.written);
       if (done.error != 0) {
         return unexpected(file_error("write failed", name_, done.error,
@@ -280,7 +285,8 @@ class LogWriter {
   std::optional<AtomicFile> atomic_;  // WriteMode::truncate: the temporary that close() puts in place
   FlushPolicy policy_ = FlushPolicy::buffered;
   std::size_t records_ = 0;
-  bool check_last_line_ = false;  ///< appending to a plain log: see whether its last line is whole, at the first flush
+  bool check_last_line_ = false;  ///< appending to a plain log: see whether its last line is whole, at every flush
+  bool own_line_cut_ = false;     ///< our last write stopped inside a line (the rest is still buffered)
 };
 
 }  // namespace crosstune::io

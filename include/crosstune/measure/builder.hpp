@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -39,7 +40,7 @@ struct BuildOptions {
   CompileOptions compile{};
   std::size_t jobs = 0;               ///< compilers at once; 0: one per hardware thread
   std::size_t kernels_per_unit = 4;   ///< kernels per translation unit (1: each on its own)
-  double timeout_s = 60;              ///< per compiler run; ≤ 0: no limit
+  double timeout_s = 60;              ///< per kernel (a unit of K gets K times as long); ≤ 0: no limit
   bool keep_files = false;            ///< keep the sources and logs of units that failed and were split
 
   [[nodiscard]] Expected<void> validate() const {
@@ -80,8 +81,10 @@ class Builder {
   [[nodiscard]] const BuildOptions& options() const noexcept { return options_; }
 
   /// Builds every kernel; one verdict each, in order. Never fails as a whole: a compiler that cannot be
-  /// started or a folder that cannot be written is every affected kernel's compile_host message.
-  std::vector<BuildResult> build(std::span<const KernelSource> kernels) {
+  /// started or a folder that cannot be written is every affected kernel's compile_host message. When
+  /// `*stop` becomes true, the compilers running are killed and the kernels not built get
+  /// unknown_error, "stopped before it was built".
+  std::vector<BuildResult> build(std::span<const KernelSource> kernels, const std::atomic<bool>* stop = nullptr) {
     std::vector<BuildResult> results(kernels.size());
     std::deque<Unit> queue;
     // Group neighbours that can share a unit: the same preamble, distinct entries.
@@ -101,6 +104,16 @@ class Builder {
     }
     std::vector<Running> running;
     while (!queue.empty() || !running.empty()) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+        running.clear();  // each CompileJob kills its compiler
+        for (std::size_t k = 0; k < kernels.size(); ++k) {
+          if (results[k].ok() && !results[k].library.empty()) continue;  // built before the stop
+          if (results[k].error != ErrorCode::no_error) continue;         // judged before the stop
+          results[k].error = ErrorCode::unknown_error;
+          results[k].message = "stopped before it was built";
+        }
+        return results;
+      }
       while (!queue.empty() && running.size() < options_.jobs) {
         Unit unit = std::move(queue.front());
         queue.pop_front();
@@ -148,10 +161,12 @@ class Builder {
     std::string name = "ct";
     name += std::to_string(::getpid());
     name += '_';
-    name += std::to_string(next_unit_++);
+    name += std::to_string(unique_file_number());
     name += ".so";
     const std::filesystem::path library = options_.work_dir / name;
-    auto job = CompileJob::start(source, library, options_.compile, options_.timeout_s);
+    // The limit grows with the unit: K slow but healthy kernels must not time out together.
+    const double limit = options_.timeout_s > 0 ? options_.timeout_s * static_cast<double>(unit.kernels.size()) : 0;
+    auto job = CompileJob::start(source, library, options_.compile, limit);
     if (!job) {
       for (std::size_t k : unit.kernels) {
         results[k].error = ErrorCode::compile_host;
@@ -197,7 +212,6 @@ class Builder {
   }
 
   BuildOptions options_;
-  std::uint64_t next_unit_ = 0;
 };
 
 }  // namespace crosstune::measure

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -72,6 +73,13 @@ struct CompileOptions {
   args.push_back("-o");
   args.push_back(library.string());
   return args;
+}
+
+/// A number no other call in this process returns: with the process id, file names that builders and
+/// runners sharing a folder never reuse.
+[[nodiscard]] inline std::uint64_t unique_file_number() noexcept {
+  static std::atomic<std::uint64_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 /// A time in seconds as short text ("10", "0.5").
@@ -160,7 +168,7 @@ class CompileJob {
       source_file_ = std::move(other.source_file_);
       log_file_ = std::move(other.log_file_);
       pid_ = std::exchange(other.pid_, -1);
-      status_ = other.status_;
+      status_ = std::exchange(other.status_, Status::failed);  // the moved-from job runs nothing
       signal_ = other.signal_;
       started_ = other.started_;
       seconds_ = other.seconds_;
@@ -175,7 +183,7 @@ class CompileJob {
 
   /// The status now; kills the compiler when it has run past the time limit.
   Status poll() {
-    if (status_ != Status::running) return status_;
+    if (status_ != Status::running || pid_ <= 0) return status_;
     int status = 0;
     const pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {

@@ -11,7 +11,8 @@
 //   * the stop flag was raised (the CLI raises it on SIGINT);
 //   * the log cannot be written.
 // Every record is written and handed to the OS as soon as its candidate is judged, under a file lock,
-// so a killed tuner loses nothing and a second process appending to the same log never interleaves.
+// so a killed tuner loses nothing and a second process appending to the same log never interleaves
+// (the log must be plain JSON lines: a .gz log is refused).
 // Records carry their provenance in "v" (measure/provenance.hpp).
 //
 //   auto measurer = measure::LocalMeasurer::make({.log = "gemm.json"}).value();
@@ -104,11 +105,12 @@ class LocalMeasurer {
     if (!runner) return unexpected(std::move(runner).error());
     m.builder_.emplace(std::move(*builder));
     m.runner_.emplace(std::move(*runner));
-    if (!options.log.empty()) {
-      auto writer = io::LogWriter::open(options.log, io::WriteMode::append, io::FlushPolicy::each_record);
-      if (!writer) return unexpected(std::move(writer).error());
-      m.log_.emplace(std::move(*writer));
-    }
+    if (options.log.extension() == ".gz")
+      return unexpected(Error(ErrorKind::invalid_argument, "a measurer's log must be plain JSON lines, not gzip", options.log.string(), 0,
+                              0, "log to a .json file (compress it when the run is over): every record of a plain log is a whole "
+                                 "line the moment it is written, and several processes can append to it"));
+    if (!options.log.empty())
+      if (auto ok = io::check_writable(options.log); !ok) return unexpected(std::move(ok).error());
     m.provenance_ = Provenance::of_host();
     const auto& c = options.build.compile;
     m.provenance_.set("cc", compiler_version(c.compiler));
@@ -120,7 +122,15 @@ class LocalMeasurer {
     }
     m.provenance_.set("flags", flags);
     const auto& r = options.run;
-    m.provenance_.set("threads", r.threads > 0 ? std::to_string(r.threads) : "default");
+    std::size_t available = r.pin_cpus.size();
+    if (available == 0) {
+      cpu_set_t allowed;
+      CPU_ZERO(&allowed);
+      available = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? static_cast<std::size_t>(CPU_COUNT(&allowed))
+                                                                         : std::thread::hardware_concurrency();
+    }
+    // OpenMP's default is one thread per CPU the process may run on.
+    m.provenance_.set("threads", r.threads > 0 ? std::to_string(r.threads) : std::to_string(available) + " (OpenMP default)");
     std::string pin = "none";
     if (!r.pin_cpus.empty()) {
       pin.clear();
@@ -155,6 +165,7 @@ class LocalMeasurer {
   /// invalid signature, a reference that does not compile, crashes or runs past the reference time limit.
   [[nodiscard]] Expected<void> set_task(const MeasureTask& task) {
     const auto start = std::chrono::steady_clock::now();
+    consecutive_failures_ = successes_ = timeouts_without_success_ = 0;  // the early stops judge each task afresh
     RunTask run{.signature = task.signature, .seed = task.seed, .reference_values = task.reference_values};
     std::vector<BuildResult> reference;
     if (task.reference) {
@@ -182,7 +193,7 @@ class LocalMeasurer {
     std::vector<KernelSource> kernels;
     kernels.reserve(candidates.size());
     for (const auto& c : candidates) kernels.push_back(c.kernel);
-    const std::vector<BuildResult> built = builder_->build(kernels);
+    const std::vector<BuildResult> built = builder_->build(kernels, stop_);
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       if (stopping()) {
         interrupted(batch);
@@ -209,11 +220,17 @@ class LocalMeasurer {
       m.record.result.costs_seconds = m.ok() ? m.timing.costs_seconds : std::vector<double>{failed_cost_seconds};
       m.record.result.all_cost_seconds = m.build_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       m.record.result.timestamp = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-      m.record.version = provenance_.version_string();
-      if (log_) {
+      if (m.ok() && m.timing.number != options_.run.timing.number) {
+        Provenance used = provenance_;  // the `number` min_repeat_ms grew to, for this record
+        used.set("number", std::to_string(m.timing.number));
+        m.record.version = used.version_string();
+      } else {
+        m.record.version = provenance_.version_string();
+      }
+      if (!options_.log.empty()) {
         if (!m.record.task) {
           batch.stop_reason = "candidate " + std::to_string(i) + " has no task in its record, so it cannot be logged";
-        } else if (auto written = log_->write(m.record); !written) {
+        } else if (auto written = log(m.record); !written) {
           batch.stop_reason = "cannot append to the log: " + written.error().describe();
         }
       }
@@ -271,6 +288,16 @@ class LocalMeasurer {
                   timeouts_without_success_, options_.run.timeout_s, options_.build.compile.march.c_str(),
                   provenance_.get("cpu").c_str(), load.c_str(), std::thread::hardware_concurrency(), reference_seconds_);
     return text;
+  }
+
+  /// Appends `record` to the log, opened at the first record (a run that measures nothing creates none).
+  [[nodiscard]] Expected<void> log(const Record& record) {
+    if (!log_) {
+      auto writer = io::LogWriter::open(options_.log, io::WriteMode::append, io::FlushPolicy::each_record);
+      if (!writer) return unexpected(std::move(writer).error());
+      log_.emplace(std::move(*writer));
+    }
+    return log_->write(record);
   }
 
   /// A library with its source and compiler log (the files of a failed build, too).

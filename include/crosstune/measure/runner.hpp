@@ -25,11 +25,14 @@
 //   measure::RunResult r = runner.run(built.library, built.entry);
 #pragma once
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -49,6 +52,7 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -76,8 +80,8 @@ struct RunOptions {
   [[nodiscard]] Expected<void> validate() const {
     if (auto ok = timing.validate(); !ok) return ok;
     auto bad = [](const std::string& what) { return unexpected(Error(ErrorKind::invalid_argument, "measure::RunOptions: " + what)); };
-    if (!(timeout_s > 0) || !std::isfinite(timeout_s)) return bad("timeout_s must be a positive time");
-    if (!(reference_timeout_s > 0) || !std::isfinite(reference_timeout_s)) return bad("reference_timeout_s must be a positive time");
+    if (!(timeout_s > 0) || timeout_s > 1e6) return bad("timeout_s must be a positive time of at most 10^6 s");
+    if (!(reference_timeout_s > 0) || reference_timeout_s > 1e6) return bad("reference_timeout_s must be a positive time of at most 10^6 s");
     if (threads < 0) return bad("threads must not be negative");
     if (runs_per_worker < 1) return bad("runs_per_worker must be at least 1");
     for (int cpu : pin_cpus)
@@ -181,10 +185,11 @@ class MessageIn {
   std::size_t at_ = 0;
 };
 
+/// Writes all of `p` to a socket; false when the other end is gone (MSG_NOSIGNAL: never SIGPIPE).
 inline bool write_all(int fd, const void* p, std::size_t n) noexcept {
   const char* c = static_cast<const char*>(p);
   while (n > 0) {
-    const ssize_t w = ::write(fd, c, n);
+    const ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
     c += w;
@@ -235,12 +240,80 @@ inline ReadStatus receive_message(int fd, std::string& out, std::optional<std::c
   return read_exactly(fd, out.data(), out.size(), deadline, stop);
 }
 
+/// A buffer of floats in pages of its own (page-aligned, so every vector width is aligned), which can be
+/// made read-only: a kernel that writes its inputs then crashes instead of corrupting the inputs of every
+/// later candidate.
+class MappedBuffer {
+ public:
+  MappedBuffer() = default;
+  explicit MappedBuffer(std::size_t floats) : size_(floats) {
+    bytes_ = std::max<std::size_t>(floats * sizeof(float), 1);
+    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(bytes_) + " bytes for a buffer");
+    data_ = static_cast<float*>(p);
+  }
+  MappedBuffer(MappedBuffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), bytes_(std::exchange(o.bytes_, 0)) {}
+  MappedBuffer& operator=(MappedBuffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+  MappedBuffer(const MappedBuffer&) = delete;
+  MappedBuffer& operator=(const MappedBuffer&) = delete;
+  ~MappedBuffer() { release(); }
+
+  [[nodiscard]] float* data() noexcept { return data_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::span<float> span() noexcept { return {data_, size_}; }
+  void read_only() noexcept { ::mprotect(data_, bytes_, PROT_READ); }
+
+ private:
+  void release() noexcept {
+    if (data_ != nullptr) ::munmap(data_, bytes_);
+    data_ = nullptr;
+  }
+  float* data_ = nullptr;
+  std::size_t size_ = 0, bytes_ = 0;
+};
+
 enum Command : std::int64_t { task_command = 1, run_command = 2 };
 enum Reply : std::int64_t { reply_ok = 1, reply_error = 2, reply_loaded = 3, reply_result = 4 };
 
+/// Closes every descriptor of the (just forked) worker but its two sockets and the standard streams: the
+/// parent's log, other workers' sockets and the like are not the worker's to hold open.
+inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
+  int found[4096];
+  int count = 0;
+  bool more = true;
+  while (more) {
+    more = false;
+    count = 0;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+      const int own = ::dirfd(dir);
+      while (dirent* e = ::readdir(dir)) {
+        const int fd = std::atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd <= 2 || fd == own || fd == keep_a || fd == keep_b) continue;
+        if (count == 4096) {
+          more = true;
+          break;
+        }
+        found[count++] = fd;
+      }
+      ::closedir(dir);
+    }
+    for (int i = 0; i < count; ++i) ::close(found[i]);
+  }
+}
+
 /// The worker process: reads commands until its parent closes the pipe. Never returns.
 [[noreturn]] inline void worker_main(int in, int out, const RunOptions& options) noexcept {
-  std::vector<std::vector<float>> buffers, reference;
+  std::vector<MappedBuffer> buffers;
+  std::vector<std::vector<float>> reference;
   KernelSignature signature;
   CacheFlusher flusher;
   auto fail = [&](const std::string& message) { send_message(out, MessageOut().i64(reply_error).str(message)); };
@@ -262,11 +335,16 @@ enum Reply : std::int64_t { reply_ok = 1, reply_error = 2, reply_loaded = 3, rep
         }
         const auto seed = static_cast<std::uint64_t>(m.i64());
         const std::string reference_file = m.str(), reference_library = m.str(), reference_entry = m.str();
-        buffers.assign(signature.buffers.size(), {});
+        buffers.clear();
         reference.clear();
-        for (std::size_t i = 0; i < buffers.size(); ++i) {
-          buffers[i].assign(static_cast<std::size_t>(signature.buffers[i].elements), std::numeric_limits<float>::quiet_NaN());
-          if (!signature.buffers[i].output) fill_input(buffers[i], seed, i);
+        for (std::size_t i = 0; i < signature.buffers.size(); ++i) {
+          buffers.emplace_back(static_cast<std::size_t>(signature.buffers[i].elements));
+          if (signature.buffers[i].output) {
+            std::fill_n(buffers[i].data(), buffers[i].size(), std::numeric_limits<float>::quiet_NaN());
+          } else {
+            fill_input(buffers[i].span(), seed, i);
+            buffers[i].read_only();  // the reference and the candidates may only read their inputs
+          }
         }
         if (!reference_file.empty() && !reference_library.empty() && !std::filesystem::exists(reference_file)) {
           void* handle = ::dlopen(reference_library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
@@ -324,12 +402,12 @@ enum Reply : std::int64_t { reply_ok = 1, reply_error = 2, reply_loaded = 3, rep
         std::string wrong;
         if (options.check && !reference.empty()) {
           for (std::size_t i = 0; i < buffers.size(); ++i)
-            if (signature.buffers[i].output) std::fill(buffers[i].begin(), buffers[i].end(), std::numeric_limits<float>::quiet_NaN());
+            if (signature.buffers[i].output) std::fill_n(buffers[i].data(), buffers[i].size(), std::numeric_limits<float>::quiet_NaN());
           kernel(args.data());
           std::size_t r = 0;
           for (std::size_t i = 0; i < buffers.size() && wrong.empty(); ++i) {
             if (!signature.buffers[i].output) continue;
-            if (auto off = check_close(buffers[i], reference[r++], options.tolerance))
+            if (auto off = check_close(buffers[i].span(), reference[r++], options.tolerance))
               wrong = "output '" + signature.buffers[i].name + "': " + *off;
           }
         }
@@ -363,10 +441,25 @@ class Runner {
   /// reference again).
   [[nodiscard]] static Expected<Runner> make(RunOptions options, std::filesystem::path work_dir) {
     if (auto ok = options.validate(); !ok) return unexpected(std::move(ok).error());
+    if (!options.pin_cpus.empty()) {
+      cpu_set_t allowed;
+      CPU_ZERO(&allowed);
+      if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+        std::string list;
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+          if (CPU_ISSET(cpu, &allowed)) (list += list.empty() ? "" : ",") += std::to_string(cpu);
+        for (int cpu : options.pin_cpus)
+          if (!CPU_ISSET(cpu, &allowed))
+            return unexpected(Error(ErrorKind::invalid_argument,
+                                    "measure::RunOptions: CPU " + std::to_string(cpu) + " of pin_cpus is not available to this process",
+                                    {}, 0, 0, "pin to CPUs among " + list));
+      }
+    }
     std::error_code ec;
     std::filesystem::create_directories(work_dir, ec);
     if (ec || !std::filesystem::is_directory(work_dir))
-      return unexpected(Error(ErrorKind::io, "cannot create the runner's folder", work_dir.string(), 0, 0, "give a writable folder"));
+      return unexpected(Error(ErrorKind::io, "cannot create the runner's folder" + (ec ? ": " + ec.message() : std::string(": not a folder")),
+                              work_dir.string(), 0, 0, "give a writable folder"));
     return Runner(std::move(options), std::move(work_dir));
   }
 
@@ -423,12 +516,10 @@ class Runner {
       std::string name = "reference_";
       name += std::to_string(::getpid());
       name += '_';
-      name += std::to_string(reinterpret_cast<std::uintptr_t>(this));
-      name += '_';
-      name += std::to_string(tasks_++);
+      name += std::to_string(unique_file_number());
       name += ".bin";
       reference_file_ = work_dir_ / name;
-      std::filesystem::remove(reference_file_);
+      ++tasks_;
     }
     if (!task.reference_values.empty()) {
       std::FILE* f = std::fopen(reference_file_.c_str(), "wb");
@@ -452,7 +543,9 @@ class Runner {
     task_ = std::move(task);
     has_task_ = true;
     worker_has_task_ = false;
-    return send_task();
+    auto sent = send_task();
+    if (!sent) has_task_ = false;  // no run() on a task whose setup failed (it would fail again, each time)
+    return sent;
   }
 
   /// Runs the kernel `entry` of `library` on the current task: check, then timing.
@@ -465,6 +558,15 @@ class Runner {
       return result;
     }
     if (runs_ >= options_.runs_per_worker) stop_worker();
+    if (pid_ > 0) {  // a worker that died since its last reply (killed, out of memory) is replaced, not blamed
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        ::close(std::exchange(to_worker_, -1));
+        ::close(std::exchange(from_worker_, -1));
+        pid_ = -1;
+        worker_has_task_ = false;
+      }
+    }
     if (auto ok = send_task(); !ok) {
       result.error = ErrorCode::unknown_error;
       result.message = "the worker could not set up the task again: " + ok.error().describe();
@@ -483,13 +585,15 @@ class Runner {
         return timed_out(result, "loading the library took longer than " + seconds_text(std::max(30.0, options_.timeout_s)) + " s");
       case detail::ReadStatus::closed: return died(result, "loading the library");
     }
-    {
+    try {
       detail::MessageIn m(std::move(raw));
       if (m.i64() == detail::reply_error) {
         result.error = ErrorCode::runtime_device;
         result.message = m.str();
         return result;
       }
+    } catch (const std::exception&) {
+      return died(result, "reading its answer");
     }
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(options_.timeout_s));
@@ -503,13 +607,24 @@ class Runner {
                                      "timing) and its worker was killed");
       case detail::ReadStatus::closed: return died(result, "running the kernel");
     }
-    detail::MessageIn m(std::move(raw));
-    if (m.i64() != detail::reply_result) return died(result, "reading the result");
-    result.error = error_code_from_number(m.i64()).value_or(ErrorCode::unknown_error);
-    result.message = m.str();
-    result.timing.number = m.i64();
-    const auto repeats = m.i64();
-    for (std::int64_t i = 0; i < repeats; ++i) result.timing.costs_seconds.push_back(m.f64());
+    try {
+      detail::MessageIn m(std::move(raw));
+      const auto reply = m.i64();
+      if (reply == detail::reply_error) {  // the worker's own failure (out of memory), not the kernel's
+        result.error = ErrorCode::unknown_error;
+        result.message = m.str();
+        stop_worker();
+        return result;
+      }
+      if (reply != detail::reply_result) return died(result, "reading the result");
+      result.error = error_code_from_number(m.i64()).value_or(ErrorCode::unknown_error);
+      result.message = m.str();
+      result.timing.number = m.i64();
+      const auto repeats = m.i64();
+      for (std::int64_t i = 0; i < repeats; ++i) result.timing.costs_seconds.push_back(m.f64());
+    } catch (const std::exception&) {
+      return died(result, "reading the result");
+    }
     return result;
   }
 
@@ -538,6 +653,8 @@ class Runner {
     result.error = ErrorCode::runtime_device;
     if (WIFSIGNALED(status)) {
       result.message = std::string("the worker died of ") + signal_description(WTERMSIG(status)) + " while " + during;
+      if (WTERMSIG(status) == SIGSEGV)
+        result.message += " (an access out of bounds, a write to a read-only input, or a stack overflow)";
     } else if (WIFEXITED(status)) {
       result.message = std::string("the kernel ended the worker with exit status ") + std::to_string(WEXITSTATUS(status)) + " while " + during;
     } else {
@@ -547,12 +664,16 @@ class Runner {
   }
 
   [[nodiscard]] Expected<void> start_worker() {
+    // Sockets, not pipes: a message to a worker that has died is an error (send with MSG_NOSIGNAL),
+    // never a SIGPIPE that would end the tuner.
     int down[2], up[2];
-    if (::pipe2(down, O_CLOEXEC) != 0) return unexpected(Error(ErrorKind::backend, std::string("pipe: ") + std::strerror(errno)));
-    if (::pipe2(up, O_CLOEXEC) != 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, down) != 0)
+      return unexpected(Error(ErrorKind::backend, std::string("socketpair: ") + std::strerror(errno)));
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, up) != 0) {
+      const int err = errno;
       ::close(down[0]);
       ::close(down[1]);
-      return unexpected(Error(ErrorKind::backend, std::string("pipe: ") + std::strerror(errno)));
+      return unexpected(Error(ErrorKind::backend, std::string("socketpair: ") + std::strerror(err)));
     }
     // A kernel that calls exit() flushes the worker's copy of the stdio buffers: empty them first, so
     // nothing the parent printed is printed twice.
@@ -567,11 +688,18 @@ class Runner {
     }
     if (pid == 0) {  // the worker
 #if defined(__linux__)
+      // Dies with the thread that forked it (when that thread ends, the next run() starts a new worker).
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
       if (::getppid() != parent) ::_exit(0);
-      ::close(down[1]);
-      ::close(up[0]);
+      ::setpgid(0, 0);  // a group of its own: a time-out kills whatever the kernel started, too
+#if defined(__GLIBC__)
+      // A kernel that calls exit() must not run the host program's atexit handlers and static
+      // destructors (a copy of the parent's state: temporary folders, loggers, buffered files). Handlers
+      // run last-registered first, so this one ends the process before any of them.
+      ::on_exit([](int status, void*) { ::_exit(status); }, nullptr);
+#endif
+      detail::close_other_descriptors(down[0], up[1]);
       struct sigaction ignore {};
       ignore.sa_handler = SIG_IGN;
       ::sigaction(SIGINT, &ignore, nullptr);
@@ -588,6 +716,7 @@ class Runner {
       }
       detail::worker_main(down[0], up[1], options_);
     }
+    ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before any kill(-pid)
     ::close(down[0]);
     ::close(up[1]);
     pid_ = pid;
@@ -652,6 +781,7 @@ class Runner {
         ::nanosleep(&pause, nullptr);
       }
       if (done == 0) {
+        ::kill(-pid_, SIGKILL);
         ::kill(pid_, SIGKILL);
         while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
         }
@@ -664,6 +794,7 @@ class Runner {
   }
   void stop_worker() noexcept {
     if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
       ::kill(pid_, SIGKILL);
       int status = 0;
       while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
