@@ -8,32 +8,47 @@
 // Candidates are drawn from the CPU sketches of the operator (as `crosstune codegen` draws them), lowered
 // to C++ (codegen/), and measured by measure::LocalMeasurer: built in parallel, run in a forked worker
 // that a crashing or hanging kernel cannot take down, checked against the unscheduled loop nest on the
-// same inputs, and timed with Ansor's semantics (--number, --repeat, --min-repeat-ms, optional --flush).
-// Every candidate, failed or not, becomes one record of --log as soon as it is judged (so an interrupted
-// run keeps everything measured before; Ctrl-C stops after the candidate running and prints the summary).
-// The table at the end ranks the candidates by mean cost with a 95% confidence interval and marks those
-// whose intervals overlap the best's as ties; a grouped failure report follows.
+// same inputs, and timed with Ansor's semantics (--number, --repeat, --min-repeat-ms, optional --flush;
+// with --flush, min_repeat_ms is 0 unless given, so that every repeat follows its flush).
+// Every candidate, failed or not, becomes one record of --log as soon as it is judged, so an interrupted
+// run keeps everything measured before. Ctrl-C abandons the candidate running (it is not logged), stops,
+// prints the summary and exits 130; the records judged before are in the log. A second Ctrl-C ends the
+// tool at once.
+// With --replay, the log's records are replayed onto their DAGs, records with the same steps as another
+// of their task are measured once, and each is measured again for the current --target and --threads:
+// the new records carry that target, not the logged one.
+// The tables at the end, one per task, rank the candidates by mean cost with a 95% confidence interval and
+// mark those whose intervals overlap the best's as ties (none with --repeat 1: one cost has no interval);
+// a grouped failure report follows.
 //
 // Usage errors (exit 2): --log missing, --replay with generation flags, an unknown --target.
-// Refused inputs (exit 1): an operator the builders refuse, a reference kernel that does not build or
-// run, a log that cannot be written, a run that stopped (150 failures in a row, every candidate timing
-// out: the message says why). Interrupted: exit 130.
+// Refused inputs (exit 1): a --target this CPU cannot run, a --log that cannot be written or that is the
+// --replay log, an operator the builders refuse, a reference kernel that does not build or run, a run that
+// stopped (150 failures in a row, every candidate timing out: the message says why). Interrupted: exit 130.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "codegen_command.hpp"
 #include "common.hpp"
@@ -58,6 +73,7 @@ struct MeasureOptions {
   std::string pin;
   std::size_t number = 1, repeat = 3;
   double min_repeat_ms = 100;
+  bool min_repeat_ms_given = false;  ///< --min-repeat-ms was on the command line (not the default)
   double timeout = 10;
   bool flush = false, no_check = false;
   std::size_t jobs = 0, per_unit = 4, batch = 16, max_failures = 150;
@@ -80,6 +96,92 @@ inline constexpr std::array<TargetChoice, 4> targets = {{
   for (const auto& t : targets)
     if (t.name == name) return t;
   return targets[0];  // --target is checked against the names
+}
+
+/// What --target `t` needs that this CPU lacks, in the names of the ISA manuals (empty: it has them all;
+/// --target native needs nothing). The probe's flags carry the OS checks (XCR0); the few extensions it
+/// does not report are read from cpuid here, the AVX-512 ones only where the OS enables AVX-512.
+[[nodiscard]] inline std::vector<std::string> missing_features(const TargetChoice& t, const hw::X86Features& x86) {
+  std::vector<std::string> missing;
+  if (t.vector_bytes == 0) return missing;
+  bool ssse3 = false, popcnt = false, movbe = false, f16c = false, bmi1 = false, bmi2 = false, lzcnt = false, avx512cd = false,
+       avx512dq = false;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+    ssse3 = (ecx & (1u << 9)) != 0;
+    movbe = (ecx & (1u << 22)) != 0;
+    popcnt = (ecx & (1u << 23)) != 0;
+    f16c = x86.avx && (ecx & (1u << 29)) != 0;
+  }
+  if (__get_cpuid_max(0, nullptr) >= 7) {
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    bmi1 = (ebx & (1u << 3)) != 0;
+    bmi2 = (ebx & (1u << 8)) != 0;
+    avx512dq = x86.avx512f && (ebx & (1u << 17)) != 0;
+    avx512cd = x86.avx512f && (ebx & (1u << 28)) != 0;
+  }
+  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) lzcnt = (ecx & (1u << 5)) != 0;
+#endif
+  auto need = [&](bool has, const char* name) {
+    if (!has) missing.emplace_back(name);
+  };
+  need(x86.sse4_2, "SSE4.2");
+  need(ssse3, "SSSE3");
+  need(popcnt, "POPCNT");
+  if (t.vector_bytes < 32) return missing;
+  need(x86.avx, "AVX");
+  need(x86.avx2, "AVX2");
+  need(x86.fma, "FMA");
+  need(bmi1, "BMI1");
+  need(bmi2, "BMI2");
+  need(f16c, "F16C");
+  need(lzcnt, "LZCNT");
+  need(movbe, "MOVBE");
+  if (t.vector_bytes < 64) return missing;
+  const std::size_t before = missing.size();
+  need(x86.avx512f, "AVX-512F");
+  need(x86.avx512bw, "AVX-512BW");
+  need(avx512cd, "AVX-512CD");
+  need(avx512dq, "AVX-512DQ");
+  need(x86.avx512vl, "AVX-512VL");
+  if (missing.size() - before == 5) {  // none of them: say so in one word
+    missing.resize(before);
+    missing.emplace_back("AVX-512");
+  }
+  return missing;
+}
+
+/// Refuses (exit 1), before any work, a --target whose instructions this CPU cannot run: its kernels and
+/// the reference would die of SIGILL, which reads as a broken reference.
+inline void check_target_runs_here(const TargetChoice& t, const hw::HostProbe& host) {
+  if (t.vector_bytes == 0) return;
+  std::string message = "--target ";
+  message += t.name;
+  message += ": ";
+#if defined(__x86_64__) || defined(__i386__)
+  const auto missing = missing_features(t, host.x86);
+  if (missing.empty()) return;
+  message += "this CPU lacks ";
+  message += joined(missing);
+  message += " (";
+  message += t.march;
+  message += t.vector_bytes == 64   ? " needs AVX-512F/BW/CD/DQ/VL besides x86-64-v3"
+             : t.vector_bytes == 32 ? " needs AVX2, FMA, BMI1/2, F16C, LZCNT and MOVBE besides x86-64-v2"
+                                    : " needs SSE4.2, SSSE3 and POPCNT";
+  message += "); use --target native";
+  for (const auto& lower : targets)  // the widest target below this one that the CPU runs
+    if (lower.vector_bytes > 0 && lower.vector_bytes < t.vector_bytes && missing_features(lower, host.x86).empty()) {
+      message += " or ";
+      message += lower.name;
+      break;
+    }
+#else
+  message += "this CPU is not x86-64 (";
+  message += host.architecture.empty() ? std::string("unknown architecture") : host.architecture;
+  message += "); use --target native";
+#endif
+  fail(Error(ErrorKind::unsupported, message));
 }
 
 /// Raised by SIGINT while candidates are measured.
@@ -113,45 +215,73 @@ extern "C" inline void on_sigint(int) { interrupted.store(true); }
   return task;
 }
 
-/// One row of the final table.
+/// One row of a task's table.
 struct Ranked {
   std::size_t candidate = 0;  // 1-based, in the order measured
-  std::string task;
   const measure::Measurement* m = nullptr;
   double before = 0;  // --replay: the logged mean cost
 };
 
-/// Ranks the successful measurements by mean cost and prints the best `rows`, with ties to the best
-/// marked; then the grouped failures.
-inline void print_table(std::vector<Ranked> rows, std::int64_t flops, bool replay, std::size_t limit) {
+/// Whether a timing has an interval: two repeats at least (one cost has no spread to judge).
+[[nodiscard]] inline bool has_interval(const measure::Timing& t) { return t.costs_seconds.size() >= 2; }
+
+/// Whether `t` is tied with the best: both have intervals, and they overlap.
+[[nodiscard]] inline bool tied(const measure::Timing& t, const measure::Timing& best) {
+  return has_interval(t) && has_interval(best) && t.tied_with(best);
+}
+
+/// The table of one task: its heading (the workload key), the successful measurements ranked by mean
+/// cost, the best `limit` printed with ties to the best marked, and a line on the best.
+inline void print_table(const std::string& workload_key, std::vector<Ranked> rows, std::int64_t flops, bool replay,
+                        std::size_t limit) {
+  std::printf("\ntask %s\n", workload_key.c_str());
   std::stable_sort(rows.begin(), rows.end(), [](const Ranked& a, const Ranked& b) {
     return a.m->timing.mean_seconds() < b.m->timing.mean_seconds();
   });
   if (rows.empty()) {
-    std::printf("no candidate was measured successfully\n");
+    std::printf("no candidate of this task was measured successfully\n");
     return;
   }
-  std::printf("%-5s %-9s %12s %11s %7s %10s %s\n", "rank", "candidate", "mean (ms)", "±95% (ms)", "CV", flops > 0 ? "GFLOP/s" : "",
-              replay ? "logged (ms)  task" : "");
+  std::printf("%-5s %-9s %12s %11s %7s %10s%s\n", "rank", "candidate", "mean (ms)", "±95% (ms)", "CV", flops > 0 ? "GFLOP/s" : "",
+              replay ? "  logged (ms)" : "");
   const measure::Timing& best = rows.front().m->timing;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
     const auto& t = rows[i].m->timing;
     char gflops[32] = "";
     if (flops > 0) std::snprintf(gflops, sizeof gflops, "%.1f", static_cast<double>(flops) / t.mean_seconds() * 1e-9);
-    std::printf("%-5zu %-9zu %12.4f %11.4f %6.1f%% %10s", i + 1, rows[i].candidate, t.mean_seconds() * 1e3,
-                t.ci95_half_width_seconds() * 1e3, t.cv() * 100, gflops);
-    if (replay) std::printf("  %10.4f  %s", rows[i].before * 1e3, rows[i].task.c_str());
-    if (i > 0 && t.tied_with(best)) std::printf("  tie with rank 1");
+    std::printf("%-5zu %-9zu %12.4f ", i + 1, rows[i].candidate, t.mean_seconds() * 1e3);
+    if (has_interval(t))
+      std::printf("%11.4f %6.1f%% ", t.ci95_half_width_seconds() * 1e3, t.cv() * 100);
+    else
+      std::printf("%11s %7s ", "n/a", "n/a");
+    std::printf("%10s", gflops);
+    if (replay) {
+      if (rows[i].before > 0 && std::isfinite(rows[i].before))
+        std::printf("  %11.4f", rows[i].before * 1e3);
+      else
+        std::printf("  %11s", "failed");
+    }
+    if (i > 0 && tied(t, best)) std::printf("  tie with rank 1");
     std::printf("\n");
   }
   std::size_t ties = 0;
-  for (std::size_t i = 1; i < rows.size(); ++i) ties += rows[i].m->timing.tied_with(best) ? 1 : 0;
-  const auto& b = rows.front();
-  std::printf("best: candidate %zu, %.4f ms ± %.4f ms (95%%)%s\n", b.candidate, best.mean_seconds() * 1e3,
-              best.ci95_half_width_seconds() * 1e3,
-              ties == 0 ? "" : (", tied with " + std::to_string(ties) + " other" + (ties == 1 ? "" : "s") +
-                                ": re-measure them with --replay LOG --top " + std::to_string(ties + 1))
-                                   .c_str());
+  for (std::size_t i = 1; i < rows.size(); ++i) ties += tied(rows[i].m->timing, best) ? 1 : 0;
+  std::string line = "best: candidate ";
+  line += std::to_string(rows.front().candidate);
+  char cost[96];
+  if (has_interval(best))
+    std::snprintf(cost, sizeof cost, ", %.4f ms ± %.4f ms (95%%)", best.mean_seconds() * 1e3, best.ci95_half_width_seconds() * 1e3);
+  else
+    std::snprintf(cost, sizeof cost, ", %.4f ms (one repeat: no interval)", best.mean_seconds() * 1e3);
+  line += cost;
+  if (ties > 0) {
+    line += ", tied with ";
+    line += std::to_string(ties);
+    line += ties == 1 ? " other" : " others";
+    line += ": re-measure them with --replay LOG --top ";
+    line += std::to_string(ties + 1);
+  }
+  std::printf("%s\n", line.c_str());
 }
 
 }  // namespace measure_detail
@@ -159,10 +289,31 @@ inline void print_table(std::vector<Ranked> rows, std::int64_t flops, bool repla
 inline void run_measure(const MeasureOptions& o) {
   using namespace measure_detail;
   using namespace codegen_detail;
-  check_outputs(o.replay.empty() ? std::vector<std::string>{} : std::vector<std::string>{o.replay}, {});
+  // The log is appended to, so a log that exists is fine; one that is --replay's input, a folder, or in a
+  // missing or unwritable folder is refused here, before any work.
+  check_outputs(o.replay.empty() ? std::vector<std::string>{} : std::vector<std::string>{o.replay}, {{"--log", o.log}});
   const TargetChoice& target = target_choice(o.target);
   const auto host = hw::probe_host();
+  check_target_runs_here(target, host);
   const std::int64_t cores = o.threads > 0 ? static_cast<std::int64_t>(o.threads) : std::max<std::int64_t>(1, host.params.num_cores);
+
+  // --flush flushes before every repeat, not before every run: with min_repeat_ms growing `number`, all
+  // runs of a repeat but the first would find the caches warm again.
+  double min_repeat_ms = o.min_repeat_ms;
+  if (o.flush && !o.min_repeat_ms_given) {
+    min_repeat_ms = 0;
+    note("--flush: min_repeat_ms is 0, not 100 (give --min-repeat-ms to change it), so each repeat is --number %zu run%s after one "
+         "flush", o.number, o.number == 1 ? "" : "s");
+  }
+  if (o.flush && (min_repeat_ms > 0 || o.number > 1)) {
+    std::string message = "--flush with ";
+    message += min_repeat_ms > 0 ? "--min-repeat-ms above 0" : "--number above 1";
+    message += ": the caches are flushed before the first run of each repeat only, the other runs find them warm";
+    warn(message);
+  }
+  if (o.repeat == 1)
+    warn("--repeat 1 gives no confidence interval: the tables show n/a for ±95% and CV and mark no ties; use --repeat 3 or more to "
+         "tell candidates apart");
 
   measure::LocalMeasurerOptions options;
   options.build.compile.march = std::string(target.march);
@@ -175,7 +326,7 @@ inline void run_measure(const MeasureOptions& o) {
   options.run.check = !o.no_check;
   options.run.timing.number = static_cast<std::int64_t>(o.number);
   options.run.timing.repeat = static_cast<std::int64_t>(o.repeat);
-  options.run.timing.min_repeat_ms = o.min_repeat_ms;
+  options.run.timing.min_repeat_ms = min_repeat_ms;
   options.run.timing.flush_cache = o.flush;
   options.max_consecutive_failures = o.max_failures;
   options.log = o.log;
@@ -228,23 +379,43 @@ inline void run_measure(const MeasureOptions& o) {
     }
     work.push_back(std::move(w));
   } else {
-    // Records grouped by task; with --top K only the K fastest successful ones of each.
+    // Records grouped by task (workload key); those with the same steps as another of their task are
+    // measured once (as the one with the best logged result); with --top K only the K fastest successful
+    // ones of each task. Each is measured for the current --target and --threads, so its new record gets
+    // a task made for them: the logged target and cores are those of another measurement.
     std::map<std::string, std::vector<Record>> by_key;
     for_each_record({o.replay}, false, "reading", [&](const Record& r) { by_key[r.task->workload_key].push_back(r); });
     schedule::Replayer replayer;
+    std::size_t duplicates = 0;
     for (auto& [key, records] : by_key) {
+      std::vector<Record> distinct;
+      std::map<std::size_t, std::vector<std::size_t>> by_length;  // steps.size() -> indices into distinct
+      for (auto& r : records) {
+        auto& same_length = by_length[r.steps.size()];
+        const auto same = std::find_if(same_length.begin(), same_length.end(), [&](std::size_t i) { return distinct[i].steps == r.steps; });
+        if (same == same_length.end()) {
+          same_length.push_back(distinct.size());
+          distinct.push_back(std::move(r));
+          continue;
+        }
+        ++duplicates;
+        if (r.result.mean_cost_seconds() < distinct[*same].result.mean_cost_seconds()) distinct[*same] = std::move(r);
+      }
+      records = std::move(distinct);
       if (o.top > 0) {
         std::erase_if(records, [](const Record& r) { return !r.result.ok(); });
         std::stable_sort(records.begin(), records.end(),
                          [](const Record& a, const Record& b) { return a.result.mean_cost_seconds() < b.result.mean_cost_seconds(); });
         if (records.size() > o.top) records.resize(o.top);
       }
+      if (records.empty()) continue;
       auto dag = replayer.dag(key);
       if (!dag) {
         refused += records.size();
         if (first_refusal.empty()) first_refusal = dag.error().describe();
         continue;
       }
+      const auto task = make_task(**dag, target, cores);
       TaskWork w{*dag, {}, {}};
       for (const auto& r : records) {
         auto state = replayer.replay(r);
@@ -252,10 +423,13 @@ inline void run_measure(const MeasureOptions& o) {
           if (refused++ == 0) first_refusal = state.error().describe();
           continue;
         }
-        add_candidate(w, *state, r.task, r.result.ok() ? r.result.mean_cost_seconds() : 0);
+        add_candidate(w, *state, task, r.result.ok() ? r.result.mean_cost_seconds() : 0);
       }
       if (!w.candidates.empty()) work.push_back(std::move(w));
     }
+    if (duplicates > 0)
+      note("%zu record%s left out: the same steps as another record of %s task", duplicates, duplicates == 1 ? " is" : "s are",
+           duplicates == 1 ? "its" : "their");
   }
   if (refused > 0)
     warn(std::to_string(refused) + " candidate" + (refused == 1 ? "" : "s") + " could not be made into kernels and are left out; the first: " +
@@ -269,6 +443,7 @@ inline void run_measure(const MeasureOptions& o) {
   measurer->set_stop_flag(&interrupted);
   struct sigaction action {}, previous{};
   action.sa_handler = on_sigint;
+  action.sa_flags = SA_RESETHAND;  // one-shot: a second Ctrl-C ends the tool at once (the default action)
   ::sigaction(SIGINT, &action, &previous);
   struct RestoreSignal {
     struct sigaction saved;
@@ -324,17 +499,19 @@ inline void run_measure(const MeasureOptions& o) {
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::vector<Ranked> rows;
-  std::size_t index = 0;
-  for (std::size_t t = 0; t < work.size(); ++t)
-    for (std::size_t i = 0; i < results[t].size(); ++i) {
-      ++index;
-      if (results[t][i].ok()) rows.push_back({index, work[t].dag->workload_key(), &results[t][i], work[t].before[i]});
-    }
   std::printf("measured %zu of %zu candidates in %.1f s (%.2f candidates/s): %zu ok, %zu failed; log: %s\n", done, total, seconds,
               static_cast<double>(done) / std::max(seconds, 1e-9), ok, done - ok, o.log.c_str());
-  const std::int64_t flops = work.size() == 1 ? work.front().dag->flops() : 0;
-  print_table(std::move(rows), flops, !o.replay.empty(), 10);
+  // One table per task: ranks, ties and GFLOP/s mean something only among candidates of one DAG.
+  std::size_t index = 0;
+  for (std::size_t t = 0; t < work.size(); ++t) {
+    if (results[t].empty()) continue;  // the run stopped before this task
+    std::vector<Ranked> rows;
+    for (std::size_t i = 0; i < results[t].size(); ++i) {
+      ++index;
+      if (results[t][i].ok()) rows.push_back({index, &results[t][i], work[t].before[i]});
+    }
+    print_table(work[t].dag->workload_key(), std::move(rows), work[t].dag->flops(), !o.replay.empty(), 10);
+  }
   const std::string failures = measurer->failures().describe();
   if (!failures.empty()) std::printf("failures by error code (count: first message):\n%s", failures.c_str());
   std::fflush(stdout);
@@ -371,13 +548,15 @@ inline void add_measure_command(CLI::App& app) {
       ->check(count_in(1, 4096));
   cmd->add_option("--pin", o->pin, "Pin the kernels' process and threads to these CPUs, comma-separated (e.g. 0,1)")
       ->check(int_list(0, CPU_SETSIZE - 1));
-  cmd->add_option("--number", o->number, "Runs per repeat before min_repeat_ms grows it (default 1)")->check(count_in(1, 1u << 30));
+  cmd->add_option("--number", o->number, "Runs per repeat before --min-repeat-ms grows it (default 1)")->check(count_in(1, 1u << 30));
   cmd->add_option("--repeat", o->repeat, "Repeats, each one cost in the record (default 3)")->check(count_in(1, 1000));
-  cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100)")
+  cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100; 0 with --flush)")
       ->check(CLI::Range(0.0, 60000.0));
   cmd->add_option("--timeout", o->timeout, "Seconds a candidate may run: check, warm-up and timing (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
-  cmd->add_flag("--flush", o->flush, "Flush the caches before every repeat");
+  cmd->add_flag("--flush", o->flush,
+                "Flush the caches before every repeat; --min-repeat-ms then defaults to 0, so that each repeat is --number runs "
+                "(default 1) right after its flush");
   cmd->add_flag("--no-check", o->no_check, "Do not check outputs against the unscheduled kernel");
   cmd->add_option("--jobs", o->jobs, "Compilers at once (default: one per hardware thread)")->check(count_in(1, 4096));
   cmd->add_option("--per-unit", o->per_unit, "Kernels per translation unit (default 4)")->check(count_in(1, 1024));
@@ -390,6 +569,7 @@ inline void add_measure_command(CLI::App& app) {
   for (auto* flag : op_options) replay->excludes(flag);
   top->needs(replay);
   cmd->callback([o, cmd] {
+    o->min_repeat_ms_given = cmd->count("--min-repeat-ms") > 0;
     if (o->replay.empty()) {
       check_generation_flags(*cmd, o->op);
     }

@@ -272,6 +272,48 @@ expect 1 'the run stopped early: 3 candidates in a row failed' \
   env PATH="$PWD/pickycc:$PATH" "$cli" measure --op matmul --shape 8,8,8 --random 6 --max-failures 3 --log picky.json
 [ "$(grep -c '"r": \[\[1e+10\], 2,' picky.json)" -eq 3 ] && passed=$((passed + 1)) ||
   { echo "FAIL: picky.json does not hold 3 compile_host records"; cat picky.json | head -3; failed=$((failed + 1)); }
+# --log is an output, checked before any work: the --replay log itself (also through a link) and a folder
+# are refused, and the log is left as it was.
+sentinel replayed.json
+expect 1 '--log names an input' "$cli" measure --replay replayed.json --log replayed.json
+ln -sf replayed.json link_to_replayed.json
+expect 1 '--log names an input' "$cli" measure --replay replayed.json --log link_to_replayed.json
+intact replayed.json
+expect 1 '--log: is a folder, not a file' "$cli" measure --op matmul --shape 4,4,4 --log .
+# A --target whose instructions the CPU lacks (--target avx512 without AVX-512) is refused with exit 1
+# before any work; not tested here, since the machines that run these tests have AVX-512.
+# --flush alone: min_repeat_ms 0 (a note says so, and the records' provenance); with --min-repeat-ms, a warning.
+rm -f flush.json
+expect 0 '--flush: min_repeat_ms is 0, not 100' "$cli" measure --op matmul --shape 8,8,8 --flush --log flush.json
+grep -Eq 'flush=1;.*min_repeat_ms=0[;"]' flush.json && passed=$((passed + 1)) ||
+  { echo "FAIL: --flush alone did not measure with min_repeat_ms 0"; head -c 600 flush.json; failed=$((failed + 1)); }
+expect 0 'warning: --flush with --min-repeat-ms above 0: the caches are flushed before the first run of each repeat only' \
+  "$cli" measure --op matmul --shape 8,8,8 --flush --min-repeat-ms 1 --log flush.json
+# --repeat 1: a warning, n/a for the interval and the CV, and no ties.
+expect 0 'warning: --repeat 1 gives no confidence interval' \
+  "$cli" measure --op matmul --shape 8,8,8 --random 3 --repeat 1 --min-repeat-ms 0 --log repeat1.json
+grep -Eq '^1 +[0-9]+ +[0-9.]+ +n/a +n/a' stdout.txt && ! grep -q 'tie with' stdout.txt && passed=$((passed + 1)) ||
+  { echo "FAIL: --repeat 1 printed an interval or ties"; sed 's/^/  stdout | /' stdout.txt; failed=$((failed + 1)); }
+# --replay of a log holding every record twice, over two tasks: each distinct candidate is measured once,
+# for the current --target and --threads (its new record says so, not the logged target), and each task
+# gets a table of its own.
+rm -f two_tasks.json confirmed.json
+"$cli" measure --op matmul --shape 16,16,16 --random 3 --min-repeat-ms 0 --log two_tasks.json >/dev/null 2>&1
+"$cli" measure --op relu --shape 64,64 --random 2 --min-repeat-ms 0 --log two_tasks.json >/dev/null 2>&1
+cat two_tasks.json two_tasks.json >doubled.json
+if [ "$(uname -m)" = x86_64 ]; then replay_target=sse4.2 replay_mcpu=' -mcpu=x86-64-v2'; else replay_target=native replay_mcpu=''; fi
+expect 0 '[0-9]+ records are left out: the same steps as another record of their task' \
+  "$cli" measure --replay doubled.json --top 2 --target "$replay_target" --threads 1 --min-repeat-ms 0 --log confirmed.json
+records=$(wc -l <confirmed.json)
+retargeted=$(grep -c "\"llvm -keys=cpu$replay_mcpu -num-cores=1\"" confirmed.json)
+tables=$(grep -c '^task \[' stdout.txt)
+if [ "$records" -eq 4 ] && [ "$retargeted" -eq 4 ] && [ "$tables" -eq 2 ] && grep -q 'logged (ms)' stdout.txt; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: --replay: $records records (4 expected), $retargeted for the new target, $tables tables (2 expected)"
+  sed 's/^/  stdout | /' stdout.txt
+  failed=$((failed + 1))
+fi
 # Ctrl-C in the middle: exit 130, and every line of the log is a whole record.
 rm -f interrupted.json
 "$cli" --quiet measure --op matmul --shape 128,128,128 --random 40 --min-repeat-ms 200 --log interrupted.json \
