@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--shared" ]; then export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift; fi
 bash bench/install-peers.sh
 cmake --preset release -DCROSSTUNE_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_files bench_cost_model bench_codegen -j "$(nproc)"
+cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_files bench_cost_model bench_codegen \
+  bench_measurer -j "$(nproc)"
 mkdir -p build/bench-results
 for b in bench_log_io bench_dataset bench_features bench_files bench_codegen; do
   build/release/bench/$b --benchmark_min_time=2 --benchmark_out=build/bench-results/$b.json \
@@ -22,3 +23,14 @@ build/release/bench/bench_cost_model --benchmark_min_time=1 --benchmark_out=buil
 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/peers/torch_bilstm_attention.py 2 > build/bench-results/torch_2.json
 python3 bench/model_ratios.py build/bench-results/bench_cost_model.json build/bench-results/torch_1.json \
   build/bench-results/torch_2.json
+# The kernel measurer end to end (about 8 minutes) and TVM MetaSchedule's builder and runner on the same
+# GEMM shapes and settings right after it (about as long; it skips when TVM is not installed).
+cat /proc/loadavg > build/bench-results/measurer_load.txt
+build/release/bench/bench_measurer --benchmark_out=build/bench-results/bench_measurer.json --benchmark_out_format=json "$@"
+cat /proc/loadavg >> build/bench-results/measurer_load.txt
+PEER_PYTHON=build/peer-venv/bin/python
+[ -x "$PEER_PYTHON" ] || PEER_PYTHON=python3
+"$PEER_PYTHON" bench/peers/metaschedule_measure.py > build/bench-results/metaschedule_measure.json ||
+  echo '{"skipped": "bench/peers/metaschedule_measure.py failed; its messages are above"}' > build/bench-results/metaschedule_measure.json
+cat /proc/loadavg >> build/bench-results/measurer_load.txt
+python3 bench/measurer_ratios.py build/bench-results/bench_measurer.json build/bench-results/metaschedule_measure.json
