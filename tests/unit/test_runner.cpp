@@ -422,6 +422,9 @@ const std::filesystem::path& more_kernels() {
     source += test::kernel("t_writes_input", "a[0][3] = 42;\n" + test::right_body).body;
     // exit(), the library function: runs atexit handlers, unless the worker stops them.
     source += test::kernel("t_real_exit", "std::exit(3);").body;
+    // Right, and takes 300 ms a run (busy-waiting).
+    source += test::kernel("t_slow", "const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);\n"
+                                     "while (std::chrono::steady_clock::now() < until) {}\n" + test::right_body).body;
     const auto path = dir / "more.so";
     auto built = measure::compile_shared_library(source, path, {}, 120);
     REQUIRE_MESSAGE(built.has_value(), built.error().describe());
@@ -499,4 +502,20 @@ TEST_CASE("pinning to a CPU this process may not use is refused when the runner 
   REQUIRE_FALSE(runner.has_value());
   CHECK(runner.error().message.find("CPU " + std::to_string(CPU_SETSIZE - 1) + " of pin_cpus is not available") != std::string::npos);
   CHECK(runner.error().hint.rfind("pin to CPUs among ", 0) == 0);
+}
+
+TEST_CASE("a candidate whose first run shows its timing cannot finish in the limit is run_timeout at once, in the same worker") {
+  const test::TempDir dir;
+  auto runner = runner_for(dir, {.timing = {.repeat = 3}, .timeout_s = 0.8});
+  check_measured(runner.run(kernels(), "t_right"));
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult r = runner.run(more_kernels(), "t_slow");  // 0.3 s check + 3 × 0.3 s > 0.8 s
+  CHECK(test::seconds_since(start) < 0.8);
+  CHECK(r.error == ErrorCode::run_timeout);
+  CHECK(r.message.find("past the 0.8 s time limit (stopped before timing)") != std::string::npos);
+  CHECK(runner.workers_started() == 1);  // judged by the worker, which lives on
+  check_measured(runner.run(kernels(), "t_right"));
+  // With a limit it fits in, the same kernel is measured.
+  auto roomy = runner_for(dir, {.timing = {.repeat = 1}, .timeout_s = 5});
+  check_measured(roomy.run(more_kernels(), "t_slow"), 1);
 }

@@ -50,6 +50,19 @@ TEST_CASE("number grows until one repeat lasts min_repeat_ms, and each cost is t
   CHECK(measure::time_function([&] { sink = sink + 1; }, o).number > 100);
 }
 
+TEST_CASE("a function that already lasts min_repeat_ms runs warmup + repeat times: no run is spent on calibration alone") {
+  TimingOptions o;
+  o.repeat = 3;
+  o.warmup = 1;
+  o.min_repeat_ms = 1;
+  int calls = 0;
+  const Timing t = measure::time_function([&] { ++calls; spin(3e-3); }, o);
+  CHECK(t.number == 1);
+  CHECK(calls == 1 + 3);
+  REQUIRE(t.costs_seconds.size() == 3);
+  for (double c : t.costs_seconds) CHECK(c >= 3e-3);
+}
+
 TEST_CASE("number stops at max_number however short the function") {
   TimingOptions o;
   o.min_repeat_ms = 1000;

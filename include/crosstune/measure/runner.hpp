@@ -399,11 +399,15 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
         auto kernel = reinterpret_cast<void (*)(float* const*)>(symbol);
         std::vector<float*> args;
         for (auto& b : buffers) args.push_back(b.data());
+        using clock = std::chrono::steady_clock;
+        const auto run_start = clock::now();
+        double first = -1;  // seconds of the first run (the check, or a warm-up run)
         std::string wrong;
         if (options.check && !reference.empty()) {
           for (std::size_t i = 0; i < buffers.size(); ++i)
             if (signature.buffers[i].output) std::fill_n(buffers[i].data(), buffers[i].size(), std::numeric_limits<float>::quiet_NaN());
           kernel(args.data());
+          first = std::chrono::duration<double>(clock::now() - run_start).count();
           std::size_t r = 0;
           for (std::size_t i = 0; i < buffers.size() && wrong.empty(); ++i) {
             if (!signature.buffers[i].output) continue;
@@ -416,7 +420,27 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
           continue;
         }
         TimingOptions timing = options.timing;
-        if (options.check && !reference.empty()) timing.warmup = std::max<std::int64_t>(0, timing.warmup - 1);  // the check warmed it
+        if (first < 0 && timing.warmup > 0) {  // no check: the first warm-up run tells how long a run takes
+          const auto start = clock::now();
+          kernel(args.data());
+          first = std::chrono::duration<double>(clock::now() - start).count();
+        }
+        if (first >= 0) timing.warmup = std::max<std::int64_t>(0, timing.warmup - 1);  // that run warmed it
+        // A candidate whose timing cannot finish within the limit is judged now, not after burning it.
+        if (first >= 0) {
+          const double repeat = std::max(first * static_cast<double>(timing.number), timing.min_repeat_ms * 1e-3);
+          const double projected = static_cast<double>(timing.warmup) * first + static_cast<double>(timing.repeat) * repeat;
+          const double spent = std::chrono::duration<double>(clock::now() - run_start).count();
+          if (spent + projected > options.timeout_s) {
+            char text[320];
+            std::snprintf(text, sizeof text,
+                          "one run takes %.3g s, so the warm-up and %lld repeats would take about %.3g s more: past the %g s "
+                          "time limit (stopped before timing)",
+                          first, static_cast<long long>(timing.repeat), projected, options.timeout_s);
+            send_message(out, MessageOut().i64(reply_result).i64(static_cast<std::int64_t>(ErrorCode::run_timeout)).str(text).i64(0).i64(0));
+            continue;
+          }
+        }
         const Timing t = time_function([&] { kernel(args.data()); }, timing, &flusher);
         MessageOut result;
         result.i64(reply_result).i64(0).str("").i64(t.number).i64(static_cast<std::int64_t>(t.costs_seconds.size()));

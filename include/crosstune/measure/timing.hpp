@@ -2,8 +2,9 @@
 // statistics a tuner needs to tell a real winner from noise.
 //
 // A measurement is `repeat` repeats; each repeat runs the kernel `number` times back to back and records
-// the mean run time. Before the repeats, `number` grows until one repeat lasts at least `min_repeat_ms`
-// (so short kernels are not timed at the clock's resolution), after `warmup` untimed runs. With
+// the mean run time. In the first repeat, `number` grows until one round lasts at least `min_repeat_ms`
+// (so short kernels are not timed at the clock's resolution; the last round is the repeat's cost), after
+// `warmup` untimed runs. With
 // `flush_cache`, a buffer larger than the last-level cache is written between repeats, so every repeat
 // starts from cold caches as the kernel would inside a network.
 //
@@ -119,7 +120,7 @@ class CacheFlusher {
 };
 
 /// Times `run` with `options` (validated by the caller: see TimingOptions::validate). `run` is called
-/// warmup + (calibration) + number·repeat times.
+/// warmup + (the first repeat's rounds while `number` grows) + number·(repeat − 1) times.
 template <class Run>
 Timing time_function(Run&& run, const TimingOptions& options, CacheFlusher* flusher = nullptr) {
   using clock = std::chrono::steady_clock;
@@ -133,21 +134,23 @@ Timing time_function(Run&& run, const TimingOptions& options, CacheFlusher* flus
   };
   Timing t;
   t.number = options.number;
-  // Grow `number` until one repeat lasts min_repeat_ms, as TVM's time_evaluator does: scale by the
-  // shortfall (with head room), at least by 1.618 each round.
-  if (options.min_repeat_ms > 0) {
-    const double target = options.min_repeat_ms * 1e-3;
-    for (double seconds = timed(t.number); seconds < target && t.number < options.max_number; seconds = timed(t.number)) {
+  t.costs_seconds.reserve(static_cast<std::size_t>(options.repeat));
+  // As TVM's time_evaluator: the first repeat grows `number` until it lasts min_repeat_ms (by the
+  // shortfall, with head room, at least 1.618× a round), and its last round is its cost; the other
+  // repeats run that `number` once. No run is spent on calibration alone.
+  const double target = options.min_repeat_ms * 1e-3;
+  for (std::int64_t r = 0; r < options.repeat; ++r) {
+    if (options.flush_cache) flush.flush(options.flush_bytes);
+    double seconds = timed(t.number);
+    while (r == 0 && seconds < target && t.number < options.max_number) {
       const double per_run = seconds / static_cast<double>(t.number);
       const double wanted = per_run > 0 ? target / per_run * 1.1 : static_cast<double>(t.number) * 16;
       const double grown = std::max(wanted, static_cast<double>(t.number) * 1.618);
       t.number = static_cast<std::int64_t>(std::min(grown, static_cast<double>(options.max_number)));
+      if (options.flush_cache) flush.flush(options.flush_bytes);
+      seconds = timed(t.number);
     }
-  }
-  t.costs_seconds.reserve(static_cast<std::size_t>(options.repeat));
-  for (std::int64_t r = 0; r < options.repeat; ++r) {
-    if (options.flush_cache) flush.flush(options.flush_bytes);
-    t.costs_seconds.push_back(timed(t.number) / static_cast<double>(t.number));
+    t.costs_seconds.push_back(seconds / static_cast<double>(t.number));
   }
   return t;
 }
