@@ -328,6 +328,15 @@ TEST_CASE("when the first candidates all time out, the batch stops with a diagno
     CHECK_FALSE(batch.stopped());
     CHECK(batch.measurements[3].ok());
   }
+  SUBCASE("a later task is judged afresh: another failure in an earlier task does not hide its time-outs") {
+    auto measurer = make_measurer(options);
+    CHECK(measurer.measure(std::vector<Candidate>{candidate("segfault", test::segfault_body)}).measurements.size() == 1);
+    REQUIRE(measurer.set_task(kernel_task(2)));
+    const BatchResult batch = measurer.measure(std::vector<Candidate>{candidate("endless_a", test::endless_body), candidate("endless_b", test::endless_body),
+                                                                      candidate("good", test::right_body)});
+    CHECK(batch.measurements.size() == 2);
+    CHECK(batch.stop_reason.rfind("the first 2 candidates all ran past", 0) == 0);
+  }
   SUBCASE("other failures among them: no diagnosis") {
     auto measurer = make_measurer(options);
     const BatchResult batch = measurer.measure(std::vector<Candidate>{candidate("segfault", test::segfault_body), candidate("endless_a", test::endless_body),

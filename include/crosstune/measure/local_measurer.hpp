@@ -253,8 +253,10 @@ class LocalMeasurer {
                             message.substr(0, 300) + "\nFailures so far:\n" + failures_.describe();
         break;
       }
+      // No success yet in this task, so every failure of the task is in the current run of failures: all
+      // of them time-outs when the two counts agree.
       if (options_.timeouts_before_diagnosis > 0 && successes_ == 0 && timeouts_without_success_ >= options_.timeouts_before_diagnosis &&
-          failures_.by_code[static_cast<std::size_t>(ErrorCode::run_timeout)].count == failures_.failures()) {
+          timeouts_without_success_ == consecutive_failures_) {
         batch.stop_reason = diagnose_timeouts();
         break;
       }
