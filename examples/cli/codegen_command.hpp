@@ -389,9 +389,7 @@ inline void compile_check(const std::string& source, std::size_t kernels) {
     const std::string name = "crosstune_kernel_" + std::to_string(i);
     if (auto f = library->function<void(float* const*)>(name + "_packed"); !f) fail(f.error());
   }
-  std::string command;
-  for (const auto& arg : measure::compile_command(options, "kernels.cpp", "kernels.so"))
-    command += (command.empty() ? "" : " ") + arg;
+  const std::string command = measure::join_command(measure::compile_command(options, "kernels.cpp", "kernels.so"));
   note("compiled %zu kernel%s in %.1f s: %s", kernels, kernels == 1 ? "" : "s",
        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), command.c_str());
 }

@@ -114,13 +114,9 @@ class LocalMeasurer {
     m.provenance_ = Provenance::of_host();
     const auto& c = options.build.compile;
     m.provenance_.set("cc", compiler_version(c.compiler));
-    std::string flags;
+    // The flags: the command line between the compiler and "k.cpp -o k.so".
     const auto command = compile_command(c, "k.cpp", "k.so");
-    for (std::size_t i = 1; i + 3 < command.size(); ++i) {  // between the compiler and "k.cpp -o k.so"
-      if (!flags.empty()) flags += ' ';
-      flags += command[i];
-    }
-    m.provenance_.set("flags", flags);
+    m.provenance_.set("flags", join_command({command.begin() + 1, command.end() - 3}));
     const auto& r = options.run;
     std::size_t available = r.pin_cpus.size();
     if (available == 0) {

@@ -310,6 +310,19 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
   }
 }
 
+/// The entry `entry` of `library`, loaded for good (RTLD_NODELETE: OpenMP threads outlive a call); nullptr
+/// when either cannot be found (load_failure() then says why). `handle` receives the library's handle.
+inline void* load_entry(const std::string& library, const std::string& entry, void** handle) noexcept {
+  void* h = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (handle != nullptr) *handle = h;
+  return h != nullptr ? ::dlsym(h, entry.c_str()) : nullptr;
+}
+/// "'entry' from library: the loader's words", right after load_entry() failed.
+inline std::string load_failure(const std::string& library, const std::string& entry) {
+  const char* why = ::dlerror();
+  return "'" + entry + "' from " + library + ": " + (why != nullptr ? why : "unknown");
+}
+
 /// The worker process: reads commands until its parent closes the pipe. Never returns.
 [[noreturn]] inline void worker_main(int in, int out, const RunOptions& options) noexcept {
   std::vector<MappedBuffer> buffers;
@@ -347,11 +360,9 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
           }
         }
         if (!reference_file.empty() && !reference_library.empty() && !std::filesystem::exists(reference_file)) {
-          void* handle = ::dlopen(reference_library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-          void* symbol = handle != nullptr ? ::dlsym(handle, reference_entry.c_str()) : nullptr;
+          void* symbol = load_entry(reference_library, reference_entry, nullptr);
           if (symbol == nullptr) {
-            const char* why = ::dlerror();
-            fail("cannot load the reference kernel '" + reference_entry + "' from " + reference_library + ": " + (why ? why : "unknown"));
+            fail("cannot load the reference kernel " + load_failure(reference_library, reference_entry));
             continue;
           }
           std::vector<float*> args;
@@ -385,11 +396,10 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
         send_message(out, MessageOut().i64(reply_ok));
       } else if (command == run_command) {
         const std::string library = m.str(), entry = m.str();
-        void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-        void* symbol = handle != nullptr ? ::dlsym(handle, entry.c_str()) : nullptr;
+        void* handle = nullptr;
+        void* symbol = load_entry(library, entry, &handle);
         if (symbol == nullptr) {
-          const char* why = ::dlerror();
-          fail("cannot load '" + entry + "' from " + library + ": " + (why ? why : "unknown"));
+          fail("cannot load " + load_failure(library, entry));
           continue;
         }
         if (options.threads > 0) {  // the runtime the kernel brought: tell it how many threads to use
