@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crosstune/measure/builder.hpp"
 #include "crosstune/measure/compiler.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/operators.hpp"
@@ -136,4 +137,46 @@ TEST_CASE("emitted kernels compile and compute the reference's result") {
     kernel(a.data(), b.data(), got.data());
     CHECK(test::worst_relative_error(got, want) < 1e-4);
   }
+}
+
+TEST_CASE("kernel_signature and kernel_source give the measurers the kernel's buffers and a unit-sharable source") {
+  auto dag = share(ir::matmul(8, 4, 6));
+  const auto nest = codegen::lower(tiled_matmul(dag)).value();
+  const measure::KernelSignature signature = codegen::kernel_signature(nest);
+  REQUIRE(signature.buffers.size() == 3);
+  CHECK(signature.buffers[0] == measure::BufferSpec{"A", 8 * 4, false});
+  CHECK(signature.buffers[1] == measure::BufferSpec{"B", 4 * 6, false});
+  CHECK(signature.buffers[2].elements == 8 * 6);
+  CHECK(signature.buffers[2].output);
+  CHECK(signature.validate().has_value());
+  const measure::KernelSource a = codegen::kernel_source(nest, {.function_name = "ka"});
+  const measure::KernelSource b = codegen::kernel_source(nest, {.function_name = "kb", .preamble = true});  // the preamble is kept apart
+  CHECK(a.preamble == codegen::cpu_preamble());
+  CHECK(a.entry == "ka_packed");
+  CHECK(contains(a.body, "extern \"C\" void ka_packed(float* const* args)"));
+  CHECK_FALSE(contains(b.body, "ct_heap_buffer {"));
+  // Both in one translation unit, through the Builder, compute what the DAG does.
+  const test::TempDir dir;
+  auto builder = measure::Builder::make({.work_dir = dir.path(), .jobs = 1, .kernels_per_unit = 2}).value();
+  const std::vector<measure::KernelSource> kernels = {a, b};
+  const auto built = builder.build(kernels);
+  REQUIRE_MESSAGE(built[0].ok(), built[0].message);
+  REQUIRE_MESSAGE(built[1].ok(), built[1].message);
+  CHECK(built[0].library == built[1].library);
+  auto library = measure::SharedLibrary::open(built[0].library).value();
+  auto* kernel = library.function<void(float* const*)>("kb_packed").value();
+  std::vector<std::vector<float>> buffers;
+  for (std::size_t i = 0; i < signature.buffers.size(); ++i) {
+    buffers.emplace_back(static_cast<std::size_t>(signature.buffers[i].elements), 0.0f);
+    if (!signature.buffers[i].output) measure::fill_input(buffers.back(), 3, i);
+  }
+  std::vector<float*> args;
+  for (auto& v : buffers) args.push_back(v.data());
+  kernel(args.data());
+  for (int x = 0; x < 8; ++x)
+    for (int y = 0; y < 6; ++y) {
+      float want = 0;
+      for (int k = 0; k < 4; ++k) want += buffers[0][static_cast<std::size_t>(x * 4 + k)] * buffers[1][static_cast<std::size_t>(k * 6 + y)];
+      CHECK(buffers[2][static_cast<std::size_t>(x * 6 + y)] == doctest::Approx(want).epsilon(1e-5));
+    }
 }
