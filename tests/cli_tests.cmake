@@ -35,6 +35,23 @@ add_test(NAME cli.example_read_logs COMMAND $<TARGET_FILE:example_read_logs>
          ${_logs}/k80/ansor_matmul_128_4032_1000.json.gz ${CMAKE_CURRENT_BINARY_DIR}/best.json)
 set_tests_properties(cli.example_read_logs PROPERTIES PASS_REGULAR_EXPRESSION "1000 records read, best of 1 tasks")
 
+# The composition examples: a real (small) tuning run each.
+add_test(NAME cli.example_custom_search_loop COMMAND $<TARGET_FILE:example_custom_search_loop> 64 3)
+set_tests_properties(cli.example_custom_search_loop PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION "round 3: 16 measured, best [0-9.]+ GFLOP/s")
+add_test(NAME cli.example_custom_policy COMMAND $<TARGET_FILE:example_custom_policy> 64 24)
+set_tests_properties(cli.example_custom_policy PROPERTIES TIMEOUT 600
+  PASS_REGULAR_EXPRESSION "24 trials in [0-9.]+ s: best [0-9.]+ ms, [0-9.]+ GFLOP/s; the model guided the search")
+
+# crosstune tune: an operator against Eigen (JSON fields), a resumed log, and a network's table.
+add_test(NAME cli.tune_matmul COMMAND ${_cli} tune --op matmul --shape 64,64,64 --trials 16 --per-round 8 --population 128
+         --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --no-resume --json)
+set_tests_properties(cli.tune_matmul PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+  "\"trials\": 16, .*\"best_gflops\": [1-9][0-9.]*, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [1-9][0-9.]*, \"ratio\": [0-9]")
+add_test(NAME cli.tune_network COMMAND ${_cli} tune --network bert_base --trials 16 --per-round 2 --population 64
+         --log ${CMAKE_CURRENT_BINARY_DIR}/tune_bert.json --no-resume)
+set_tests_properties(cli.tune_network PROPERTIES TIMEOUT 900 PASS_REGULAR_EXPRESSION
+  "tuned bert_base .*: 16 trials.*network estimate [^:]*: [0-9.]+ ms; untuned [0-9.]+ ms")
+
 # crosstune hw
 add_test(NAME cli.hw_host COMMAND ${_cli} hw --json)
 set_tests_properties(cli.hw_host PROPERTIES PASS_REGULAR_EXPRESSION "^\\{\"name\": \"host\", \"kind\": \"cpu\", \"num_cores\": [1-9]")

@@ -30,6 +30,7 @@
 #include "crosstune/io/record_parser.hpp"
 
 #include "crosstune/hw/cuda_probe.hpp"
+#include "crosstune/hw/hardware_descriptor.hpp"
 #include "crosstune/hw/hardware_params.hpp"
 #include "crosstune/hw/host_probe.hpp"
 #include "crosstune/hw/presets.hpp"
@@ -38,6 +39,7 @@
 #include "crosstune/data/dataset.hpp"
 #include "crosstune/data/export.hpp"
 #include "crosstune/data/log_summary.hpp"
+#include "crosstune/data/sampler.hpp"
 #include "crosstune/data/samplers.hpp"
 #include "crosstune/data/splits.hpp"
 #include "crosstune/data/workload_info.hpp"
@@ -45,6 +47,7 @@
 #include "crosstune/metrics/ranking.hpp"
 
 #include "crosstune/features/feature_batch.hpp"
+#include "crosstune/features/feature_extractor.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/features/workload_features.hpp"
@@ -52,6 +55,7 @@
 #include "crosstune/ir/dag.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/expr.hpp"
+#include "crosstune/ir/networks.hpp"
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/ir/reference.hpp"
 #include "crosstune/ir/workloads.hpp"
@@ -61,6 +65,7 @@
 #include "crosstune/schedule/state.hpp"
 
 #include "crosstune/codegen/cpu.hpp"
+#include "crosstune/codegen/eigen_reference.hpp"
 #include "crosstune/codegen/interpret.hpp"
 #include "crosstune/codegen/lower.hpp"
 
@@ -69,6 +74,7 @@
 #include "crosstune/measure/compiler.hpp"
 #include "crosstune/measure/kernel.hpp"
 #include "crosstune/measure/local_measurer.hpp"
+#include "crosstune/measure/measurer.hpp"
 #include "crosstune/measure/measurement.hpp"
 #include "crosstune/measure/provenance.hpp"
 #include "crosstune/measure/runner.hpp"
@@ -77,15 +83,23 @@
 
 #include "crosstune/model/bilstm_attention.hpp"
 #include "crosstune/model/cost_model.hpp"
+#include "crosstune/model/cost_model_concept.hpp"
 #include "crosstune/model/layers.hpp"
 #include "crosstune/model/lstm.hpp"
 #include "crosstune/model/matrix.hpp"
 #include "crosstune/model/mlp.hpp"
+#include "crosstune/model/network.hpp"
 #include "crosstune/model/optim.hpp"
 #include "crosstune/model/parallel.hpp"
 #include "crosstune/model/parameter.hpp"
 #include "crosstune/model/pooling.hpp"
 #include "crosstune/model/serialization.hpp"
 #include "crosstune/model/trainer.hpp"
+
+#include "crosstune/search/evolutionary_search.hpp"
+#include "crosstune/search/search_policy.hpp"
+#include "crosstune/search/task_scheduler.hpp"
+#include "crosstune/search/transfer_tuning.hpp"
+#include "crosstune/search/tuner.hpp"
 
 #include "crosstune/concepts.hpp"

@@ -331,5 +331,45 @@ else
   echo "FAIL: Ctrl-C during measure: exit $rc, $lines records"; sed 's/^/  stderr | /' stderr.txt | head -5; failed=$((failed + 1))
 fi
 
+## crosstune tune: flags checked first, outputs and the model checked before any work, a deadline that
+## ends the run with the best so far, and Ctrl-C.
+expect 2 '--log is required' "$cli" tune --op matmul --shape 4,4,4
+expect 2 '--network: vgg not in' "$cli" tune --network vgg --log t.json
+expect 2 '--op excludes --network' "$cli" tune --network resnet50 --op matmul --shape 4,4,4 --log t.json
+expect 2 '--search: annealing not in' "$cli" tune --op matmul --shape 4,4,4 --search annealing --log t.json
+expect 2 '--model: File does not exist' "$cli" tune --op matmul --shape 4,4,4 --model /nonexistent/m.bin --log t.json
+expect 2 'give --op NAME with --shape' "$cli" tune --log t.json
+expect 1 'folder /nonexistent/dir does not exist' "$cli" tune --op matmul --shape 4,4,4 --log /nonexistent/dir/t.json
+printf 'not a model' >bogus.bin
+sentinel t.json
+expect 1 'bogus.bin' "$cli" tune --op matmul --shape 4,4,4 --model bogus.bin --log t.json
+intact t.json
+# --time-budget: the run ends at the deadline, reports its best, and the log holds what was measured.
+rm -f deadline.json
+expect 0 '' "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100000 --per-round 4 --population 64 --time-budget 4 \
+  --no-reference --log deadline.json
+if grep -q 'stopped by the deadline' stdout.txt && grep -Eq 'best kernel +[0-9.]+ GFLOP/s' stdout.txt &&
+  "$cli" logs stats deadline.json >/dev/null 2>&1; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: --time-budget did not end the run with a best kernel"; sed 's/^/  stdout | /' stdout.txt | head -5; failed=$((failed + 1))
+fi
+# Ctrl-C while tuning: exit 130 after the report, the log whole.
+rm -f tune_interrupted.json
+"$cli" --quiet tune --op matmul --shape 128,128,128 --trials 400 --per-round 8 --population 64 --log tune_interrupted.json \
+  >stdout.txt 2>stderr.txt </dev/null &
+pid=$!
+for _ in $(seq 1 600); do [ -s tune_interrupted.json ] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+lines=$(wc -l <tune_interrupted.json)
+if [ "$rc" -eq 130 ] && [ "$lines" -ge 1 ] && [ "$lines" -lt 400 ] && grep -q 'stopped by Ctrl-C' stdout.txt &&
+  grep -q 'interrupted: the best found so far is above' stderr.txt && "$cli" logs stats tune_interrupted.json >/dev/null 2>&1; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: Ctrl-C during tune: exit $rc, $lines records"; sed 's/^/  stderr | /' stderr.txt | head -5; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

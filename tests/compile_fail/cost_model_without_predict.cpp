@@ -2,6 +2,7 @@
 #include "crosstune/concepts.hpp"
 
 struct NotAModel {
+  using train_options = crosstune::model::TrainOptions;
   crosstune::features::FeatureLayout layout() const { return {}; }
   crosstune::Expected<crosstune::model::TrainReport> fit(const crosstune::model::LabelledBatch&,
                                                          const crosstune::model::LabelledBatch*,

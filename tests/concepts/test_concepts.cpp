@@ -154,3 +154,113 @@ TEST_CASE("measurers run through the concept") {
   CHECK(batch->measurements[1].record.result.costs_seconds[0] == doctest::Approx(8e-9));
   CHECK_FALSE(batch->stopped());
 }
+
+// --- descriptors reach extractors that take them -------------------------------------------------------
+
+namespace {
+// A user's descriptor with a field HardwareParams does not have, and an extractor that reads it.
+struct BoardWithBandwidth {
+  double dram_gbps = 0;
+  [[nodiscard]] crosstune::hw::HardwareParams params() const { return crosstune::hw::presets::v100; }
+};
+struct BandwidthFeature {
+  crosstune::features::FeatureLayout layout() const { return {"bandwidth", 1, 1, 1, 0, 0}; }
+  crosstune::Expected<void> extract(std::span<const crosstune::Record> records, const BoardWithBandwidth& board,
+                                    crosstune::features::FeatureBatch& batch) {
+    batch.reshape(records.size(), layout());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      batch.steps(i, 0, 0) = static_cast<float>(board.dram_gbps);
+      batch.mask(i, 0) = 1.0f;
+      batch.lengths[i] = 1;
+    }
+    return {};
+  }
+};
+}  // namespace
+
+static_assert(crosstune::FeatureExtractorFor<BandwidthFeature, BoardWithBandwidth>);
+static_assert(!crosstune::FeatureExtractorFor<BandwidthFeature, crosstune::hw::HardwareParams>);  // needs the board
+static_assert(!crosstune::FeatureExtractor<BandwidthFeature>);  // it takes no HardwareParams
+static_assert(crosstune::FeatureExtractorFor<StepCount, BoardWithBandwidth>);  // through the board's params()
+static_assert(crosstune::FeatureExtractorFor<crosstune::features::StepSequenceExtractor, MyBoard>);
+static_assert(crosstune::MixedHardwareFeatureExtractor<crosstune::features::StepSequenceExtractor>);
+static_assert(!crosstune::MixedHardwareFeatureExtractor<StepCount>);
+
+TEST_CASE("extract_features hands an extractor the descriptor itself when it takes its type") {
+  BandwidthFeature extractor;
+  crosstune::features::FeatureBatch batch;
+  std::vector<crosstune::Record> records(1);
+  REQUIRE(crosstune::extract_features(extractor, records, BoardWithBandwidth{900.0}, batch));
+  CHECK(batch.steps(0, 0, 0) == 900.0f);
+  StepCount counter;  // takes HardwareParams: gets the board's params()
+  REQUIRE(crosstune::extract_features(counter, records, BoardWithBandwidth{900.0}, batch));
+  CHECK(batch.steps(0, 0, 0) == 0.0f);
+}
+
+// --- cost models and their networks --------------------------------------------------------------------
+
+#include "crosstune/model/cost_model.hpp"
+#include "crosstune/model/mlp.hpp"
+
+namespace {
+struct FitWithOwnOptions {  // a model with options of its own type
+  struct Options {
+    int trees = 10;
+  };
+  using train_options = Options;
+  crosstune::features::FeatureLayout layout() const { return {}; }
+  crosstune::Expected<void> predict(const crosstune::features::FeatureBatch&, std::span<float>) { return {}; }
+  crosstune::Expected<crosstune::model::TrainReport> fit(const crosstune::model::LabelledBatch&, const crosstune::model::LabelledBatch*,
+                                                         const Options&, crosstune::Rng&) {
+    return crosstune::model::TrainReport{};
+  }
+  crosstune::Expected<void> save(const std::filesystem::path&) { return {}; }
+};
+struct FitWithOtherOptions : FitWithOwnOptions {  // declares one options type, takes another
+  using train_options = crosstune::model::TrainOptions;
+};
+}  // namespace
+
+static_assert(crosstune::CostModel<crosstune::model::BiLstmAttentionModel>);
+static_assert(crosstune::CostModel<crosstune::model::MlpModel>);
+static_assert(crosstune::CostModel<FitWithOwnOptions>);
+static_assert(!crosstune::CostModel<FitWithOtherOptions>);
+static_assert(crosstune::model::Network<crosstune::model::BiLstmAttentionNet<float>>);
+static_assert(crosstune::model::Network<crosstune::model::BiLstmAttentionNet<double>>);
+static_assert(crosstune::model::Network<crosstune::model::PooledMlpNet<float>>);
+static_assert(!crosstune::model::Network<crosstune::model::MlpModel>);  // a model, not a network
+static_assert(!crosstune::model::Network<int>);
+
+// --- search policies -----------------------------------------------------------------------------------
+
+#include "crosstune/search/evolutionary_search.hpp"
+
+namespace {
+// The smallest policy (docs/policies/search-policy.md): the first sketch's candidates in knob order.
+struct FirstUnmeasured {
+  std::vector<crosstune::schedule::CpuCandidate> ask(const crosstune::search::SearchContext& context, std::size_t n, crosstune::Rng& rng) {
+    std::vector<crosstune::schedule::CpuCandidate> out;
+    for (std::size_t tries = 0; out.size() < n && tries < 64 * n; ++tries) {
+      auto c = context.space->sample(rng);
+      if (!context.is_measured(c) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
+    }
+    return out;
+  }
+  void tell(const crosstune::search::SearchContext&, std::span<const crosstune::schedule::CpuCandidate>, std::span<const double>) {}
+};
+struct AskWithoutRng {
+  std::vector<crosstune::schedule::CpuCandidate> ask(const crosstune::search::SearchContext&, std::size_t) { return {}; }
+  void tell(const crosstune::search::SearchContext&, std::span<const crosstune::schedule::CpuCandidate>, std::span<const double>) {}
+};
+struct NotCopyable : FirstUnmeasured {
+  NotCopyable() = default;
+  NotCopyable(const NotCopyable&) = delete;
+};
+}  // namespace
+
+static_assert(crosstune::search::SearchPolicy<crosstune::search::RandomSearch>);
+static_assert(crosstune::search::SearchPolicy<crosstune::search::EvolutionarySearch>);
+static_assert(crosstune::search::SearchPolicy<FirstUnmeasured>);
+static_assert(!crosstune::search::SearchPolicy<AskWithoutRng>);
+static_assert(!crosstune::search::SearchPolicy<NotCopyable>);
+static_assert(!crosstune::search::SearchPolicy<int>);

@@ -228,6 +228,23 @@ class Dataset {
     return build(results, sources, options);
   }
 
+  /// Groups and labels records measured on one device — a tuner's own measurements — without files or
+  /// HARDWARE lookups: every task is keyed by (workload key, `hardware`) and described by `params`.
+  /// Failed records are counted as invalid, as when read from a log. The records are copied.
+  [[nodiscard]] static Dataset from_measured(std::span<const Record> records, const std::string& hardware,
+                                             const hw::HardwareParams& params, std::size_t min_records_per_task = 1) {
+    std::vector<FileResult> files(1);
+    files[0].records.assign(records.begin(), records.end());
+    files[0].stats.records = records.size();
+    const LogSource source{{}, hardware.empty() ? std::string("unknown") : hardware};
+    DatasetOptions options;
+    options.min_records_per_task = min_records_per_task;
+    auto built = build(files, std::span<const LogSource>(&source, 1), options);  // cannot fail: no file errors
+    Dataset ds = std::move(*built);
+    for (auto& t : ds.tasks_) t.hardware_params = params;
+    return ds;
+  }
+
   /// Convenience: every path with the same explicit hardware (empty: resolve per file).
   [[nodiscard]] static Expected<Dataset> load(const std::vector<std::filesystem::path>& paths,
                                               const std::string& hardware = {}, DatasetOptions options = {}) {

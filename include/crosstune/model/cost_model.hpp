@@ -26,6 +26,8 @@ namespace crosstune::model {
 
 class BiLstmAttentionModel {
  public:
+  using train_options = TrainOptions;  ///< what fit() and fine_tune() take (the CostModel concept)
+
   /// A new model for features of `layout`; `sizes` gives the architecture's widths (its feature dimensions
   /// are taken from the layout). Throws ErrorException when a size is out of range; make() returns that
   /// Error instead, for sizes that come from a user.

@@ -132,6 +132,8 @@ inline constexpr std::uint32_t mlp_file_version = 1;  // mlp_file_magic is in se
 /// The MLP baseline as a CostModel.
 class MlpModel {
  public:
+  using train_options = TrainOptions;  ///< what fit() and fine_tune() take (the CostModel concept)
+
   /// A new model for features of `layout`. Throws ErrorException when the layout or the width is out of
   /// range; make() returns that Error instead, for values that come from a user.
   explicit MlpModel(const features::FeatureLayout& layout, std::size_t hidden = 256, std::uint64_t seed = 0)

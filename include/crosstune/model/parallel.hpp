@@ -30,6 +30,7 @@
 
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/model/matrix.hpp"
+#include "crosstune/model/network.hpp"
 #include "crosstune/model/optim.hpp"
 #include "crosstune/model/parameter.hpp"
 
@@ -62,6 +63,8 @@ struct StepOptions {
 /// Copies of a master network, one per worker, whose weights follow the master's.
 template <class Net>
 class Replicas {
+  static_assert(require_network<Net>());
+
  public:
   using Scalar = typename Net::scalar_type;
 
@@ -99,6 +102,8 @@ class Replicas {
 /// One optimisation step at a time on mini-batches: forward, loss, backward, clipping, Adam.
 template <class Net>
 class TrainStep {
+  static_assert(require_network<Net>());
+
  public:
   using Scalar = typename Net::scalar_type;
 
@@ -190,6 +195,8 @@ class TrainStep {
 /// Scores candidates in chunks, the chunks spread over `threads` copies of the network.
 template <class Net>
 class Predictor {
+  static_assert(require_network<Net>());
+
  public:
   using Scalar = typename Net::scalar_type;
 

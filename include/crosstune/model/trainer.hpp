@@ -111,6 +111,7 @@ inline void gather(const features::FeatureBatch& from, std::span<const std::size
 template <class Net>
 void predict(Net& net, const features::FeatureBatch& batch, std::span<float> scores,
              std::size_t chunk = 256) {
+  static_assert(require_network<Net>());
   for (std::size_t first = 0; first < batch.size(); first += chunk) {
     const std::size_t count = std::min(batch.size() - first, chunk);
     const auto& s = net.score(batch, first, count);
@@ -212,6 +213,7 @@ template <class Net>
 [[nodiscard]] Expected<TrainReport> train(Net& net, const LabelledBatch& train_set,
                                           const LabelledBatch* validation, const TrainOptions& options,
                                           Rng& rng) {
+  static_assert(require_network<Net>());
   if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
   if (auto ok = validate(options); !ok) return unexpected(std::move(ok).error());
   const std::size_t n = train_set.features->size();

@@ -599,6 +599,8 @@ class XgbEnsembleChecker {
 /// The XGBoost baseline as a CostModel.
 class XgbModel {
  public:
+  using train_options = TrainOptions;  ///< what fit() and fine_tune() take (the CostModel concept)
+
   /// An untrained model for features of `layout`. Throws ErrorException when the layout or a parameter is
   /// out of range (the bounds a model file is checked against); make() returns that Error instead.
   explicit XgbModel(const features::FeatureLayout& layout, XgbParams params = {})

@@ -1,0 +1,312 @@
+// search::Tuner: real tuning runs on a small GEMM with the CPU measurer — budgets (trials, deadline),
+// resume from a log, callbacks, the model guiding the search, a user's own policies, and refusals.
+#include "crosstune/search/tuner.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crosstune/data/samplers.hpp"
+#include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/hw/presets.hpp"
+#include "crosstune/io/log_reader.hpp"
+#include "crosstune/ir/operators.hpp"
+#include "crosstune/measure/local_measurer.hpp"
+#include "crosstune/model/mlp.hpp"
+#include "crosstune/search/evolutionary_search.hpp"
+
+using namespace crosstune;
+
+namespace {
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("crosstune-test-tuner-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+/// A 2-core CPU, as the records and sketches see it.
+hw::HardwareParams two_cores() {
+  hw::HardwareParams p;
+  p.name = "test-cpu";
+  p.kind = hw::DeviceKind::cpu;
+  p.num_cores = 2;
+  p.vector_unit_bytes = 32;
+  p.cache_line_bytes = 64;
+  return p;
+}
+
+measure::LocalMeasurer quick_measurer(const std::filesystem::path& log) {
+  measure::LocalMeasurerOptions o;
+  o.run.threads = 1;
+  o.run.timing.repeat = 1;
+  o.run.timing.min_repeat_ms = 0;
+  o.run.timeout_s = 10;
+  o.build.kernels_per_unit = 8;
+  o.log = log;
+  return measure::LocalMeasurer::make(o).value();
+}
+
+std::vector<search::TuneTask> gemm_task(std::int64_t n = 32) {
+  return {search::TuneTask{std::make_shared<const ir::ComputeDag>(ir::matmul(n, n, n).value()), 1, "gemm"}};
+}
+
+std::vector<Record> read_log(const std::filesystem::path& path) {
+  std::vector<Record> out;
+  auto reader = io::LogReader::open(path).value();
+  Record r;
+  while (reader.next(r).value()) out.push_back(r);
+  return out;
+}
+
+template <class Model, class Policy>
+auto make_tuner(Model model, Policy policy, const std::filesystem::path& log, search::TunerOptions options = {}) {
+  return search::Tuner(features::StepSequenceExtractor{}, two_cores(), data::UniformSampler{1.0}, std::move(model),
+                       quick_measurer(log), std::move(policy), options);
+}
+
+/// A small, fast model: the MLP baseline, 32 wide.
+model::MlpModel small_model() { return model::MlpModel(features::StepSequenceExtractor{}.layout(), 32, 1); }
+
+}  // namespace
+
+TEST_CASE("a random search measures exactly the trial budget, logs every candidate and finds a working kernel") {
+  const auto dir = fresh_dir("random");
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
+  std::size_t measurements = 0, rounds = 0;
+  search::TuneCallbacks callbacks;
+  callbacks.on_measurement = [&](std::size_t task, const measure::Measurement&) {
+    CHECK(task == 0);
+    ++measurements;
+  };
+  callbacks.on_round = [&](const search::RoundReport& r) {
+    ++rounds;
+    CHECK(r.round == rounds);
+    CHECK(r.trials == measurements);
+    CHECK(r.partial != nullptr);
+    return true;
+  };
+  const auto tasks = gemm_task();
+  auto result = tuner.tune(tasks, {.trials = 20}, callbacks).value();
+  CHECK(result.trials == 20);
+  CHECK(measurements == 20);
+  CHECK(rounds == 3);  // 8 + 8 + 4
+  CHECK(result.stop_reason == "trials");
+  REQUIRE(result.tasks.size() == 1);
+  const auto& t = result.tasks[0];
+  CHECK(t.trials == 20);
+  CHECK(std::isfinite(t.best_seconds));
+  REQUIRE(t.best.has_value());
+  CHECK(t.best->result.mean_cost_seconds() == doctest::Approx(t.best_seconds));
+  CHECK(t.gflops() > 0);
+  CHECK(result.estimate_seconds() == doctest::Approx(t.best_seconds));
+  CHECK(result.profile.measure > 0);
+  CHECK(result.profile.total >= result.profile.measure);
+
+  // Every measured candidate is in the log once, with the task's workload key and distinct steps.
+  const auto records = read_log(dir / "log.json");
+  CHECK(records.size() == 20);
+  std::set<std::uint64_t> distinct;
+  for (const auto& r : records) {
+    CHECK(r.task->workload_key == tasks[0].dag->workload_key());
+    distinct.insert(search::detail::steps_hash(r.steps));
+  }
+  CHECK(distinct.size() == 20);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a resumed log is not measured again and its best counts") {
+  const auto dir = fresh_dir("resume");
+  const auto tasks = gemm_task();
+  double first_best = 0;
+  {
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
+    first_best = tuner.tune(tasks, {.trials = 16}).value().tasks[0].best_seconds;
+  }
+  const auto before = read_log(dir / "log.json");
+  REQUIRE(before.size() == 16);
+  // The same seed would draw the same candidates: resumed, they must all be skipped.
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
+  tuner.resume(before);
+  auto result = tuner.tune(tasks, {.trials = 8}).value();
+  CHECK(result.tasks[0].resumed == 16);
+  CHECK(result.tasks[0].trials == 8);
+  CHECK(result.tasks[0].best_seconds <= first_best);
+  const auto after = read_log(dir / "log.json");
+  REQUIRE(after.size() == 24);
+  std::set<std::uint64_t> distinct;
+  for (const auto& r : after) distinct.insert(search::detail::steps_hash(r.steps));
+  CHECK(distinct.size() == 24);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the model is trained online and then guides the evolutionary search") {
+  const auto dir = fresh_dir("guided");
+  search::EvolutionaryOptions evo;
+  evo.population = 64;
+  evo.iterations = 2;
+  auto tuner = make_tuner(small_model(), search::EvolutionarySearch(evo), dir / "log.json",
+                          {.measures_per_round = 8, .min_train_records = 8});
+  CHECK_FALSE(tuner.model_ready());
+  std::vector<bool> ready_after_round;
+  search::TuneCallbacks callbacks;
+  callbacks.on_round = [&](const search::RoundReport&) {
+    ready_after_round.push_back(tuner.model_ready());
+    return true;
+  };
+  auto result = tuner.tune(gemm_task(), {.trials = 24}, callbacks).value();
+  CHECK(result.trials == 24);
+  CHECK(tuner.model_ready());
+  REQUIRE(ready_after_round.size() == 3);
+  CHECK(ready_after_round[0]);  // 8 successful records after the first round
+  CHECK(result.profile.train > 0);
+  CHECK(result.profile.predict > 0);  // rounds 2 and 3 were scored by the model
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a deadline stops the run with the best found so far, and so do the stop flag and on_round") {
+  const auto dir = fresh_dir("deadline");
+  SUBCASE("deadline") {
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 4, .update_model = false});
+    const auto start = std::chrono::steady_clock::now();
+    auto result = tuner.tune(gemm_task(), {.trials = 100000, .seconds = 3}).value();
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CHECK(result.stop_reason == "deadline");
+    CHECK(result.deadline_hit);
+    CHECK(result.trials < 100000);
+    CHECK(took < 3 + 10);  // at most one candidate's time limit past the deadline
+    CHECK(read_log(dir / "log.json").size() == result.trials);
+  }
+  SUBCASE("on_round returning false") {
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 4, .update_model = false});
+    search::TuneCallbacks callbacks;
+    callbacks.on_round = [](const search::RoundReport&) { return false; };
+    auto result = tuner.tune(gemm_task(), {.trials = 100}, callbacks).value();
+    CHECK(result.stop_reason == "callback");
+    CHECK(result.trials == 4);
+  }
+  SUBCASE("the embedder's stop flag") {
+    std::atomic<bool> stop{true};
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json",
+                            {.measures_per_round = 4, .update_model = false, .stop = &stop});
+    auto result = tuner.tune(gemm_task(), {.trials = 100}).value();
+    CHECK(result.stop_reason == "stopped");
+    CHECK(result.trials == 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("several tasks share the budget and the network estimate sums weight x best") {
+  const auto dir = fresh_dir("tasks");
+  std::vector<search::TuneTask> tasks = {
+      {std::make_shared<const ir::ComputeDag>(ir::matmul(32, 32, 32).value()), 3, "small"},
+      {std::make_shared<const ir::ComputeDag>(ir::matmul(48, 32, 16).value()), 1, "other"}};
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 4, .update_model = false});
+  auto result = tuner.tune(tasks, {.trials = 16}).value();
+  CHECK(result.trials == 16);
+  REQUIRE(result.tasks.size() == 2);
+  CHECK(result.tasks[0].trials >= 4);  // the warm-up gives every task a round
+  CHECK(result.tasks[1].trials >= 4);
+  CHECK(result.tasks[0].trials + result.tasks[1].trials == 16);
+  CHECK(result.estimate_seconds() == doctest::Approx(3 * result.tasks[0].best_seconds + result.tasks[1].best_seconds));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a task whose space runs out is done, and the run ends when every task is") {
+  const auto dir = fresh_dir("exhausted");
+  // 2 x 2 x 2 has few schedules: asking for far more than it holds ends the task.
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 64, .update_model = false});
+  auto result = tuner.tune(gemm_task(2), {.trials = 5000}).value();
+  CHECK(result.stop_reason == "every task is done");
+  CHECK(result.trials < 5000);
+  CHECK(result.tasks[0].done_reason.find("exhausted") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("bad budgets and tasks are refused with what to do") {
+  const auto dir = fresh_dir("refusals");
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json");
+  CHECK(tuner.tune({}, {.trials = 4}).error().message.find("no tasks") != std::string::npos);
+  CHECK(tuner.tune(gemm_task(), {.trials = 0}).error().message.find("neither trials nor seconds") != std::string::npos);
+  CHECK(tuner.tune(gemm_task(), {.trials = 1, .seconds = -1}).error().message.find("seconds") != std::string::npos);
+  std::vector<search::TuneTask> no_dag(1);
+  CHECK(tuner.tune(no_dag, {.trials = 4}).error().message.find("has no DAG") != std::string::npos);
+  auto weightless = gemm_task();
+  weightless[0].weight = 0;
+  CHECK(tuner.tune(weightless, {.trials = 4}).error().message.find("weight") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the negative-transfer guard judges a model given trained before trusting it") {
+  const auto dir = fresh_dir("guard");
+  // A model that has learned something: trained on a first run's records.
+  model::MlpModel trained = small_model();
+  {
+    auto first = make_tuner(small_model(), search::RandomSearch{}, dir / "first.json", {.measures_per_round = 8, .min_train_records = 8});
+    REQUIRE(first.tune(gemm_task(), {.trials = 16}));
+    trained = std::move(first.model());
+  }
+  SUBCASE("kept when it reaches min_pca") {
+    search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 8, .min_pca = 0.0};
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    auto result = tuner.tune(gemm_task(), {.trials = 16}).value();
+    CHECK(result.guard.checked);
+    CHECK_FALSE(result.guard.fell_back);
+    CHECK(result.guard.records >= 8);
+    CHECK(result.guard.pca >= 0.0);
+    CHECK(result.guard.pca <= 1.0);
+    CHECK(result.guard.message.find("kept") != std::string::npos);
+  }
+  SUBCASE("replaced by a fresh model when it does not") {
+    search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 8, .min_pca = 1.01};  // nothing reaches it
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    int made = 0;
+    tuner.set_fresh_model([&] {
+      ++made;
+      return small_model();
+    });
+    auto result = tuner.tune(gemm_task(), {.trials = 24}).value();
+    CHECK(result.guard.checked);
+    CHECK(result.guard.fell_back);
+    CHECK(made == 1);
+    CHECK(result.guard.message.find("replaced by a fresh model") != std::string::npos);
+    CHECK(tuner.model_ready());  // retrained on this run's records
+  }
+  SUBCASE("off for a model trained here") {
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .min_train_records = 8});
+    auto result = tuner.tune(gemm_task(), {.trials = 16}).value();
+    CHECK_FALSE(result.guard.checked);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("schedules of tuned shapes are transplanted first, and a task of another class is told why not") {
+  const auto dir = fresh_dir("transfer");
+  {
+    auto first = make_tuner(small_model(), search::RandomSearch{}, dir / "source.json", {.measures_per_round = 8, .update_model = false});
+    REQUIRE(first.tune(gemm_task(64), {.trials = 16}));
+  }
+  const auto tuned = read_log(dir / "source.json");
+  std::vector<search::TuneTask> tasks = {
+      {std::make_shared<const ir::ComputeDag>(ir::matmul(96, 64, 48).value()), 1, "other shape"},
+      {std::make_shared<const ir::ComputeDag>(ir::unary({64, 64}, ir::UnaryOp::relu).value()), 1, "another class"}};
+  auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
+  tuner.transfer_from(tuned, {.per_task = 8, .sources_per_key = 3});
+  auto result = tuner.tune(tasks, {.trials = 24}).value();
+  const auto& shape = result.tasks[0];
+  CHECK(shape.transferred == 3);  // the 3 best of the one source workload, measured in the task's first round
+  CHECK(shape.transfer_note.find("3 schedules transplanted from") != std::string::npos);
+  CHECK(std::isfinite(shape.best_seconds));
+  const auto& other = result.tasks[1];
+  CHECK(other.transferred == 0);
+  CHECK(other.transfer_note.find("no record of this kernel class") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
