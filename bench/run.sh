@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks with their peers, and prints each peer's speed relative to crosstune's.
-# Usage: bash bench/run.sh [--shared] [extra Google Benchmark flags]
+# Usage: bash bench/run.sh [--shared] [--tune] [extra Google Benchmark flags]
 #   --shared   use every log under ../shared/data/ansor-logs instead of the shipped sample
+#   --tune     at the end, also compare tuning with TVM MetaSchedule (bench/tune_compare.sh: GEMM 1024³ and a
+#              ResNet-50 convolution, 256 trials each side, TRIALS=... to change; an estimated 30-60 minutes more)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = "--shared" ]; then export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift; fi
+TUNE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --shared) export CROSSTUNE_BENCH_LOGS="$PWD/../shared/data/ansor-logs"; shift ;;
+    --tune) TUNE=1; shift ;;
+    *) break ;;
+  esac
+done
 bash bench/install-peers.sh
 cmake --preset release -DCROSSTUNE_BUILD_BENCH=ON >/dev/null
 cmake --build --preset release --target bench_log_io bench_dataset bench_features bench_files bench_cost_model bench_codegen \
@@ -34,3 +43,8 @@ PEER_PYTHON=build/peer-venv/bin/python
   echo '{"skipped": "bench/peers/metaschedule_measure.py failed; its messages are above"}' > build/bench-results/metaschedule_measure.json
 cat /proc/loadavg >> build/bench-results/measurer_load.txt
 python3 bench/measurer_ratios.py build/bench-results/bench_measurer.json build/bench-results/metaschedule_measure.json
+# Tuning against MetaSchedule (opt-in: --tune), needs the release build of the crosstune tool.
+if [ "$TUNE" = 1 ]; then
+  cmake --build --preset release --target crosstune_cli -j "$(nproc)"
+  bash bench/tune_compare.sh
+fi

@@ -51,7 +51,7 @@ struct TuneOptions {
   CodegenOptions op;  ///< --op/--shape/--key and the operators' flags, --seed
   std::string network, log, model, transfer, search = "evolutionary", target = "native";
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
-  double time_budget = 0, min_repeat_ms = 20, timeout = 10;
+  double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
   bool json = false, no_resume = false, no_reference = false;
 };
@@ -263,6 +263,7 @@ inline void run_tune(const TuneOptions& o) {
   to.target = target_string;
   to.model_ready = !o.model.empty();
   to.stop = &interrupted;
+  to.slow_cutoff_ratio = o.slow_cutoff;
   search::EvolutionaryOptions evo;
   evo.population = o.population;
   evo.iterations = o.iterations;
@@ -362,7 +363,7 @@ inline void run_tune(const TuneOptions& o) {
     const double eigen_gflops = eigen > 0 ? static_cast<double>(t.flops) / eigen * 1e-9 : 0;
     const double ratio = eigen_gflops > 0 ? best_gflops / eigen_gflops : 0;
     if (o.json) {
-      std::printf("{\"task\": \"%s\", \"workload_key\": %s, \"threads\": %lld, \"trials\": %zu, \"resumed\": %zu, \"failures\": %zu, "
+      std::printf("{\"task\": %s, \"workload_key\": %s, \"threads\": %lld, \"trials\": %zu, \"resumed\": %zu, \"failures\": %zu, "
                   "\"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", \"best_seconds\": %.9g, \"best_gflops\": %.3f, "
                   "\"reference_seconds\": %.9g, \"reference_gflops\": %.3f, \"ratio\": %.4f, \"profile\": {\"search\": %.3f, \"predict\": %.3f, "
                   "\"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"total\": %.3f}, \"guard\": {\"checked\": %s, \"pca\": %.4f, "
@@ -469,6 +470,10 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow the runs per repeat until one lasts this long (default 20)")
       ->check(CLI::Range(0.0, 60000.0));
   cmd->add_option("--timeout", o->timeout, "Seconds a candidate may run (default 10)")->check(CLI::Range(0.001, 86400.0));
+  cmd->add_option("--slow-cutoff", o->slow_cutoff,
+                  "A candidate whose first run is this many times slower than the task's best is timed by that run alone "
+                  "(default 10; 0: full timing for all)")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_flag("--no-resume", o->no_resume, "Do not read --log's records first (they are still appended to)");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the final measurements of the best kernels, Eigen and the untuned kernels");
   cmd->add_flag("--json", o->json, "Print the result as JSON (best_gflops, reference_gflops, ratio, trials, seconds, ...)");

@@ -354,6 +354,17 @@ if grep -q 'stopped by the deadline' stdout.txt && grep -Eq 'best kernel +[0-9.]
 else
   echo "FAIL: --time-budget did not end the run with a best kernel"; sed 's/^/  stdout | /' stdout.txt | head -5; failed=$((failed + 1))
 fi
+# A log that exists is resumed: its records are not measured again, and the new ones are appended.
+rm -f resumed.json
+"$cli" --quiet tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json >/dev/null 2>&1
+expect 0 'resuming from resumed.json: 8 records of these tasks are not measured again' \
+  "$cli" tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json
+if grep -q '8 trials (0 failed, 8 resumed)' stdout.txt && [ "$(wc -l <resumed.json)" -eq 16 ] &&
+  [ "$(python3 -c 'import json,sys; print(len({json.dumps(json.loads(l)["i"][1]) for l in open(sys.argv[1])}))' resumed.json)" -eq 16 ]; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: resume: $(wc -l <resumed.json) records"; sed 's/^/  stdout | /' stdout.txt | head -3; failed=$((failed + 1))
+fi
 # Ctrl-C while tuning: exit 130 after the report, the log whole.
 rm -f tune_interrupted.json
 "$cli" --quiet tune --op matmul --shape 128,128,128 --trials 400 --per-round 8 --population 64 --log tune_interrupted.json \

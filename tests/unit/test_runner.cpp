@@ -519,3 +519,21 @@ TEST_CASE("a candidate whose first run shows its timing cannot finish in the lim
   auto roomy = runner_for(dir, {.timing = {.repeat = 1}, .timeout_s = 5});
   check_measured(roomy.run(more_kernels(), "t_slow"), 1);
 }
+
+TEST_CASE("a candidate slower than the slow cutoff is timed by its first run alone; faster ones get the full timing") {
+  const test::TempDir dir;
+  auto runner = runner_for(dir, {.timing = {.repeat = 3}, .timeout_s = 10});
+  runner.set_slow_cutoff(0.1);
+  CHECK(runner.slow_cutoff() == 0.1);
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult slow = runner.run(more_kernels(), "t_slow");  // 0.3 s a run: past the cutoff
+  CHECK(test::seconds_since(start) < 0.3 * 3);                   // not the check run and 3 repeats
+  check_measured(slow, 1);
+  CHECK(slow.timing.number == 1);
+  CHECK(slow.timing.costs_seconds[0] >= 0.3);
+  check_measured(runner.run(kernels(), "t_millisecond"), 3);  // under the cutoff: every repeat
+  runner.set_slow_cutoff(0);                                   // off
+  check_measured(runner.run(more_kernels(), "t_slow"), 3);
+  runner.set_slow_cutoff(-1);  // nonsense is off, not a cutoff
+  CHECK(runner.slow_cutoff() == 0);
+}

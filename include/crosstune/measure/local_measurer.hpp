@@ -152,6 +152,10 @@ class LocalMeasurer {
   /// Seconds the reference of the current task took to build and run (0 without one).
   [[nodiscard]] double reference_seconds() const noexcept { return reference_seconds_; }
   /// While `*stop` is true, measure() stops at once; the candidate running is abandoned, not logged.
+  /// Candidates whose first run takes longer than `seconds` are timed by that run alone (Runner::set_slow_cutoff;
+  /// 0: off). search::Tuner sets it to a multiple of the task's best cost.
+  void set_slow_cutoff(double seconds) noexcept { runner_->set_slow_cutoff(seconds); }
+
   void set_stop_flag(const std::atomic<bool>* stop) noexcept {
     stop_ = stop;
     runner_->set_stop_flag(stop);

@@ -396,6 +396,7 @@ inline std::string load_failure(const std::string& library, const std::string& e
         send_message(out, MessageOut().i64(reply_ok));
       } else if (command == run_command) {
         const std::string library = m.str(), entry = m.str();
+        const double slow_cutoff = m.f64();  // 0: off
         void* handle = nullptr;
         void* symbol = load_entry(library, entry, &handle);
         if (symbol == nullptr) {
@@ -436,6 +437,14 @@ inline std::string load_failure(const std::string& library, const std::string& e
           first = std::chrono::duration<double>(clock::now() - start).count();
         }
         if (first >= 0) timing.warmup = std::max<std::int64_t>(0, timing.warmup - 1);  // that run warmed it
+        // A candidate far slower than the best known is timed by its first run alone: it will not be chosen,
+        // and its repeats would cost more than the whole timing of a good one.
+        if (first > 0 && slow_cutoff > 0 && first > slow_cutoff) {
+          MessageOut result;
+          result.i64(reply_result).i64(0).str("").i64(1).i64(1).f64(first);
+          send_message(out, result);
+          continue;
+        }
         // A candidate whose timing cannot finish within the limit is judged now, not after burning it.
         if (first >= 0) {
           const double repeat = std::max(first * static_cast<double>(timing.number), timing.min_repeat_ms * 1e-3);
@@ -515,6 +524,7 @@ class Runner {
       tasks_ = other.tasks_;
       workers_started_ = other.workers_started_;
       stop_ = other.stop_;
+      slow_cutoff_s_ = other.slow_cutoff_s_;
     }
     return *this;
   }
@@ -528,6 +538,12 @@ class Runner {
   [[nodiscard]] const RunOptions& options() const noexcept { return options_; }
   /// While `*stop` is true, run() returns at once (and a run in progress is abandoned, its worker killed).
   void set_stop_flag(const std::atomic<bool>* stop) noexcept { stop_ = stop; }
+
+  /// Candidates whose first run (the check run, or the first warm-up run) takes longer than `seconds`
+  /// are timed by that run alone: one cost, `number` 1, no repeats. A tuner sets it to a multiple of the
+  /// best cost it knows, so hopeless candidates cost one run instead of the full timing (0: off).
+  void set_slow_cutoff(double seconds) noexcept { slow_cutoff_s_ = seconds > 0 && std::isfinite(seconds) ? seconds : 0; }
+  [[nodiscard]] double slow_cutoff() const noexcept { return slow_cutoff_s_; }
   /// Workers started so far (the first one, and one after each crash, time-out or recycling).
   [[nodiscard]] std::size_t workers_started() const noexcept { return workers_started_; }
 
@@ -607,7 +623,7 @@ class Runner {
       return result;
     }
     ++runs_;
-    if (!detail::send_message(to_worker_, detail::MessageOut().i64(detail::run_command).str(library.string()).str(entry)))
+    if (!detail::send_message(to_worker_, detail::MessageOut().i64(detail::run_command).str(library.string()).str(entry).f64(slow_cutoff_s_)))
       return died(result, "sending the candidate");
     // Loading: not counted, but bounded (a library whose constructors hang).
     std::string raw;
@@ -856,6 +872,7 @@ class Runner {
   int to_worker_ = -1, from_worker_ = -1;
   std::size_t runs_ = 0, tasks_ = 0, workers_started_ = 0;
   const std::atomic<bool>* stop_ = nullptr;
+  double slow_cutoff_s_ = 0;
 };
 
 }  // namespace crosstune::measure

@@ -106,6 +106,9 @@ struct TunerOptions {
   bool update_model = true;             ///< fine-tune the model on the measurements after every round
   bool model_ready = false;             ///< the model is trained already (pre-trained): it guides the first round
   std::size_t min_train_records = 16;   ///< successful records before the model is first trained
+  /// A candidate whose first run takes longer than this many times the task's best cost is timed by that
+  /// run alone, when the measurer has set_slow_cutoff (0: every candidate gets the full timing).
+  double slow_cutoff_ratio = 10;
   TaskSchedulerOptions scheduler{};
   TransferGuardOptions guard{};
   const std::atomic<bool>* stop = nullptr;  ///< raised by the embedder (e.g. on SIGINT): stop as at the deadline
@@ -446,12 +449,24 @@ class Tuner {
         }
         current = *next;
       }
+      if constexpr (requires(Measurer& m) { m.set_slow_cutoff(1.0); })
+        measurer_.set_slow_cutoff(options_.slow_cutoff_ratio > 0 && std::isfinite(s.result.best_seconds)
+                                      ? options_.slow_cutoff_ratio * s.result.best_seconds
+                                      : 0.0);
       measure::BatchResult batch;
       if constexpr (requires(Measurer& m, std::span<const measure::Candidate> c,
                              const std::function<void(std::size_t, const measure::Measurement&)>& f) { m.measure(c, f); }) {
-        std::function<void(std::size_t, const measure::Measurement&)> each;
-        if (callbacks.on_measurement)
-          each = [&](std::size_t, const measure::Measurement& m) { callbacks.on_measurement(*next, m); };
+        // Each result as it comes: to the embedder, and to the slow cutoff, which follows the best so far.
+        double running_best = s.result.best_seconds;
+        std::function<void(std::size_t, const measure::Measurement&)> each = [&](std::size_t, const measure::Measurement& m) {
+          if constexpr (requires(Measurer& x) { x.set_slow_cutoff(1.0); }) {
+            if (m.ok() && m.record.result.mean_cost_seconds() < running_best && options_.slow_cutoff_ratio > 0) {
+              running_best = m.record.result.mean_cost_seconds();
+              measurer_.set_slow_cutoff(options_.slow_cutoff_ratio * running_best);
+            }
+          }
+          if (callbacks.on_measurement) callbacks.on_measurement(*next, m);
+        };
         batch = measurer_.measure(std::span<const measure::Candidate>(candidates), each);
       } else {
         batch = measurer_.measure(std::span<const measure::Candidate>(candidates));

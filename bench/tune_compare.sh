@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Tuning, crosstune against TVM MetaSchedule, in the same run: for each case, `crosstune tune` and then
+# bench/peers/metaschedule_tune.py with the same trial budget, one after the other on the otherwise idle
+# machine, then bench/tune_ratios.py prints the table (best GFLOP/s and wall time of both, Eigen's GFLOP/s,
+# the ratios). Not part of the default `bash bench/run.sh`: at 256 trials a case should take 5-20 minutes a
+# side (an estimate from the 8-trial smoke test, not yet measured).
+#
+# Usage: bash bench/tune_compare.sh              (or: bash bench/run.sh --tune, after the other benchmarks)
+#        TRIALS=8 bash bench/tune_compare.sh     (a smoke test: a few minutes, not a result)
+# Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0).
+# Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
+# channels, padding 1. Needs build/release/bin/crosstune (cmake --build --preset release); the peer needs
+# TVM in build/peer-venv (bench/install-peers.sh) and skips without it.
+# Output in build/bench-results/: tune_<case>.json (crosstune's log of every candidate, this run's only),
+# tune_<case>.crosstune.json and tune_<case>.metaschedule.json (the two results), tune_load.txt
+# (/proc/loadavg before and after each side).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRIALS=${TRIALS:-256}
+PER_ROUND=${PER_ROUND:-64}
+THREADS=${THREADS:-$(nproc)}
+CASES=${CASES:-gemm conv}
+SEED=${SEED:-0}
+CROSSTUNE=build/release/bin/crosstune
+OUT=build/bench-results
+[ -x "$CROSSTUNE" ] || { echo "tune_compare: $CROSSTUNE is not built (cmake --build --preset release)" >&2; exit 1; }
+PEER_PYTHON=build/peer-venv/bin/python
+[ -x "$PEER_PYTHON" ] || PEER_PYTHON=python3
+mkdir -p "$OUT"
+LOAD="$OUT/tune_load.txt"
+: > "$LOAD"
+load() { echo "$1 $(date -u +%H:%M:%S) $(cat /proc/loadavg)" >> "$LOAD"; }
+
+for c in $CASES; do
+  # shellcheck disable=SC2054 # the commas are in the shapes
+  case "$c" in
+    # crosstune's matmul takes M,K,N; the peer's gemm M,N,K (the same for a cube).
+    gemm) ct_args=(--op matmul --shape 1024,1024,1024); ms_args=(--op gemm --shape 1024,1024,1024) ;;
+    conv) ct_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1)
+          ms_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1) ;;
+    *) echo "tune_compare: unknown case $c (gemm, conv)" >&2; exit 2 ;;
+  esac
+  echo "== $c: crosstune tune, $TRIALS trials" >&2
+  rm -f "$OUT/tune_$c.json"
+  load "$c crosstune before"
+  "$CROSSTUNE" tune "${ct_args[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$SEED" \
+    --log "$OUT/tune_$c.json" --no-resume --json > "$OUT/tune_$c.crosstune.json" ||
+    echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune.json"
+  load "$c crosstune after"
+  echo "== $c: TVM MetaSchedule, $TRIALS trials" >&2
+  load "$c metaschedule before"
+  "$PEER_PYTHON" bench/peers/metaschedule_tune.py "${ms_args[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" \
+    --threads "$THREADS" --seed "$SEED" > "$OUT/tune_$c.metaschedule.json" ||
+    echo '{"skipped": "bench/peers/metaschedule_tune.py failed; its messages are above"}' > "$OUT/tune_$c.metaschedule.json"
+  load "$c metaschedule after"
+done
+# shellcheck disable=SC2086
+python3 bench/tune_ratios.py --dir "$OUT" $CASES
