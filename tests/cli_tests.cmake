@@ -47,6 +47,10 @@ add_test(NAME cli.tune_matmul COMMAND ${_cli} tune --op matmul --shape 64,64,64 
          --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --no-resume --json)
 set_tests_properties(cli.tune_matmul PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "\"trials\": 16, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [0-9.]*[1-9][0-9.]*, \"ratio\": [0-9.]*[1-9]")
+add_test(NAME cli.calibrate COMMAND ${_cli} calibrate --budget 2 --tasks 1 --epochs 3 --threads 2
+         --out ${CMAKE_CURRENT_BINARY_DIR}/calibrated.bin --log ${CMAKE_CURRENT_BINARY_DIR}/calibrated.json)
+set_tests_properties(cli.calibrate PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+  "calibrated on [0-9]+ records of [0-9]+ tasks .*held-out tasks: [0-9]+, PCA [0-9.]+, top-1 [0-9.]+.*card: .*calibrated.card.md")
 add_test(NAME cli.tune_network COMMAND ${_cli} tune --network bert_base --trials 16 --per-round 2 --population 64
          --log ${CMAKE_CURRENT_BINARY_DIR}/tune_bert.json --no-resume)
 set_tests_properties(cli.tune_network PROPERTIES TIMEOUT 900 PASS_REGULAR_EXPRESSION

@@ -33,6 +33,7 @@
 #include "logs_command.hpp"
 #include "measure_command.hpp"
 #include "model_command.hpp"
+#include "calibrate_command.hpp"
 #include "tune_command.hpp"
 
 namespace {
@@ -53,6 +54,7 @@ int run(int argc, char** argv) {
   crosstune::cli::add_codegen_command(app);
   crosstune::cli::add_measure_command(app);
   crosstune::cli::add_tune_command(app);
+  crosstune::cli::add_calibrate_command(app);
   // CLI11 reports a mistyped command as "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     const auto commands = app.get_subcommands({});

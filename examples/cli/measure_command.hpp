@@ -184,6 +184,14 @@ inline void check_target_runs_here(const TargetChoice& t, const hw::HostProbe& h
   fail(Error(ErrorKind::unsupported, message));
 }
 
+/// --target, with the names above (measure, tune and calibrate take it alike).
+inline void add_target_flag(CLI::App& cmd, std::string& target) {
+  std::vector<std::string> names;
+  for (const auto& t : targets) names.emplace_back(t.name);
+  cmd.add_option("--target", target, "native (default: -march=native), avx512 (x86-64-v4), avx2 (x86-64-v3) or sse4.2 (x86-64-v2)")
+      ->check(CLI::IsMember(names));
+}
+
 /// Raised by SIGINT while candidates are measured.
 inline std::atomic<bool> interrupted{false};
 extern "C" inline void on_sigint(int) { interrupted.store(true); }
@@ -539,11 +547,7 @@ inline void add_measure_command(CLI::App& app) {
   auto* replay = cmd->add_option("--replay", o->replay, "Re-measure the candidates of this log instead of drawing new ones")
                      ->check(CLI::ExistingFile);
   auto* top = cmd->add_option("--top", o->top, "--replay: only the K fastest successful records of each task")->check(count_in(1, 1000000));
-  std::vector<std::string> names;
-  for (const auto& t : measure_detail::targets) names.emplace_back(t.name);
-  cmd->add_option("--target", o->target,
-                  "native (default: -march=native), avx512 (x86-64-v4), avx2 (x86-64-v3) or sse4.2 (x86-64-v2)")
-      ->check(CLI::IsMember(names));
+  measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "OpenMP threads per kernel, and the cores the schedules parallelise for (default: all)")
       ->check(count_in(1, 4096));
   cmd->add_option("--pin", o->pin, "Pin the kernels' process and threads to these CPUs, comma-separated (e.g. 0,1)")

@@ -139,6 +139,23 @@ inline model::BiLstmAttentionConfig fresh_model_sizes() {
   return sizes;
 }
 
+/// While alive, Ctrl-C raises measure_detail::interrupted (once: a second Ctrl-C ends the tool at once).
+class SigintToFlag {
+ public:
+  SigintToFlag() {
+    struct sigaction action {};
+    action.sa_handler = measure_detail::on_sigint;
+    action.sa_flags = SA_RESETHAND;
+    ::sigaction(SIGINT, &action, &previous_);
+  }
+  SigintToFlag(const SigintToFlag&) = delete;
+  SigintToFlag& operator=(const SigintToFlag&) = delete;
+  ~SigintToFlag() { ::sigaction(SIGINT, &previous_, nullptr); }
+
+ private:
+  struct sigaction previous_ {};
+};
+
 /// What ended the run, in words: "stopped by the deadline".
 inline std::string stop_words(const std::string& reason) {
   if (reason == "trials") return "the trial budget";
@@ -170,36 +187,31 @@ inline std::string ms_text(double seconds) {
 
 }  // namespace tune_detail
 
-inline void run_tune(const TuneOptions& o) {
+/// The measurer's settings for these options: the tuning run's, and (without a log) the final confirmation's.
+inline measure::LocalMeasurerOptions measurer_options(const TuneOptions& o, const measure_detail::TargetChoice& target, std::int64_t cores) {
+  measure::LocalMeasurerOptions mo;
+  mo.build.compile.march = std::string(target.march);
+  mo.run.threads = static_cast<int>(cores);
+  mo.run.timeout_s = o.timeout;
+  mo.run.timing.repeat = static_cast<std::int64_t>(o.repeat);
+  mo.run.timing.min_repeat_ms = o.min_repeat_ms;
+  mo.log = o.log;
+  return mo;
+}
+
+/// Tunes `tasks` as `crosstune tune` does (the hardware from the host and --target/--threads, the model,
+/// the measurer appending to --log, resume, --transfer, progress, Ctrl-C); `what` names them in progress.
+/// Exits (fail) on an error; an interrupted run returns its results with measure_detail::interrupted set.
+inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<search::TuneTask>& tasks, const std::string& what) {
   using namespace tune_detail;
   using namespace measure_detail;
   using namespace codegen_detail;
-  check_outputs({o.model, o.transfer}, {{"--log", o.log}});
   const TargetChoice& target = target_choice(o.target);
   const auto host = hw::probe_host();
   check_target_runs_here(target, host);
   const std::int64_t cores = o.threads > 0 ? static_cast<std::int64_t>(o.threads) : std::max<std::int64_t>(1, host.params.num_cores);
-
-  // The tasks.
-  std::vector<search::TuneTask> tasks;
-  std::string what;
-  if (!o.network.empty()) {
-    auto net = ir::network(o.network);
-    if (!net) fail(net.error());
-    what = net->name;
-    for (const auto& t : net->tasks) {
-      auto dag = ir::dag_from_workload_key(t.workload_key);
-      if (!dag) fail(dag.error());
-      tasks.push_back({std::make_shared<const ir::ComputeDag>(std::move(*dag)), static_cast<double>(t.weight), t.name});
-    }
-  } else {
-    auto built = o.op.key.empty() ? build_op(o.op) : ir::dag_from_workload_key(o.op.key);
-    if (!built) fail(built.error());
-    auto dag = std::make_shared<const ir::ComputeDag>(std::move(*built));
-    check_size(*dag);
-    what = o.op.key.empty() ? o.op.op + " " + o.op.shape : dag->workload_key();
-    tasks.push_back({dag, 1, what});
-  }
+  if (!o.json) note("tuning %s: %zu task%s on %lld thread%s", what.c_str(), tasks.size(), tasks.size() == 1 ? "" : "s",
+                    static_cast<long long>(cores), cores == 1 ? "" : "s");
 
   // The hardware as the schedules and the model see it, and the records' target string.
   hw::HardwareParams hardware = host.params;
@@ -227,14 +239,7 @@ inline void run_tune(const TuneOptions& o) {
   }
 
   // The measurer: the settings of `crosstune measure`, every candidate appended to --log.
-  measure::LocalMeasurerOptions mo;
-  mo.build.compile.march = std::string(target.march);
-  mo.run.threads = static_cast<int>(cores);
-  mo.run.timeout_s = o.timeout;
-  mo.run.timing.repeat = static_cast<std::int64_t>(o.repeat);
-  mo.run.timing.min_repeat_ms = o.min_repeat_ms;
-  mo.log = o.log;
-  auto measurer = measure::LocalMeasurer::make(mo);
+  auto measurer = measure::LocalMeasurer::make(measurer_options(o, target, cores));
   if (!measurer) fail(measurer.error());
 
   // Resume: the log's records of these tasks are measured already.
@@ -271,14 +276,7 @@ inline void run_tune(const TuneOptions& o) {
   search::TuneBudget budget{o.trials, o.time_budget, o.early_stopping};
 
   interrupted.store(false);
-  struct sigaction action {}, previous{};
-  action.sa_handler = on_sigint;
-  action.sa_flags = SA_RESETHAND;
-  ::sigaction(SIGINT, &action, &previous);
-  struct RestoreSignal {
-    struct sigaction saved;
-    ~RestoreSignal() { ::sigaction(SIGINT, &saved, nullptr); }
-  } restore{previous};
+  const SigintToFlag sigint;
 
   // Progress: round, best, trials/s, ETA (of the trial budget, or of the deadline when nearer).
   const bool visible = progress_visible();
@@ -311,17 +309,54 @@ inline void run_tune(const TuneOptions& o) {
                         to);
     tuner.set_fresh_model(fresh);
     if (!resumed.empty()) tuner.resume(resumed);
-    if (!transfer.empty()) tuner.transfer_from(transfer);
+    if (!transfer.empty()) tuner.transfer_from(transfer, {.per_task = 8, .sources_per_key = 8});  // the 8 best of each source workload
     return tuner.tune(tasks, budget, callbacks);
   };
   Expected<search::TuneResult> tuned = o.search == "random" ? run(search::RandomSearch{}) : run(search::EvolutionarySearch(evo));
   clear_progress_line();
   if (!tuned) fail(tuned.error());
-  const search::TuneResult& result = *tuned;
-  if (result.guard.checked && result.guard.fell_back)
-    warn("--model: " + result.guard.message);
-  else if (result.guard.checked)
-    note("--model: %s", result.guard.message.c_str());
+  if (tuned->guard.checked && tuned->guard.fell_back)
+    warn("--model: " + tuned->guard.message);
+  else if (tuned->guard.checked)
+    note("--model: %s", tuned->guard.message.c_str());
+
+  return std::move(*tuned);
+}
+
+inline void run_tune(const TuneOptions& o) {
+  using namespace tune_detail;
+  using namespace measure_detail;
+  using namespace codegen_detail;
+  check_outputs({o.model, o.transfer}, {{"--log", o.log}});
+  const TargetChoice& target = target_choice(o.target);
+  const auto host = hw::probe_host();
+  check_target_runs_here(target, host);
+  const std::int64_t cores = o.threads > 0 ? static_cast<std::int64_t>(o.threads) : std::max<std::int64_t>(1, host.params.num_cores);
+
+  // The tasks.
+  std::vector<search::TuneTask> tasks;
+  std::string what;
+  if (!o.network.empty()) {
+    auto net = ir::network(o.network);
+    if (!net) fail(net.error());
+    what = net->name;
+    for (const auto& t : net->tasks) {
+      auto dag = ir::dag_from_workload_key(t.workload_key);
+      if (!dag) fail(dag.error());
+      tasks.push_back({std::make_shared<const ir::ComputeDag>(std::move(*dag)), static_cast<double>(t.weight), t.name});
+    }
+  } else {
+    auto built = o.op.key.empty() ? build_op(o.op) : ir::dag_from_workload_key(o.op.key);
+    if (!built) fail(built.error());
+    auto dag = std::make_shared<const ir::ComputeDag>(std::move(*built));
+    check_size(*dag);
+    what = o.op.key.empty() ? o.op.op + " " + o.op.shape : dag->workload_key();
+    tasks.push_back({dag, 1, what});
+  }
+
+  const search::TuneResult result = tune_tasks(o, tasks, what);
+  const measure::LocalMeasurerOptions mo = measurer_options(o, target, cores);
+  const SigintToFlag sigint;  // Ctrl-C during the final measurements: the report of what was tuned, then exit 130
 
   // Confirm: best, Eigen and (networks) untuned, measured back to back on a measurer without a log.
   std::vector<Confirmed> confirmed(result.tasks.size());
@@ -453,7 +488,7 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "A trained BiLSTM cost model (crosstune train) to start from (default: a fresh one, trained online)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--transfer", o->transfer,
-                  "Transfer-tuning: transplant the best schedules of this log's other shapes of the same kernel class, measured first")
+                  "Transfer-tuning: transplant the best schedules (8 a task) of this log's other shapes of the same kernel class, measured first")
       ->check(CLI::ExistingFile);
   cmd->add_option("--search", o->search, "evolutionary (default) or random")->check(CLI::IsMember({"evolutionary", "random"}));
   cmd->add_option("--per-round", o->per_round, "Candidates measured per round (default 64)")->check(count_in(1, 100000));
@@ -461,9 +496,7 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--iterations", o->iterations, "Evolutionary search: generations per round (default 4)")->check(count_in(0, 1000));
   cmd->add_option("--early-stopping", o->early_stopping, "A task is done after this many rounds without a better kernel (default: never)")
       ->check(count_in(1, 1000000));
-  std::vector<std::string> names;
-  for (const auto& t : measure_detail::targets) names.emplace_back(t.name);
-  cmd->add_option("--target", o->target, "native (default), avx512, avx2 or sse4.2")->check(CLI::IsMember(names));
+  measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "Threads per kernel, and the cores the schedules are made for (default: all)")
       ->check(count_in(1, 4096));
   cmd->add_option("--repeat", o->repeat, "Repeats per candidate (default 3)")->check(count_in(1, 1000));

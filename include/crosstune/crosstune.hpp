@@ -88,6 +88,7 @@
 #include "crosstune/model/lstm.hpp"
 #include "crosstune/model/matrix.hpp"
 #include "crosstune/model/mlp.hpp"
+#include "crosstune/model/model_card.hpp"
 #include "crosstune/model/network.hpp"
 #include "crosstune/model/optim.hpp"
 #include "crosstune/model/parallel.hpp"

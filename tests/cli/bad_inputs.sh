@@ -365,6 +365,12 @@ if grep -q '8 trials (0 failed, 8 resumed)' stdout.txt && [ "$(wc -l <resumed.js
 else
   echo "FAIL: resume: $(wc -l <resumed.json) records"; sed 's/^/  stdout | /' stdout.txt | head -3; failed=$((failed + 1))
 fi
+# crosstune calibrate: --out required; an output that is the --model input, or an unwritable folder, refused
+# before any work.
+expect 2 '--out is required' "$cli" calibrate --budget 1
+cp "$data/../../models/pretrained-gpu.bin" base.bin 2>/dev/null || printf 'x' >base.bin
+expect 1 '--out names an input' "$cli" calibrate --budget 1 --model base.bin --out base.bin
+expect 1 'folder /nonexistent/dir does not exist' "$cli" calibrate --budget 1 --out /nonexistent/dir/m.bin
 # Ctrl-C while tuning: exit 130 after the report, the log whole.
 rm -f tune_interrupted.json
 "$cli" --quiet tune --op matmul --shape 128,128,128 --trials 400 --per-round 8 --population 64 --log tune_interrupted.json \
