@@ -17,14 +17,14 @@ def load(path):
 
 def main():
     out, shapes = sys.argv[1], sys.argv[2:]
-    print("| target M,K,N | transfer GFLOP/s | transfer s (trials) | scratch GFLOP/s | scratch s (trials) | Eigen GFLOP/s "
-          "| transfer / scratch GFLOP/s | transfer / scratch time |")
+    print("| target M,K,N | transfer GFLOP/s | transfer s (trials, transplanted) | scratch GFLOP/s | scratch s (trials) "
+          "| Eigen GFLOP/s | transfer / scratch GFLOP/s | transfer / scratch time |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for shape in shapes:
         name = shape.replace(",", "x")
         t = load(os.path.join(out, name + ".transfer.json"))
         s = load(os.path.join(out, name + ".scratch.json"))
-        print(f"| {shape} | {t['best_gflops']:.1f} | {t['seconds']:.0f} ({t['trials']}) | {s['best_gflops']:.1f} | "
+        print(f"| {shape} | {t['best_gflops']:.1f} | {t['seconds']:.1f} ({t['trials']}, {t.get('transferred', '?')}) | {s['best_gflops']:.1f} | "
               f"{s['seconds']:.0f} ({s['trials']}) | {s['reference_gflops']:.1f} | {t['best_gflops'] / s['best_gflops']:.2f} | "
               f"{t['seconds'] / s['seconds']:.2f} |")
 

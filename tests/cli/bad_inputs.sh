@@ -360,7 +360,7 @@ rm -f resumed.json
 expect 0 'resuming from resumed.json: 8 records of these tasks are not measured again' \
   "$cli" tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json
 if grep -q '8 trials (0 failed, 8 resumed)' stdout.txt && [ "$(wc -l <resumed.json)" -eq 16 ] &&
-  [ "$(python3 -c 'import json,sys; print(len({json.dumps(json.loads(l)["i"][1]) for l in open(sys.argv[1])}))' resumed.json)" -eq 16 ]; then
+  [ "$(sed 's/, "r": .*//' resumed.json | sort -u | wc -l)" -eq 16 ]; then  # 16 distinct (task, steps)
   passed=$((passed + 1))
 else
   echo "FAIL: resume: $(wc -l <resumed.json) records"; sed 's/^/  stdout | /' stdout.txt | head -3; failed=$((failed + 1))

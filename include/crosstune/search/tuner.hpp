@@ -365,6 +365,7 @@ class Tuner {
 
     std::optional<std::size_t> current;  // the task the measurer is set to
     while (true) {
+      if (options_.stop != nullptr && options_.stop->load()) stop.store(true);  // not only when the watchdog looks
       if (stop.load()) {
         result.stop_reason = watchdog.deadline_fired() ? "deadline" : "stopped";
         break;
