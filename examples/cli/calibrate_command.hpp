@@ -92,7 +92,7 @@ inline void run_calibrate(const CalibrateOptions& o) {
   tune.model = o.model;
   tune.target = o.target;
   tune.threads = o.threads;
-  tune.trials = 10000000;
+  tune.trials = 0;  // the deadline alone ends the measuring
   tune.per_round = 16;
   tune.time_budget = std::max(1.0, o.budget_minutes * 60.0 * 0.75);
   tune.no_reference = true;

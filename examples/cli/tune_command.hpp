@@ -27,6 +27,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -273,7 +274,7 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   evo.population = o.population;
   evo.iterations = o.iterations;
   if (auto ok = evo.validate(); !ok) fail(ok.error());
-  search::TuneBudget budget{o.trials, o.time_budget, o.early_stopping};
+  search::TuneBudget budget{o.trials, o.time_budget, o.early_stopping};  // trials 0: only the deadline
 
   interrupted.store(false);
   const SigintToFlag sigint;
@@ -283,19 +284,23 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   search::TuneCallbacks callbacks;
   callbacks.on_round = [&](const search::RoundReport& r) {
     const double rate = r.elapsed_seconds > 0 ? static_cast<double>(r.trials) / r.elapsed_seconds : 0;
-    double eta = rate > 0 && o.trials > r.trials ? static_cast<double>(o.trials - r.trials) / rate : 0;
+    // ETA: of the trial budget (o.trials 0: none) or of the deadline, whichever comes first.
+    double eta = std::numeric_limits<double>::infinity();
+    if (o.trials > 0 && rate > 0) eta = static_cast<double>(o.trials > r.trials ? o.trials - r.trials : 0) / rate;
     if (o.time_budget > 0) eta = std::min(eta, std::max(0.0, o.time_budget - r.elapsed_seconds));
+    const std::string trials = o.trials > 0 ? std::to_string(r.trials) + "/" + std::to_string(o.trials) : std::to_string(r.trials);
+    const std::string eta_text = std::isfinite(eta) ? std::to_string(static_cast<long long>(eta)) + " s" : "-";
     const auto& task = r.partial->tasks[r.task];
     std::string best = tasks.size() == 1 ? gflops_text(task.flops, task.best_seconds) + " GFLOP/s"
                                          : "estimate " + ms_text(r.estimate_seconds) + " ms";
     if (visible) {
       progress_on_line = true;
-      std::fprintf(stderr, "\r\033[Kround %zu: %zu/%zu trials, best %s, %.2f trials/s, ETA %.0f s", r.round, r.trials, o.trials, best.c_str(),
-                   rate, eta);
+      std::fprintf(stderr, "\r\033[Kround %zu: %s trials, best %s, %.2f trials/s, ETA %s", r.round, trials.c_str(), best.c_str(), rate,
+                   eta_text.c_str());
       std::fflush(stderr);
     } else if (!quiet && !o.json) {
-      std::fprintf(stderr, "round %zu (%s): %zu/%zu trials, best %s, %.2f trials/s\n", r.round, task.name.c_str(), r.trials, o.trials,
-                   best.c_str(), rate);
+      std::fprintf(stderr, "round %zu (%s): %s trials, best %s, %.2f trials/s\n", r.round, task.name.c_str(), trials.c_str(), best.c_str(),
+                   rate);
     }
     return true;
   };
