@@ -9,6 +9,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "crosstune/codegen/cpu.hpp"
+#include "crosstune/codegen/lower.hpp"
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/ir/workloads.hpp"
 #include "operator_cases.hpp"
@@ -62,13 +64,30 @@ TEST_CASE("a dense layer with an epilogue fuses the tiled product into the activ
   CHECK(inlined == 1);  // the bias add
 }
 
-TEST_CASE("convolutions inline their padding; pooling computes the window sum inside the division") {
+TEST_CASE("convolutions compute their padding apart; pooling computes the window sum inside the division") {
   ir::Conv2dParams p{};
   p.in_channels = 8, p.in_height = 14, p.in_width = 14, p.out_channels = 16, p.kernel_h = 3, p.kernel_w = 3;
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
   const auto conv = space_of(ir::conv2d(p));
   REQUIRE(conv.sketches().size() == 2);
-  CHECK(conv.sketches()[0].plans[0].kind == CpuSketchSpace::StagePlan::Kind::inline_stage);
+  std::int32_t pad_id = -1;
+  for (std::size_t s = 0; s < conv.dag().size(); ++s)
+    if (conv.dag().op(s).name == "pad_temp") pad_id = conv.dag().op(s).id;
+  REQUIRE(pad_id >= 0);
+  for (const auto& sketch : conv.sketches()) {
+    // the padding is an element-wise stage of its own (its bounds test stays out of the tiled loops)
+    bool padding_apart = false;
+    for (const auto& plan : sketch.plans) {
+      CHECK(plan.kind != CpuSketchSpace::StagePlan::Kind::inline_stage);
+      padding_apart = padding_apart || (plan.kind == CpuSketchSpace::StagePlan::Kind::elementwise && plan.tensor == pad_id);
+    }
+    CHECK(padding_apart);
+  }
+  // without padding there is no conditional stage to keep apart
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 0;
+  const auto unpadded = space_of(ir::conv2d(p));
+  for (const auto& plan : unpadded.sketches()[0].plans) CHECK(plan.kind != CpuSketchSpace::StagePlan::Kind::elementwise);
+  // a reader without reuse (pooling) still inlines its padding
   const auto pool = space_of(ir::dag_from_workload_key(R"(["pool_layer", "avg", 1, 8, 14, 14, 3, 3, 2, "SAME"])"));
   CHECK(names(pool) == std::vector<std::string>{"tensor: inside tensor"});
   const auto relu = space_of(ir::unary({7, 13}, ir::UnaryOp::relu));
@@ -179,8 +198,42 @@ TEST_CASE("the space size counts every distinct candidate, and exhaustive sampli
   std::unordered_set<std::uint64_t> seen;
   for (int i = 0; i < 2000; ++i) seen.insert(relu.sample(rng).hash());
   CHECK(seen.size() == relu.size());
+  // two axes 4 x 6: all fused (24 split in two: 7 ways) or by rows (6 split in two: 3 ways)
+  const auto rows = space_of(ir::unary({4, 6}, ir::UnaryOp::relu));
+  CHECK(rows.size() == (7 * 2 + 1) + (3 * 2 + 1));
+  seen.clear();
+  for (int i = 0; i < 4000; ++i) seen.insert(rows.sample(rng).hash());
+  CHECK(seen.size() == rows.size());
   // 8 = 2·2·2 into 4 ordered parts: C(6, 3) = 20 tilings per spatial axis
   const auto mm = space_of(ir::matmul(8, 8, 8));
   const std::uint64_t per_sketch = 20 * 20 * 4 /* k in two parts */ * 2 * 2 * 2 * 4;
   CHECK(mm.size() == per_sketch + 20 * 20 * 4 * 1 * 2 * 2 * 4);  // cache_write (2 fusion levels) + in place
+}
+
+TEST_CASE("element-wise stages by rows keep the inner loop's indices affine") {
+  const auto add = space_of(ir::unary({2, 16, 7, 56}, ir::UnaryOp::relu));
+  const auto& sketch = add.sketches()[0];
+  CpuCandidate c;
+  c.sketch = 0;
+  c.values.assign(sketch.value_count, 1);
+  for (const auto& k : sketch.knobs) {
+    if (k.what == "rows") c.values[k.offset] = 1;
+    if (k.what == "vectorize") c.values[k.offset] = 1;
+    if (k.what == "tile fused") c.values[k.offset] = k.extent;
+    if (k.what.rfind("tile ", 0) == 0 && k.what != "tile fused") c.values[k.offset] = 7, c.values[k.offset + 1] = 8;
+  }
+  add.normalize(c);
+  REQUIRE(add.valid(c));
+  const auto state = add.apply(c).value();
+  const auto nest = codegen::lower(state).value();
+  const std::string code = codegen::emit_cpp(nest);
+  // loops: the fused rows (2*16*7 = 224) in parallel, 56 = 7 x 8, the 8 in vector lanes
+  CHECK(code.find("< 224") != std::string::npos);
+  CHECK(code.find("#pragma omp simd") != std::string::npos);
+  // the inner loop's variable appears without a division or remainder by the fused extents
+  const auto body = code.substr(code.find("#pragma omp simd"));
+  const auto store = body.substr(body.find('\n') + 1);
+  const auto line = store.substr(store.find('\n') + 1, store.find(';', store.find('\n') + 1) - store.find('\n'));
+  CHECK(line.find("% 56") == std::string::npos);
+  CHECK(line.find("/ 56") == std::string::npos);
 }

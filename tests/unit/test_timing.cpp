@@ -63,6 +63,21 @@ TEST_CASE("a function that already lasts min_repeat_ms runs warmup + repeat time
   for (double c : t.costs_seconds) CHECK(c >= 3e-3);
 }
 
+TEST_CASE("a run of more than half of min_repeat_ms doubles number at once, not repeats alone until noise ends it") {
+  TimingOptions o;
+  o.repeat = 3;
+  o.warmup = 1;
+  o.min_repeat_ms = 10;
+  int calls = 0;
+  // 6 ms a run for the first 60 calls (then nothing, so that a regression ends instead of spinning on)
+  const Timing t = measure::time_function([&] { if (++calls <= 60) spin(6e-3); }, o);
+  // warm-up, one round of 1 (6 ms: short), then 2 a repeat; a preempted first round may stop at 1
+  CHECK(t.number <= 2);
+  CHECK(calls <= 1 + 1 + 3 * 2);
+  REQUIRE(t.costs_seconds.size() == 3);
+  for (double c : t.costs_seconds) CHECK(c >= 6e-3);
+}
+
 TEST_CASE("number stops at max_number however short the function") {
   TimingOptions o;
   o.min_repeat_ms = 1000;

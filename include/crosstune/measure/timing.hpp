@@ -146,7 +146,10 @@ Timing time_function(Run&& run, const TimingOptions& options, CacheFlusher* flus
       const double per_run = seconds / static_cast<double>(t.number);
       const double wanted = per_run > 0 ? target / per_run * 1.1 : static_cast<double>(t.number) * 16;
       const double grown = std::max(wanted, static_cast<double>(t.number) * 1.618);
-      t.number = static_cast<std::int64_t>(std::min(grown, static_cast<double>(options.max_number)));
+      // Rounded up and at least one more run: truncating 1 × 1.618 gave 1 again, and a run of more than
+      // half the target was then repeated alone until noise carried one past the target.
+      const double next = std::max(std::ceil(grown), static_cast<double>(t.number) + 1);
+      t.number = static_cast<std::int64_t>(std::min(next, static_cast<double>(options.max_number)));
       if (options.flush_cache) flush.flush(options.flush_bytes);
       seconds = timed(t.number);
     }
