@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: build crosstune's command-line tool (release) and tune on this CPU with crosstune's own
-# loop (sketches, evolutionary search guided by the BiLSTM cost model trained online, every candidate
-# built, checked and timed):
+# loop (sketches, evolutionary search guided by the shipped CPU cost model, models/pretrained-cpu.bin,
+# fine-tuned online on this machine's measurements after the negative-transfer guard has judged it; every
+# candidate built, checked and timed):
 #   1. a 1024×1024×1024 float32 GEMM, 128 trials: the best kernel's GFLOP/s next to Eigen's on the same
 #      threads, and their ratio;
 #   2. ResNet-50 at batch 1 (31 operator tasks) for 5 minutes: a table per task and the network's estimated
@@ -12,5 +13,6 @@ cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
 cmake --build --preset release --target crosstune_cli -j "$(nproc)"
 mkdir -p build/main
-build/release/bin/crosstune tune --op matmul --shape 1024,1024,1024 --trials 128 --log build/main/gemm1024.json
-build/release/bin/crosstune tune --network resnet50 --trials 100000 --per-round 8 --time-budget 300 --log build/main/resnet50.json
+build/release/bin/crosstune tune --op matmul --shape 1024,1024,1024 --trials 128 --model models/pretrained-cpu.bin --log build/main/gemm1024.json
+build/release/bin/crosstune tune --network resnet50 --trials 100000 --per-round 8 --time-budget 300 --model models/pretrained-cpu.bin \
+  --log build/main/resnet50.json

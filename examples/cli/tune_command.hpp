@@ -490,7 +490,7 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--time-budget", o->time_budget, "Hard deadline in seconds: the best found by then is reported (default: none)")
       ->check(CLI::Range(0.001, 1e7));
   cmd->add_option("--log", o->log, "Append one record per candidate to this Ansor log; a log that exists is resumed")->required();
-  cmd->add_option("--model", o->model, "A trained BiLSTM cost model (crosstune train) to start from (default: a fresh one, trained online)")
+  cmd->add_option("--model", o->model, "A trained BiLSTM cost model to start from, judged by the negative-transfer guard and fine-tuned online: models/pretrained-cpu.bin (shipped, calibrated on a 2-core Zen 5), or one of crosstune train / calibrate (default: a fresh one, trained online)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--transfer", o->transfer,
                   "Transfer-tuning: transplant the best schedules (8 a task) of this log's other shapes of the same kernel class, measured first")

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "crosstune/model/bilstm_attention.hpp"
+#include "crosstune/model/model_card.hpp"
 #include "model_file_surgery.hpp"
 #include "test_support.hpp"
 
@@ -108,12 +109,24 @@ TEST_CASE("a saved model loads with the same weights and layout, and saves to id
   CHECK(serialize_model(*loaded->net, loaded->layout) == test::read_file(dir / "m.bin"));
 }
 
-TEST_CASE("the shipped pretrained model passes every check and saves to identical bytes") {
-  const auto path = test::data_dir() / ".." / ".." / "models" / "pretrained-gpu.bin";
-  REQUIRE(std::filesystem::exists(path));
-  auto loaded = load_model(path);
-  REQUIRE(loaded);
-  CHECK(serialize_model(*loaded->net, loaded->layout) == test::read_file(path));
+TEST_CASE("the shipped pretrained models pass every check and save to identical bytes; each has a card that matches it") {
+  for (const char* name : {"pretrained-gpu", "pretrained-cpu"}) {
+    CAPTURE(name);
+    const auto dir = test::data_dir() / ".." / ".." / "models";
+    const auto path = dir / (std::string(name) + ".bin");
+    REQUIRE(std::filesystem::exists(path));
+    auto loaded = load_model(path);
+    REQUIRE(loaded);
+    CHECK(serialize_model(*loaded->net, loaded->layout) == test::read_file(path));
+    // The card beside it names this model and the feature layout the file holds.
+    const std::string json = model::read_model_card_json(test::read_file(dir / (std::string(name) + ".card.md")));
+    REQUIRE_FALSE(json.empty());
+    CHECK(json.find("\"name\": \"" + std::string(name) + "\"") != std::string::npos);
+    CHECK(json.find("\"features\": \"" + loaded->layout.name + "\"") != std::string::npos);
+    CHECK(json.find("\"features_version\": " + std::to_string(loaded->layout.version)) != std::string::npos);
+    CHECK(json.find("\"step_dims\": " + std::to_string(loaded->layout.step_dims)) != std::string::npos);
+    CHECK(json.find("\"max_steps\": " + std::to_string(loaded->layout.max_steps)) != std::string::npos);
+  }
 }
 
 TEST_CASE("a configuration knows how many parameters and weights its network has before it is built") {
@@ -330,10 +343,10 @@ TEST_CASE("read_file knows the magic of every model kind") {
   for (const auto* magic : {model_file_magic, mlp_file_magic, xgb_file_magic}) {
     const std::string bytes = std::string(magic, 8) + "rest of the file";
     test::write_file(dir / "m.bin", bytes);
-    auto read = detail::read_file(dir / "m.bin");
+    auto read = model::detail::read_file(dir / "m.bin");
     REQUIRE(read);
     CHECK(*read == bytes);
   }
   test::write_file(dir / "short.bin", "CRTN");
-  CHECK(contains(detail::read_file(dir / "short.bin").error().message, "bad magic"));
+  CHECK(contains(model::detail::read_file(dir / "short.bin").error().message, "bad magic"));
 }

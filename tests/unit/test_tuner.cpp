@@ -74,7 +74,47 @@ auto make_tuner(Model model, Policy policy, const std::filesystem::path& log, se
 /// A small, fast model: the MLP baseline, 32 wide.
 model::MlpModel small_model() { return model::MlpModel(features::StepSequenceExtractor{}.layout(), 32, 1); }
 
+/// The MLP, noting the epochs and mini-batches of every fit() the tuner asks of it.
+struct FitRecorder {
+  using train_options = model::MlpModel::train_options;
+  model::MlpModel inner = small_model();
+  std::shared_ptr<std::vector<std::pair<std::size_t, std::size_t>>> fits = std::make_shared<std::vector<std::pair<std::size_t, std::size_t>>>();
+
+  [[nodiscard]] features::FeatureLayout layout() const { return inner.layout(); }
+  [[nodiscard]] Expected<void> predict(const features::FeatureBatch& batch, std::span<float> scores) { return inner.predict(batch, scores); }
+  [[nodiscard]] Expected<model::TrainReport> fit(const model::LabelledBatch& data, const model::LabelledBatch* validation,
+                                                 const train_options& options, Rng& rng) {
+    const std::size_t batches = (data.labels.size() + options.batch_size - 1) / options.batch_size;
+    fits->emplace_back(options.epochs, options.epochs * batches);
+    return inner.fit(data, validation, options, rng);
+  }
+  [[nodiscard]] Expected<void> save(const std::filesystem::path& path) { return inner.save(path); }
+};
+
 }  // namespace
+
+TEST_CASE("online updates take at least min_update_steps mini-batches while the records are few") {
+  const auto dir = fresh_dir("update-steps");
+  FitRecorder model;
+  auto fits = model.fits;
+  model::TrainOptions update;
+  update.epochs = 2;
+  update.batch_size = 4;
+  update.patience = 0;
+  auto tuner = search::Tuner(features::StepSequenceExtractor{}, two_cores(), data::UniformSampler{1.0}, std::move(model),
+                             quick_measurer(dir / "log.json"), search::RandomSearch{},
+                             {.measures_per_round = 8, .min_train_records = 8, .min_update_steps = 12, .max_update_epochs = 5}, update);
+  auto result = tuner.tune(gemm_task(), {.trials = 24}).value();
+  REQUIRE(fits->size() >= 2);
+  // 8 records = 2 mini-batches: 6 epochs wanted, 5 allowed; 16 records = 4: 3 epochs
+  CHECK((*fits)[0].first == 5);
+  CHECK((*fits)[0].second == 10);
+  CHECK((*fits)[1].first == 3);
+  CHECK((*fits)[1].second == 12);
+  // once the records alone make min_update_steps, the update options' epochs are kept
+  for (const auto& [epochs, steps] : *fits) CHECK(epochs >= 2);
+  std::filesystem::remove_all(dir);
+}
 
 TEST_CASE("a random search measures exactly the trial budget, logs every candidate and finds a working kernel") {
   const auto dir = fresh_dir("random");

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Time to tune: for each case, `crosstune tune` from scratch (a fresh cost model trained online) and with a
+# pre-trained model (--model, default the shipped models/pretrained-cpu.bin, judged by the negative-transfer
+# guard and fine-tuned online), the same trials and seed, one after the other; then bench/time_to_tune.py
+# prints the trials and wall time each needed to reach 95% of the from-scratch run's best, and the same for
+# TVM MetaSchedule when bench/tune_compare.sh left its result for the case in the same folder.
+#
+# Usage: bash bench/time_to_tune.sh                  (about 2-4 minutes a case and side on 2 cores)
+#        TRIALS=64 CASES=gemm bash bench/time_to_tune.sh
+# Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv conv7"), SEED (0),
+# MODEL (models/pretrained-cpu.bin), SIDES ("scratch model"; "model" alone reuses the from-scratch run that
+# bench/tune_compare.sh made with the same TRIALS, PER_ROUND, THREADS and SEED, tune_<case>.json). Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3
+# convolution, NCHW, batch 1, 56×56, 64 → 64 channels, padding 1 (one of the tasks the shipped CPU model was
+# calibrated on); conv7 = ResNet-50's 3×3 convolution at 7×7, 512 → 512 (not among them).
+# Output in build/bench-results/: ttt_<case>.<scratch|model>.json (the logs, this run's only) and
+# ttt_<case>.<scratch|model>.result.json (tune --json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRIALS=${TRIALS:-256}
+PER_ROUND=${PER_ROUND:-64}
+THREADS=${THREADS:-$(nproc)}
+CASES=${CASES:-gemm conv conv7}
+SEED=${SEED:-0}
+MODEL=${MODEL:-models/pretrained-cpu.bin}
+SIDES=${SIDES:-scratch model}
+CROSSTUNE=build/release/bin/crosstune
+OUT=build/bench-results
+[ -x "$CROSSTUNE" ] || { echo "time_to_tune: $CROSSTUNE is not built (cmake --build --preset release)" >&2; exit 1; }
+[ -f "$MODEL" ] || { echo "time_to_tune: no model at $MODEL (set MODEL=...)" >&2; exit 1; }
+mkdir -p "$OUT"
+
+for c in $CASES; do
+  # shellcheck disable=SC2054 # the commas are in the shapes
+  case "$c" in
+    gemm) args=(--op matmul --shape 1024,1024,1024) ;;
+    conv) args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1) ;;
+    conv7) args=(--op conv2d --shape 1,512,7,7,512,3,3 --padding 1) ;;
+    *) echo "time_to_tune: unknown case $c (gemm, conv, conv7)" >&2; exit 2 ;;
+  esac
+  for side in $SIDES; do
+    extra=()
+    [ "$side" = model ] && extra=(--model "$MODEL")
+    echo "== $c: crosstune tune, $side, $TRIALS trials" >&2
+    rm -f "$OUT/ttt_$c.$side.json"
+    "$CROSSTUNE" tune "${args[@]}" "${extra[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" --threads "$THREADS" \
+      --seed "$SEED" --log "$OUT/ttt_$c.$side.json" --no-resume --json > "$OUT/ttt_$c.$side.result.json" ||
+      echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/ttt_$c.$side.result.json"
+  done
+done
+# shellcheck disable=SC2086
+python3 bench/time_to_tune.py --dir "$OUT" --model "$MODEL" $CASES
