@@ -305,8 +305,8 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     return true;
   };
 
-  // A fresh model: the negative-transfer guard's fallback when --model ranks this machine's first
-  // measurements no better than chance.
+  // A fresh model: the negative-transfer guard's yardstick and fallback when --model ranks this machine's first
+  // measurements no better than chance or worse than a fresh model trained on half of them.
   const std::uint64_t seed = o.op.seed;
   auto fresh = [layout = extractor.layout(), seed] { return model::BiLstmAttentionModel(layout, fresh_model_sizes(), seed); };
   auto run = [&](auto policy) -> Expected<search::TuneResult> {
@@ -407,10 +407,12 @@ inline void run_tune(const TuneOptions& o) {
                   "\"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", \"best_seconds\": %.9g, \"best_gflops\": %.3f, "
                   "\"reference_seconds\": %.9g, \"reference_gflops\": %.3f, \"ratio\": %.4f, \"profile\": {\"search\": %.3f, \"predict\": %.3f, "
                   "\"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"total\": %.3f}, \"guard\": {\"checked\": %s, \"pca\": %.4f, "
-                  "\"fell_back\": %s}, \"transferred\": %zu, \"transfer_note\": %s, \"log\": %s}\n",
+                  "\"compared\": %s, \"half_pca\": %.4f, \"fresh_pca\": %.4f, \"fell_back\": %s}, \"transferred\": %zu, "
+                  "\"transfer_note\": %s, \"log\": %s}\n",
                   json_quoted(what).c_str(), json_quoted(t.workload_key).c_str(), static_cast<long long>(cores), result.trials, t.resumed,
                   t.failures, result.rounds, result.seconds, result.stop_reason.c_str(), best, best_gflops, eigen, eigen_gflops, ratio,
                   p.search, p.predict, p.train, p.lower, p.measure, p.total, result.guard.checked ? "true" : "false", result.guard.pca,
+                  result.guard.compared ? "true" : "false", result.guard.half_pca, result.guard.fresh_pca,
                   result.guard.fell_back ? "true" : "false", t.transferred, json_quoted(t.transfer_note).c_str(), json_quoted(o.log).c_str());
     } else {
       std::printf("tuned %s on %lld thread%s: %zu trials (%zu failed, %zu resumed) in %.1f s, %zu rounds, stopped by %s\n", what.c_str(),

@@ -1,5 +1,6 @@
-// Expressions of the IR: constant folding of index arithmetic, the index/value/condition type rules, TVM's
-// FLOP counting, copying between pools and the post-order walk.
+// Expressions of the IR: constant folding of index arithmetic, simplification of fused offsets over loop
+// extents, the index/value/condition type rules, TVM's FLOP counting, copying between pools and the
+// post-order walk.
 #include "crosstune/ir/expr.hpp"
 
 #include <doctest/doctest.h>
@@ -261,4 +262,95 @@ TEST_CASE("dtypes have names and sizes") {
   CHECK(size_bytes(DType::float16) == 2);
   CHECK(size_bytes(DType::bfloat16) == 2);
   CHECK(size_bytes(DType::int8) == 1);
+}
+
+namespace {
+/// An independent integer evaluator of index expressions (floor division and remainder).
+std::int64_t eval_index(const ExprPool& pool, ExprId id, std::span<const std::int64_t> vars) {
+  const ExprNode& n = pool[id];
+  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); };
+  switch (n.op) {
+    case ExprOp::int_const: return n.integer;
+    case ExprOp::var: return vars[static_cast<std::size_t>(n.integer)];
+    case ExprOp::add: return eval_index(pool, n.a, vars) + eval_index(pool, n.b, vars);
+    case ExprOp::sub: return eval_index(pool, n.a, vars) - eval_index(pool, n.b, vars);
+    case ExprOp::mul: return eval_index(pool, n.a, vars) * eval_index(pool, n.b, vars);
+    case ExprOp::floordiv: return floor_div(eval_index(pool, n.a, vars), eval_index(pool, n.b, vars));
+    case ExprOp::floormod: {
+      const std::int64_t a = eval_index(pool, n.a, vars), b = eval_index(pool, n.b, vars);
+      return a - floor_div(a, b) * b;
+    }
+    case ExprOp::min: return std::min(eval_index(pool, n.a, vars), eval_index(pool, n.b, vars));
+    case ExprOp::max: return std::max(eval_index(pool, n.a, vars), eval_index(pool, n.b, vars));
+    default: throw std::logic_error("not an index expression");
+  }
+}
+
+std::size_t count_ops(const ExprPool& pool, ExprId root, ExprOp op) {
+  std::size_t n = 0;
+  pool.post_order(root, [&](ExprId id) { n += pool[id].op == op ? 1 : 0; });
+  return n;
+}
+}  // namespace
+
+TEST_CASE("simplify_index folds the pieces of a fused loop variable back into it, given the loops' extents") {
+  // A loop fusing the four axes of a 1x256x56x56 tensor, split by 56: f < 14336, i < 56. The flat offset of
+  // element (x / 802816, x / 3136 % 256, x / 56 % 56, x % 56), x = f * 56 + i, is x itself.
+  ExprPool pool;
+  const Expr f = pool.var(0), i = pool.var(1);
+  const Expr x = f * 56 + i;
+  const Expr offset = floordiv(x, 802816) * 802816 + floormod(floordiv(x, 3136), 256) * 3136 + floormod(floordiv(x, 56), 56) * 56 + floormod(x, 56);
+  const std::int64_t extents[] = {14336, 56};
+  auto extent = [&](std::int64_t v) { return extents[v]; };
+  const ExprId simplified = simplify_index(pool, offset.id, extent, true);
+  CHECK(count_ops(pool, simplified, ExprOp::floordiv) == 0);
+  CHECK(count_ops(pool, simplified, ExprOp::floormod) == 0);
+  const ExprNode& top = pool[simplified];
+  REQUIRE(top.op == ExprOp::add);  // f * 56 + i
+  CHECK(pool[top.b].op == ExprOp::var);
+  CHECK(pool[top.b].integer == 1);
+  for (std::int64_t fv : {std::int64_t{0}, std::int64_t{1}, std::int64_t{777}, std::int64_t{14335}})
+    for (std::int64_t iv : {std::int64_t{0}, std::int64_t{13}, std::int64_t{55}}) {
+      const std::int64_t vars[] = {fv, iv};
+      CHECK(eval_index(pool, simplified, vars) == eval_index(pool, offset.id, vars));
+    }
+
+  // Without extents the remainders cannot be dropped, but x / 56 * 56 + x % 56 is x for every integer x.
+  const Expr whole = floordiv(f, 56) * 56 + floormod(f, 56);
+  const ExprId folded = simplify_index(pool, whole.id);
+  CHECK(pool[folded].op == ExprOp::var);
+  // An extent beyond the divisor keeps the remainder: f % 3136 with f < 10000.
+  const Expr rows = floormod(floordiv(f, 56), 56) * 56 + floormod(f, 56);
+  const std::int64_t wide[] = {10000, 1};
+  const ExprId kept = simplify_index(pool, rows.id, [&](std::int64_t v) { return wide[v]; });
+  CHECK(pool[kept].op == ExprOp::floormod);
+  CHECK(pool[pool[kept].b].integer == 3136);
+}
+
+TEST_CASE("simplify_index with extents agrees with an independent evaluator on random fused offsets") {
+  // Random shapes, fused and split like a schedule, then mixed with terms that must not fold.
+  std::uint64_t state = 12345;
+  auto next = [&](std::int64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::int64_t>((state >> 33) % static_cast<std::uint64_t>(bound));
+  };
+  for (int trial = 0; trial < 200; ++trial) {
+    ExprPool pool;
+    const std::int64_t d0 = 1 + next(4), d1 = 1 + next(6), d2 = 1 + next(6);  // a d0 x d1 x d2 tensor
+    const std::int64_t inner = 1 + next(d2 * d1);                              // the fused loop split by `inner`
+    const std::int64_t outer = (d0 * d1 * d2 + inner - 1) / inner;
+    const Expr o = pool.var(0), in = pool.var(1), other = pool.var(2);
+    const Expr x = o * inner + in;
+    Expr offset = floordiv(floordiv(x, d2), d1) * (d1 * d2) + floormod(floordiv(x, d2), d1) * d2 + floormod(x, d2);
+    if (next(2) == 1) offset = offset + floormod(other, 3) * (1 + next(5));  // an unrelated term
+    if (next(3) == 1) offset = offset + floormod(x, d2) * next(3);           // an extra piece with another scale
+    const std::int64_t extents[] = {outer, inner, 7};
+    const ExprId simplified = simplify_index(pool, offset.id, [&](std::int64_t v) { return extents[v]; }, next(2) == 1);
+    for (std::int64_t a = 0; a < outer; ++a)
+      for (std::int64_t b = 0; b < inner; ++b)
+        for (std::int64_t c = 0; c < 7; c += 3) {
+          const std::int64_t vars[] = {a, b, c};
+          REQUIRE(eval_index(pool, simplified, vars) == eval_index(pool, offset.id, vars));
+        }
+  }
 }

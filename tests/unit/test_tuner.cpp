@@ -103,7 +103,7 @@ TEST_CASE("online updates take at least min_update_steps mini-batches while the 
   update.patience = 0;
   auto tuner = search::Tuner(features::StepSequenceExtractor{}, two_cores(), data::UniformSampler{1.0}, std::move(model),
                              quick_measurer(dir / "log.json"), search::RandomSearch{},
-                             {.measures_per_round = 8, .min_train_records = 8, .min_update_steps = 12, .max_update_epochs = 5}, update);
+                             {.measures_per_round = 8, .min_train_records = 8, .min_update_steps = 12, .max_update_epochs = 5, .update_every_records = 1}, update);
   auto result = tuner.tune(gemm_task(), {.trials = 24}).value();
   REQUIRE(fits->size() >= 2);
   // 8 records = 2 mini-batches: 6 epochs wanted, 5 allowed; 16 records = 4: 3 epochs
@@ -113,6 +113,20 @@ TEST_CASE("online updates take at least min_update_steps mini-batches while the 
   CHECK((*fits)[1].second == 12);
   // once the records alone make min_update_steps, the update options' epochs are kept
   for (const auto& [epochs, steps] : *fits) CHECK(epochs >= 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("once the model guides, it is updated after update_every_records new records, not every round") {
+  const auto dir = fresh_dir("update-every");
+  FitRecorder model;
+  auto fits = model.fits;
+  auto tuner = search::Tuner(features::StepSequenceExtractor{}, two_cores(), data::UniformSampler{1.0}, std::move(model),
+                             quick_measurer(dir / "log.json"), search::RandomSearch{},
+                             {.measures_per_round = 8, .min_train_records = 8, .min_update_steps = 4, .update_every_records = 16});
+  auto result = tuner.tune(gemm_task(), {.trials = 40}).value();
+  REQUIRE(result.trials == 40);
+  // rounds end at 8, 16, 24, 32, 40 records: the first trains (the model is not ready), then every 16 more
+  CHECK(fits->size() == 3);
   std::filesystem::remove_all(dir);
 }
 
@@ -319,6 +333,52 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
     CHECK(made == 1);
     CHECK(result.guard.message.find("replaced by a fresh model") != std::string::npos);
     CHECK(tuner.model_ready());  // retrained on this run's records
+  }
+  SUBCASE("compared with a fresh model trained on half of the first measurements: kept within the margin") {
+    search::TunerOptions options{.measures_per_round = 16, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 16, .min_pca = 0.0, .against_fresh = true, .margin = 1.0};
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    int made = 0;
+    tuner.set_fresh_model([&] {
+      ++made;
+      return small_model();
+    });
+    auto result = tuner.tune(gemm_task(), {.trials = 16}).value();
+    CHECK(result.guard.compared);
+    CHECK_FALSE(result.guard.fell_back);
+    CHECK(made == 1);
+    CHECK(result.guard.half_pca >= 0.0);
+    CHECK(result.guard.half_pca <= 1.0);
+    CHECK(result.guard.fresh_pca >= 0.0);
+    CHECK(result.guard.fresh_pca <= 1.0);
+    CHECK(result.guard.message.find("fresh model trained on the other half") != std::string::npos);
+    CHECK(result.guard.message.find("kept") != std::string::npos);
+  }
+  SUBCASE("compared with a fresh model: replaced by it when it ranks worse") {
+    search::TunerOptions options{.measures_per_round = 16, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 16, .min_pca = 0.0, .against_fresh = true, .margin = -1.01};  // nothing passes
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    int made = 0;
+    tuner.set_fresh_model([&] {
+      ++made;
+      return small_model();
+    });
+    auto result = tuner.tune(gemm_task(), {.trials = 32}).value();
+    CHECK(result.guard.compared);
+    CHECK(result.guard.fell_back);
+    CHECK(made == 1);  // the comparison's fresh model is the one kept
+    CHECK(result.guard.message.find("replaced by a fresh model") != std::string::npos);
+    CHECK(tuner.model_ready());
+  }
+  SUBCASE("not compared when it is worse than chance") {
+    search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 8, .min_pca = 1.01};
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    tuner.set_fresh_model([&] { return small_model(); });
+    auto result = tuner.tune(gemm_task(), {.trials = 16}).value();
+    CHECK(result.guard.fell_back);
+    CHECK_FALSE(result.guard.compared);
+    CHECK(result.guard.message.find("0.5 is chance") != std::string::npos);
   }
   SUBCASE("off for a model trained here") {
     auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .min_train_records = 8});

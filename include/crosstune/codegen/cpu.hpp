@@ -152,7 +152,7 @@ class Printer {
         const Buffer& b = nest_.buffers[static_cast<std::size_t>(s.buffer)];
         const std::string target = b.name + "[" + flat_index(b, s.index) + "]";
         std::string text;
-        const ir::ExprNode& v = pool_[s.value];
+        const ir::ExprNode v = pool_[s.value];  // a copy: printing grows pool_
         // buffer[i] = buffer[i] + x  →  buffer[i] += x
         if (v.op == ir::ExprOp::add && is_same_load(v.a, s.buffer, s.index)) {
           text = target + " += " + expr(v.b, 0) + ";";
@@ -175,22 +175,23 @@ class Printer {
     return std::equal(args.begin(), args.end(), index.begin(), index.end());
   }
 
-  std::string flat_index(const Buffer& b, std::span<const ir::ExprId> index) {
+  /// The flat offset of `index` into `b` (row-major), simplified over the loops' extents: the pieces of a
+  /// fused loop variable fold back into it, so a loop over fused contiguous axes indexes its tensors
+  /// affinely (and vectorises) instead of dividing and taking remainders in the innermost loop.
+  std::string flat_index(const Buffer& b, std::span<const ir::ExprId> index_span) {
+    const std::vector<ir::ExprId> index(index_span.begin(), index_span.end());  // pool_ grows below
     if (index.empty()) return "0";
-    std::string out;
+    ir::ExprId flat = ir::no_expr;
     std::int64_t stride = 1;
-    std::vector<std::string> terms;
     for (std::size_t d = index.size(); d-- > 0;) {
-      const ir::ExprNode& n = pool_[index[d]];
-      if (!(n.op == ir::ExprOp::int_const && n.integer == 0)) {
-        if (stride == 1) terms.push_back(expr(index[d], 2));
-        else terms.push_back(expr(index[d], 3) + " * " + std::to_string(stride));
-      }
+      const ir::ExprId term = stride == 1 ? index[d] : pool_.binary(ir::ExprOp::mul, index[d], pool_.index(stride).id);
+      flat = flat == ir::no_expr ? term : pool_.binary(ir::ExprOp::add, term, flat);
       stride *= b.shape[d];
     }
-    if (terms.empty()) return "0";
-    for (std::size_t t = terms.size(); t-- > 0;) out += (out.empty() ? "" : " + ") + terms[t];
-    return out;
+    flat = ir::simplify_index(pool_, flat, [this](std::int64_t var) {
+      return var >= 0 && static_cast<std::size_t>(var) < nest_.loops.size() ? nest_.loops[static_cast<std::size_t>(var)].extent : 0;
+    }, /*largest_first=*/true);
+    return expr(flat, 0);
   }
 
   /// True when the index expression cannot be negative (loop variables, non-negative constants, and
@@ -225,7 +226,7 @@ class Printer {
 
   /// Prints `id`; `outer` is the precedence of the context (0 none, 1 condition, 2 additive, 3 multiplicative).
   std::string expr(ir::ExprId id, int outer) {
-    const ir::ExprNode& n = pool_[id];
+    const ir::ExprNode n = pool_[id];  // a copy: printing grows pool_
     auto wrap = [&](int own, std::string text) { return own < outer ? "(" + text + ")" : text; };
     switch (n.op) {
       case ir::ExprOp::int_const: return n.integer < 0 ? wrap(2, std::to_string(n.integer)) : std::to_string(n.integer);
@@ -265,7 +266,7 @@ class Printer {
 
   const LoopNest& nest_;
   const CpuCodegenOptions& options_;
-  const ir::ExprPool& pool_;
+  ir::ExprPool pool_;  ///< the nest's, and the flat indices built while printing
   std::string index_type_;
   std::string* body_ = nullptr;
 };

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -355,32 +356,79 @@ inline Expr constant_like(const Expr& a, double v) {
   return same_expr(pool, x.a, y.a) && same_expr(pool, x.b, y.b) && same_expr(pool, x.c, y.c);
 }
 
-namespace expr_detail {
-/// Adds coef × (the index expression `id`) to `terms`/`constant`, splitting sums and constant products;
-/// anything else is an opaque atom (its own operands simplified first).
-template <class Simplify>
-void collect_affine(ExprPool& pool, ExprId id, std::int64_t coef, std::vector<std::pair<ExprId, std::int64_t>>& terms,
-                    std::int64_t& constant, Simplify&& simplify) {
-  const ExprNode n = pool[id];
+/// The closed interval [lo, hi] an index expression lies in.
+struct IndexRange {
+  std::int64_t lo = 0, hi = 0;
+};
+
+/// The interval of index expression `id`, given `extent(var)`: the extent of variable `var` (it ranges over
+/// [0, extent)) or 0 when unknown. Nullopt when some part is unknown (a load, an unknown variable, a
+/// division by a non-constant).
+template <class Extent>
+[[nodiscard]] std::optional<IndexRange> index_range(const ExprPool& pool, ExprId id, Extent&& extent) {
+  const ExprNode& n = pool[id];
+  if (n.type != ExprType::index) return std::nullopt;
+  auto both = [&]() -> std::optional<std::pair<IndexRange, IndexRange>> {
+    auto x = index_range(pool, n.a, extent);
+    if (!x) return std::nullopt;
+    auto y = index_range(pool, n.b, extent);
+    if (!y) return std::nullopt;
+    return std::pair{*x, *y};
+  };
+  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); };
   switch (n.op) {
-    case ExprOp::int_const: constant += coef * n.integer; return;
-    case ExprOp::add:
-      collect_affine(pool, n.a, coef, terms, constant, simplify);
-      collect_affine(pool, n.b, coef, terms, constant, simplify);
-      return;
-    case ExprOp::sub:
-      collect_affine(pool, n.a, coef, terms, constant, simplify);
-      collect_affine(pool, n.b, -coef, terms, constant, simplify);
-      return;
-    case ExprOp::mul:
-      if (pool[n.b].op == ExprOp::int_const) return collect_affine(pool, n.a, coef * pool[n.b].integer, terms, constant, simplify);
-      if (pool[n.a].op == ExprOp::int_const) return collect_affine(pool, n.b, coef * pool[n.a].integer, terms, constant, simplify);
-      break;
-    default: break;
+    case ExprOp::int_const: return IndexRange{n.integer, n.integer};
+    case ExprOp::var: {
+      const std::int64_t e = extent(n.integer);
+      if (e <= 0) return std::nullopt;
+      return IndexRange{0, e - 1};
+    }
+    case ExprOp::add: {
+      auto r = both();
+      if (!r) return std::nullopt;
+      return IndexRange{r->first.lo + r->second.lo, r->first.hi + r->second.hi};
+    }
+    case ExprOp::sub: {
+      auto r = both();
+      if (!r) return std::nullopt;
+      return IndexRange{r->first.lo - r->second.hi, r->first.hi - r->second.lo};
+    }
+    case ExprOp::mul: {
+      auto r = both();
+      if (!r) return std::nullopt;
+      const std::int64_t c[4] = {r->first.lo * r->second.lo, r->first.lo * r->second.hi, r->first.hi * r->second.lo,
+                                 r->first.hi * r->second.hi};
+      return IndexRange{*std::min_element(c, c + 4), *std::max_element(c, c + 4)};
+    }
+    case ExprOp::floordiv:
+    case ExprOp::floormod: {
+      if (pool[n.b].op != ExprOp::int_const || pool[n.b].integer <= 0) return std::nullopt;
+      const std::int64_t d = pool[n.b].integer;
+      auto x = index_range(pool, n.a, extent);
+      if (!x) return std::nullopt;
+      if (n.op == ExprOp::floordiv) return IndexRange{floor_div(x->lo, d), floor_div(x->hi, d)};
+      if (floor_div(x->lo, d) == floor_div(x->hi, d)) return IndexRange{x->lo - floor_div(x->lo, d) * d, x->hi - floor_div(x->lo, d) * d};
+      return IndexRange{0, d - 1};
+    }
+    case ExprOp::min:
+    case ExprOp::max: {
+      auto r = both();
+      if (!r) return std::nullopt;
+      if (n.op == ExprOp::min) return IndexRange{std::min(r->first.lo, r->second.lo), std::min(r->first.hi, r->second.hi)};
+      return IndexRange{std::max(r->first.lo, r->second.lo), std::max(r->first.hi, r->second.hi)};
+    }
+    default: return std::nullopt;
   }
-  ExprId atom = id;
-  if (n.op == ExprOp::floordiv || n.op == ExprOp::floormod || n.op == ExprOp::mul || n.op == ExprOp::min || n.op == ExprOp::max)
-    atom = pool.binary(n.op, simplify(n.a), simplify(n.b));
+}
+
+namespace expr_detail {
+using Terms = std::vector<std::pair<ExprId, std::int64_t>>;
+
+/// No variable extents known.
+inline constexpr auto no_extents = [](std::int64_t) -> std::int64_t { return 0; };
+
+/// Adds coef × atom to `terms`, merging it with an equal atom.
+inline void add_term(const ExprPool& pool, Terms& terms, ExprId atom, std::int64_t coef) {
   for (auto& [existing, c] : terms) {
     if (same_expr(pool, existing, atom)) {
       c += coef;
@@ -389,17 +437,109 @@ void collect_affine(ExprPool& pool, ExprId id, std::int64_t coef, std::vector<st
   }
   terms.emplace_back(atom, coef);
 }
+
+/// Adds coef × (the index expression `id`) to `terms`/`constant`, splitting sums and constant products;
+/// anything else is an opaque atom (its own operands simplified first). With variable extents, a
+/// floordiv or floormod whose operand provably lies in [0, divisor) becomes 0 or its operand.
+template <class Simplify, class Extent>
+void collect_affine(ExprPool& pool, ExprId id, std::int64_t coef, Terms& terms, std::int64_t& constant, Simplify&& simplify,
+                    Extent&& extent) {
+  const ExprNode n = pool[id];
+  switch (n.op) {
+    case ExprOp::int_const: constant += coef * n.integer; return;
+    case ExprOp::add:
+      collect_affine(pool, n.a, coef, terms, constant, simplify, extent);
+      collect_affine(pool, n.b, coef, terms, constant, simplify, extent);
+      return;
+    case ExprOp::sub:
+      collect_affine(pool, n.a, coef, terms, constant, simplify, extent);
+      collect_affine(pool, n.b, -coef, terms, constant, simplify, extent);
+      return;
+    case ExprOp::mul:
+      if (pool[n.b].op == ExprOp::int_const) return collect_affine(pool, n.a, coef * pool[n.b].integer, terms, constant, simplify, extent);
+      if (pool[n.a].op == ExprOp::int_const) return collect_affine(pool, n.b, coef * pool[n.a].integer, terms, constant, simplify, extent);
+      break;
+    case ExprOp::floordiv:
+    case ExprOp::floormod:
+      if (pool[n.b].op == ExprOp::int_const && pool[n.b].integer > 0) {
+        const auto r = index_range(pool, n.a, extent);
+        if (r && r->lo >= 0 && r->hi < pool[n.b].integer) {
+          if (n.op == ExprOp::floormod) collect_affine(pool, n.a, coef, terms, constant, simplify, extent);
+          return;  // floordiv: 0
+        }
+      }
+      break;
+    default: break;
+  }
+  ExprId atom = id;
+  if (n.op == ExprOp::floordiv || n.op == ExprOp::floormod || n.op == ExprOp::mul || n.op == ExprOp::min || n.op == ExprOp::max)
+    atom = pool.binary(n.op, simplify(n.a), simplify(n.b));
+  add_term(pool, terms, atom, coef);
+}
+
+/// Whether `id` is floormod(x, c) or floordiv(x, c) with a positive constant c: sets x and c.
+inline bool div_or_mod(const ExprPool& pool, ExprId id, ExprOp op, ExprId& x, std::int64_t& c) {
+  const ExprNode& n = pool[id];
+  if (n.op != op || pool[n.b].op != ExprOp::int_const || pool[n.b].integer <= 0) return false;
+  x = n.a;
+  c = pool[n.b].integer;
+  return true;
+}
+
+/// Folds the pieces of a fused loop variable back together: (x / c % e)·k·c + (x % c)·k becomes
+/// (x % (c·e))·k, and (x / c)·k·c + (x % c)·k becomes x·k — the index a tensor's flat offset takes when a
+/// loop fuses its contiguous axes. Repeats until nothing folds; returns whether anything did.
+template <class Simplify, class Extent>
+bool fold_fused(ExprPool& pool, Terms& terms, std::int64_t& constant, Simplify&& simplify, Extent&& extent) {
+  bool any = false;
+  for (bool again = true; again;) {
+    again = false;
+    for (std::size_t i = 0; i < terms.size() && !again; ++i) {
+      ExprId x{};
+      std::int64_t c = 0;
+      const std::int64_t k = terms[i].second;
+      if (k == 0 || !div_or_mod(pool, terms[i].first, ExprOp::floormod, x, c)) continue;  // (x % c)·k
+      for (std::size_t j = 0; j < terms.size() && !again; ++j) {
+        if (j == i || terms[j].second != k * c) continue;
+        ExprId inner{}, y{};
+        std::int64_t e = 0, c2 = 0;
+        ExprId folded = no_expr;
+        if (div_or_mod(pool, terms[j].first, ExprOp::floormod, inner, e) && div_or_mod(pool, inner, ExprOp::floordiv, y, c2) && c2 == c &&
+            same_expr(pool, x, y))
+          folded = pool.binary(ExprOp::floormod, x, pool.index(c * e).id);  // (x / c % e)·k·c
+        else if (div_or_mod(pool, terms[j].first, ExprOp::floordiv, y, c2) && c2 == c && same_expr(pool, x, y))
+          folded = x;  // (x / c)·k·c
+        if (folded == no_expr) continue;
+        Terms rest;
+        for (std::size_t t = 0; t < terms.size(); ++t)
+          if (t != i && t != j) rest.push_back(terms[t]);
+        collect_affine(pool, folded, k, rest, constant, simplify, extent);
+        terms = std::move(rest);
+        again = any = true;
+      }
+    }
+  }
+  return any;
+}
 }  // namespace expr_detail
 
 /// Rewrites an index expression as a sum of distinct terms (variables in increasing number, then other
 /// sub-expressions) times constant coefficients, plus one constant: `(a + b*3) - (a + b)` becomes `b*2`.
-/// Values and conditions are returned unchanged.
-[[nodiscard]] inline ExprId simplify_index(ExprPool& pool, ExprId id) {
+/// `extent(var)` gives the extent of each variable (0: unknown): with it, divisions and remainders whose
+/// operand provably lies within the divisor vanish, and the pieces of a fused loop variable fold back
+/// together (expr_detail::fold_fused), so `(f / 56 % 56)·56 + f % 56` over f < 3136 becomes `f`.
+/// `largest_first` orders the terms by decreasing coefficient instead (a flat offset then reads row-major:
+/// `k * 48 + y`). Values and conditions are returned unchanged.
+template <class Extent>
+[[nodiscard]] ExprId simplify_index(ExprPool& pool, ExprId id, Extent&& extent, bool largest_first = false) {
   if (pool[id].type != ExprType::index) return id;
-  std::vector<std::pair<ExprId, std::int64_t>> terms;
+  expr_detail::Terms terms;
   std::int64_t constant = 0;
-  expr_detail::collect_affine(pool, id, 1, terms, constant, [&](ExprId sub) { return simplify_index(pool, sub); });
+  auto simplify = [&](ExprId sub) { return simplify_index(pool, sub, extent); };
+  expr_detail::collect_affine(pool, id, 1, terms, constant, simplify, extent);
+  expr_detail::fold_fused(pool, terms, constant, simplify, extent);
   std::stable_sort(terms.begin(), terms.end(), [&](const auto& x, const auto& y) {
+    if (largest_first && x.second != y.second) return x.second > y.second;
     const ExprNode& a = pool[x.first];
     const ExprNode& b = pool[y.first];
     const bool av = a.op == ExprOp::var, bv = b.op == ExprOp::var;
@@ -418,6 +558,9 @@ void collect_affine(ExprPool& pool, ExprId id, std::int64_t coef, std::vector<st
   if (constant != 0) out = pool.binary(constant < 0 ? ExprOp::sub : ExprOp::add, out, pool.index(constant < 0 ? -constant : constant).id);
   return out;
 }
+
+/// simplify_index with no variable extents known (no division or remainder is dropped).
+[[nodiscard]] inline ExprId simplify_index(ExprPool& pool, ExprId id) { return simplify_index(pool, id, expr_detail::no_extents); }
 
 /// Floating-point operations in the tree under `root`, counted as TVM's FlopEstimator does: one per
 /// arithmetic, min/max or math-function node whose result is a value; index arithmetic, loads,

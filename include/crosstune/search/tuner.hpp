@@ -78,14 +78,22 @@ struct TuneBudget {
 };
 
 /// The negative-transfer guard: a model given trained (pre-trained on other hardware or tasks) is scored on
-/// the first measurements of this run before it is trusted. Its pairwise comparison accuracy over them
-/// (PCA; 0.5 is a coin toss) must reach `min_pca`; if not, the Tuner falls back to a fresh model (from
-/// Tuner::set_fresh_model, else the given model keeps training on this run's records only) and says so
-/// in TuneResult::guard.
+/// the first `min_records` successful measurements of this run before it learns from them, and must pass
+/// both tests:
+/// - better than chance: its pairwise comparison accuracy over them (PCA; 0.5 is a coin toss) is at least
+///   `min_pca`;
+/// - no worse than a fresh model (when Tuner::set_fresh_model gives one and `against_fresh` is set): the
+///   measurements are split in two halves at random within each task, a fresh model is trained on one
+///   half, and the given model must rank the other half at least as well as the fresh model does, less
+///   `margin`.
+/// If it fails either, the Tuner falls back to the fresh model (without one, the given model keeps
+/// training on this run's records only) and says so in TuneResult::guard.
 struct TransferGuardOptions {
   bool enabled = true;
   std::size_t min_records = 32;  ///< successful measurements of this run before the verdict
-  double min_pca = 0.55;
+  double min_pca = 0.5;
+  bool against_fresh = true;
+  double margin = 0.0;
 };
 
 /// What the guard found.
@@ -93,7 +101,10 @@ struct TransferGuardReport {
   bool checked = false;     ///< a verdict was reached
   double pca = 0;           ///< the given model's PCA on this run's first measurements
   std::size_t records = 0;  ///< how many it was judged on
-  bool fell_back = false;   ///< it did worse than `min_pca`
+  bool compared = false;    ///< it was compared with a fresh model (half_pca and fresh_pca are set)
+  double half_pca = 0;      ///< the given model's PCA on the half the fresh model did not see
+  double fresh_pca = 0;     ///< the fresh model's PCA on that half, trained on the other
+  bool fell_back = false;   ///< it failed a test and was replaced
   std::string message{};
 };
 
@@ -113,6 +124,10 @@ struct TunerOptions {
   /// gave 0.73 (docs/search.md). 0: the update options' epochs as they are.
   std::size_t min_update_steps = 256;
   std::size_t max_update_epochs = 100;
+  /// Once the model guides the search, it is updated when at least this many successful records have come
+  /// in since its last update (1: after every round). A network tuned 8 candidates a round spent 10% of its
+  /// wall time in updates after every round.
+  std::size_t update_every_records = 64;
   /// A candidate whose first run takes longer than this many times the task's best cost is timed by that
   /// run alone, when the measurer has set_slow_cutoff (0: every candidate gets the full timing).
   double slow_cutoff_ratio = 10;
@@ -537,7 +552,8 @@ class Tuner {
       // Learn (not while the guard still judges the given model: it must be judged on records it has not
       // learned from).
       const bool guard_pending = judge_given_model && !guard_.checked;
-      if (options_.update_model && ok_count > 0 && !stop.load() && !guard_pending) {
+      const bool update_due = !model_ready_ || history_.size() >= trained_on_ + std::max<std::size_t>(options_.update_every_records, 1);
+      if (options_.update_model && ok_count > 0 && !stop.load() && !guard_pending && update_due) {
         t0 = clock::now();
         if (auto ok = update_model(); !ok) return unexpected(std::move(ok).error());
         result.profile.train += detail::seconds_since(t0);
@@ -727,38 +743,61 @@ class Tuner {
   /// The negative-transfer guard's verdict on `records` (this run's successful measurements).
   Expected<void> judge_given_model_on(std::span<const Record> records) {
     const hw::HardwareParams p = hardware_params_of(hardware_);
-    data::Dataset ds = data::Dataset::from_measured(records, std::string(p.name), p);
-    std::vector<Record> judged;
-    std::vector<float> labels;
-    std::vector<std::uint32_t> task_ids;
-    for (std::size_t t = 0; t < ds.tasks().size(); ++t)
-      for (std::size_t r = 0; r < ds.tasks()[t].records.size(); ++r) {
-        judged.push_back(ds.tasks()[t].records[r]);
-        labels.push_back(ds.tasks()[t].labels[r]);
-        task_ids.push_back(static_cast<std::uint32_t>(t));
+    const data::Dataset ds = data::Dataset::from_measured(records, std::string(p.name), p);
+    TrainingSet all, half_a, half_b;
+    Rng split(rng_());
+    for (std::size_t t = 0; t < ds.tasks().size(); ++t) {
+      const auto& task = ds.tasks()[t];
+      std::vector<std::size_t> order(task.records.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[split.uniform_index(i)]);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        const std::size_t r = order[k];
+        all.add(task.records[r], task.labels[r], static_cast<std::uint32_t>(t));
+        (k % 2 == 0 ? half_a : half_b).add(task.records[r], task.labels[r], static_cast<std::uint32_t>(t));
       }
-    if (auto ok = extract_features(extractor_, std::span<const Record>(judged), hardware_, train_batch_); !ok) return ok;
-    std::vector<float> scores(judged.size());
-    if (auto ok = model_.predict(train_batch_, scores); !ok) return ok;
-    auto pca = model::task_pca(scores, labels, task_ids);
+    }
+    auto pca = pca_of(model_, all);
     if (!pca) return unexpected(std::move(pca).error());
     guard_.checked = true;
     guard_.pca = *pca;
-    guard_.records = judged.size();
-    char text[256];
-    if (*pca >= options_.guard.min_pca) {
-      std::snprintf(text, sizeof text, "the given model ranks this run's first %zu measurements with PCA %.3f (>= %.2f): kept",
-                    judged.size(), *pca, options_.guard.min_pca);
-      guard_.message = text;
+    guard_.records = all.records.size();
+    char text[320];
+    std::snprintf(text, sizeof text, "the given model ranks this run's first %zu measurements with PCA %.3f", all.records.size(), *pca);
+    guard_.message = text;
+    bool fail = *pca < options_.guard.min_pca;
+    if (fail) {
+      std::snprintf(text, sizeof text, " (< %.2f; 0.5 is chance)", options_.guard.min_pca);
+      guard_.message += text;
+    }
+    std::optional<Model> fresh;
+    if constexpr (std::is_move_assignable_v<Model>) {
+      if (!fail && fresh_model_ && options_.guard.against_fresh && half_a.records.size() >= 2 && half_b.records.size() >= 2) {
+        fresh.emplace(fresh_model_());
+        Rng rng(rng_());
+        if (auto ok = fit_on(*fresh, half_a, rng); !ok) return ok;
+        auto given_half = pca_of(model_, half_b);
+        if (!given_half) return unexpected(std::move(given_half).error());
+        auto fresh_half = pca_of(*fresh, half_b);
+        if (!fresh_half) return unexpected(std::move(fresh_half).error());
+        guard_.compared = true;
+        guard_.half_pca = *given_half;
+        guard_.fresh_pca = *fresh_half;
+        fail = *given_half < *fresh_half - options_.guard.margin;
+        std::snprintf(text, sizeof text, "; on a held-out half, %.3f against %.3f for a fresh model trained on the other half",
+                      *given_half, *fresh_half);
+        guard_.message += text;
+      }
+    }
+    if (!fail) {
+      guard_.message += ": kept";
       return {};
     }
     guard_.fell_back = true;
-    std::snprintf(text, sizeof text, "the given model ranks this run's first %zu measurements with PCA %.3f (< %.2f, 0.5 is chance): ",
-                  judged.size(), *pca, options_.guard.min_pca);
-    guard_.message = text;
+    guard_.message += ": ";
     if constexpr (std::is_move_assignable_v<Model>) {
       if (fresh_model_) {
-        model_ = fresh_model_();
+        model_ = fresh ? std::move(*fresh) : fresh_model_();
         guard_.message += "replaced by a fresh model trained on this run's measurements";
       } else {
         guard_.message += "it keeps learning, from this run's measurements only (no fresh model was given: Tuner::set_fresh_model)";
@@ -769,6 +808,46 @@ class Tuner {
     // Until retrained, the search is not guided by a model known to mislead it.
     model_ready_ = false;
     history_.erase(history_.begin(), history_.end() - static_cast<std::ptrdiff_t>(records.size()));
+    trained_on_ = 0;
+    return {};
+  }
+
+  /// Records with their labels and task indices, as a model trains on or is scored on them.
+  struct TrainingSet {
+    std::vector<Record> records;
+    std::vector<float> labels;
+    std::vector<std::uint32_t> tasks;
+    void add(const Record& r, float label, std::uint32_t task) {
+      records.push_back(r);
+      labels.push_back(label);
+      tasks.push_back(task);
+    }
+  };
+
+  /// `model`'s PCA over `set`.
+  Expected<double> pca_of(Model& model, const TrainingSet& set) {
+    if (auto ok = extract_features(extractor_, std::span<const Record>(set.records), hardware_, train_batch_); !ok)
+      return unexpected(std::move(ok).error());
+    std::vector<float> scores(set.records.size());
+    if (auto ok = model.predict(train_batch_, scores); !ok) return unexpected(std::move(ok).error());
+    return model::task_pca(scores, set.labels, set.tasks);
+  }
+
+  /// Fits `model` on `set` with the online-update options (epochs raised to min_update_steps).
+  Expected<void> fit_on(Model& model, const TrainingSet& set, Rng& rng) {
+    if (auto ok = extract_features(extractor_, std::span<const Record>(set.records), hardware_, train_batch_); !ok)
+      return unexpected(std::move(ok).error());
+    const model::LabelledBatch train{&train_batch_, set.labels, set.tasks};
+    train_options update = update_;
+    if constexpr (requires { update.epochs; update.batch_size; }) {
+      if (options_.min_update_steps > 0 && update.batch_size > 0) {
+        const std::size_t batches = (set.records.size() + update.batch_size - 1) / update.batch_size;
+        const std::size_t wanted = (options_.min_update_steps + batches - 1) / batches;
+        update.epochs = std::max<std::size_t>(update.epochs, std::min(wanted, options_.max_update_epochs));
+      }
+    }
+    auto report = model.fit(train, nullptr, update, rng);
+    if (!report) return unexpected(std::move(report).error());
     return {};
   }
 
@@ -780,29 +859,14 @@ class Tuner {
     Rng rng(rng_());
     const data::Selection selection = sample_records(sampler_, ds, rng);
     if (selection.records.size() < std::max<std::size_t>(options_.min_train_records, 2)) return {};
-    std::vector<Record> records;
-    std::vector<float> labels;
-    std::vector<std::uint32_t> task_ids;
-    records.reserve(selection.records.size());
+    TrainingSet set;
     for (const auto& ref : selection.records) {
       const auto& task = ds.tasks()[ref.task];
-      records.push_back(task.records[ref.record]);
-      labels.push_back(task.labels[ref.record]);
-      task_ids.push_back(static_cast<std::uint32_t>(ref.task));
+      set.add(task.records[ref.record], task.labels[ref.record], static_cast<std::uint32_t>(ref.task));
     }
-    if (auto ok = extract_features(extractor_, std::span<const Record>(records), hardware_, train_batch_); !ok) return unexpected(std::move(ok).error());
-    const model::LabelledBatch train{&train_batch_, labels, task_ids};
-    train_options update = update_;
-    if constexpr (requires { update.epochs; update.batch_size; }) {
-      if (options_.min_update_steps > 0 && update.batch_size > 0) {
-        const std::size_t batches = (records.size() + update.batch_size - 1) / update.batch_size;
-        const std::size_t wanted = (options_.min_update_steps + batches - 1) / batches;
-        update.epochs = std::max<std::size_t>(update.epochs, std::min(wanted, options_.max_update_epochs));
-      }
-    }
-    auto report = model_.fit(train, nullptr, update, rng);
-    if (!report) return unexpected(std::move(report).error());
+    if (auto ok = fit_on(model_, set, rng); !ok) return ok;
     model_ready_ = true;
+    trained_on_ = history_.size();
     return {};
   }
 
@@ -816,6 +880,7 @@ class Tuner {
   train_options update_;
   Rng rng_;
   bool model_ready_ = false;
+  std::size_t trained_on_ = 0;  ///< history_.size() at the last model update
   TransferGuardReport guard_;
   std::function<Model()> fresh_model_;
   std::vector<TaskState> states_;
