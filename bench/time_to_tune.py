@@ -10,7 +10,12 @@ tune_<case>.crosstune.json when that is missing (SIDES=model bash bench/time_to_
 Wall time is read from the records: each record's timestamp less the first record's timestamp and build
 and run time, so the set-up before the first build (the reference kernel) is not counted.
 
-Usage: python3 bench/time_to_tune.py [--dir build/bench-results] [--model M] [gemm conv conv7]
+Network cases (resnet50, ...) get a second table: the network estimate (Σ weight × best latency) over time,
+rebuilt from each side's log and the task list of its --json result (a task not measured yet counts at its
+untuned kernel's latency), and the trials and time each side (scratch, model, transfer, both) needed to come
+within 5% of the from-scratch run's final estimate.
+
+Usage: python3 bench/time_to_tune.py [--dir build/bench-results] [--model M] [gemm conv conv7 resnet50]
 """
 import argparse
 import json
@@ -21,6 +26,8 @@ CASES = {
     "conv": "ResNet-50 conv 3×3, 56×56, 64→64",
     "conv7": "ResNet-50 conv 3×3, 7×7, 512→512",
 }
+NETWORKS = {"resnet50": "ResNet-50", "mobilenet_v2": "MobileNet-V2", "inception_v3": "Inception-V3", "bert_base": "BERT-base"}
+NETWORK_SIDES = ("scratch", "model", "transfer", "both")
 
 
 def read_json(path):
@@ -49,6 +56,75 @@ def curve(log_path, flops):
     return points
 
 
+def network_curve(log_path, tasks):
+    """[(trial, seconds since the start, network estimate in seconds)] from a crosstune log of a network run:
+    Σ weight × best over the tasks, a task not measured yet at its untuned latency."""
+    weight = {t["workload_key"]: t["weight"] for t in tasks}
+    best = {t["workload_key"]: t["untuned_seconds"] for t in tasks}
+    if any(not (v > 0) for v in best.values()):
+        return []
+    points, start = [], None
+    try:
+        with open(log_path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except (OSError, json.JSONDecodeError):
+        return []
+    for i, rec in enumerate(lines):
+        key = rec["i"][0][0]
+        costs, error, all_cost, stamp = rec["r"][0], rec["r"][1], rec["r"][2], rec["r"][3]
+        if start is None:
+            start = stamp - all_cost
+        if error == 0 and costs and key in best:
+            best[key] = min(best[key], sum(costs) / len(costs))
+        points.append((i + 1, stamp - start, sum(weight[k] * best[k] for k in best)))
+    return points
+
+
+def reach_latency(points, target):
+    for trial, seconds, estimate in points:
+        if estimate <= target:
+            return trial, seconds
+    return None
+
+
+def network_table(args, cases):
+    print("\nNetworks: time to come within 5% of the from-scratch run's final estimate (Σ weight × best, as measured "
+          "while tuning; a task not measured yet at its untuned latency)\n")
+    print("| network | side | trials | time | final estimate | trials to 5% of scratch's final | time | time / scratch's | "
+          "guard or transfer | profile: model share |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    for c in cases:
+        runs = {}
+        for side in NETWORK_SIDES:
+            result = read_json(os.path.join(args.dir, f"ttt_{c}.{side}.result.json")) or {}
+            if "tasks" not in result:
+                continue
+            points = network_curve(os.path.join(args.dir, f"ttt_{c}.{side}.json"), result["tasks"])
+            if points:
+                runs[side] = (result, points)
+        if "scratch" not in runs:
+            print(f"| {NETWORKS.get(c, c)} | scratch | missing | | | | | | | |")
+            continue
+        target = runs["scratch"][1][-1][2] / 0.95
+        base = reach_latency(runs["scratch"][1], target)
+        for side, (result, points) in runs.items():
+            r = reach_latency(points, target)
+            ratio = f"{r[1] / base[1]:.2f}" if r and base and base[1] > 0 else "-"
+            note = ""
+            guard = result.get("guard", {})
+            if side in ("model", "both"):
+                note = ("replaced (PCA %.2f; half %.2f vs fresh %.2f)" % (guard.get("pca", 0), guard.get("half_pca", 0), guard.get("fresh_pca", 0))
+                        if guard.get("fell_back") else "kept (PCA %.2f)" % guard.get("pca", 0) if guard.get("checked") else "not judged")
+            if side in ("transfer", "both"):
+                note += ("; " if note else "") + "%d transplanted" % sum(t.get("transferred", 0) for t in result["tasks"])
+            profile = result.get("profile", {})
+            model_share = ((profile.get("train", 0) + profile.get("predict", 0)) / profile["total"] * 100
+                           if profile.get("total") else 0)
+            row = [NETWORKS.get(c, c), side, str(result.get("trials", "-")), f"{result.get('seconds', 0):.0f} s",
+                   f"{points[-1][2] * 1e3:.1f} ms", *fmt_reach(r), ratio, note, f"{model_share:.1f}%"]
+            print("| " + " | ".join(row) + " |")
+
+
 def reach(points, target):
     for trial, seconds, best in points:
         if best >= target:
@@ -66,6 +142,12 @@ def main():
     parser.add_argument("--model", default="models/pretrained-cpu.bin")
     parser.add_argument("cases", nargs="*", default=list(CASES))
     args = parser.parse_args()
+    networks = [c for c in args.cases if c in NETWORKS]
+    args.cases = [c for c in args.cases if c not in NETWORKS]
+    if networks:
+        network_table(args, networks)
+    if not args.cases:
+        return
     print(f"\nTime to reach 95% of the from-scratch run's best (model: {args.model})\n")
     print("| case | trials | scratch: trials | time | best GFLOP/s | pre-trained: trials | time | best GFLOP/s | "
           "time ratio | guard | MetaSchedule: trials | time | best GFLOP/s |")

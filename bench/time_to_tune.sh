@@ -12,8 +12,15 @@
 # bench/tune_compare.sh made with the same TRIALS, PER_ROUND, THREADS and SEED, tune_<case>.json). Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3
 # convolution, NCHW, batch 1, 56×56, 64 → 64 channels, padding 1 (one of the tasks the shipped CPU model was
 # calibrated on); conv7 = ResNet-50's 3×3 convolution at 7×7, 512 → 512 (not among them).
-# Output in build/bench-results/: ttt_<case>.<scratch|model>.json (the logs, this run's only) and
-# ttt_<case>.<scratch|model>.result.json (tune --json).
+# Network cases (resnet50, mobilenet_v2, inception_v3, bert_base) tune every task of the network for
+# NET_SECONDS (default 300) at NET_PER_ROUND (8) a round, and may add two sides: transfer (no model, the
+# schedules of TRANSFER, default models/pretrained-cpu.json.gz, the shipped model's calibration records,
+# transplanted first: transfer-tuning) and both (--model and --transfer together, as scripts/main.sh). bench/time_to_tune.py rebuilds each network's estimate curve from the
+# log (the untuned kernel stands in for a task not measured yet) and reports the time each side needed to
+# come within 5% of the from-scratch run's final estimate.
+#   CASES=resnet50 SIDES="scratch model transfer" bash bench/time_to_tune.sh     (about 6 minutes a side)
+# Output in build/bench-results/: ttt_<case>.<side>.json (the logs, this run's only) and
+# ttt_<case>.<side>.result.json (tune --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-256}
@@ -23,6 +30,9 @@ CASES=${CASES:-gemm conv conv7}
 SEED=${SEED:-0}
 MODEL=${MODEL:-models/pretrained-cpu.bin}
 SIDES=${SIDES:-scratch model}
+NET_SECONDS=${NET_SECONDS:-300}
+NET_PER_ROUND=${NET_PER_ROUND:-8}
+TRANSFER=${TRANSFER:-models/pretrained-cpu.json.gz}
 CROSSTUNE=build/release/bin/crosstune
 OUT=build/bench-results
 [ -x "$CROSSTUNE" ] || { echo "time_to_tune: $CROSSTUNE is not built (cmake --build --preset release)" >&2; exit 1; }
@@ -35,14 +45,19 @@ for c in $CASES; do
     gemm) args=(--op matmul --shape 1024,1024,1024) ;;
     conv) args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1) ;;
     conv7) args=(--op conv2d --shape 1,512,7,7,512,3,3 --padding 1) ;;
-    *) echo "time_to_tune: unknown case $c (gemm, conv, conv7)" >&2; exit 2 ;;
+    resnet50 | mobilenet_v2 | inception_v3 | bert_base) args=(--network "$c") ;;
+    *) echo "time_to_tune: unknown case $c (gemm, conv, conv7, or a network: resnet50, mobilenet_v2, inception_v3, bert_base)" >&2; exit 2 ;;
   esac
+  budget=(--trials "$TRIALS" --per-round "$PER_ROUND")
+  [ "${args[0]}" = --network ] && budget=(--trials 10000000 --per-round "$NET_PER_ROUND" --time-budget "$NET_SECONDS")
   for side in $SIDES; do
     extra=()
     [ "$side" = model ] && extra=(--model "$MODEL")
-    echo "== $c: crosstune tune, $side, $TRIALS trials" >&2
+    [ "$side" = transfer ] && extra=(--transfer "$TRANSFER")
+    [ "$side" = both ] && extra=(--model "$MODEL" --transfer "$TRANSFER")
+    echo "== $c: crosstune tune, $side, ${budget[*]}" >&2
     rm -f "$OUT/ttt_$c.$side.json"
-    "$CROSSTUNE" tune "${args[@]}" "${extra[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" --threads "$THREADS" \
+    "$CROSSTUNE" tune "${args[@]}" "${extra[@]}" "${budget[@]}" --threads "$THREADS" \
       --seed "$SEED" --log "$OUT/ttt_$c.$side.json" --no-resume --json > "$OUT/ttt_$c.$side.result.json" ||
       echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/ttt_$c.$side.result.json"
   done

@@ -208,3 +208,9 @@ endforeach()
 add_test(NAME cli.bad_inputs COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs.sh ${_cli}
          ${CROSSTUNE_TEST_DATA} ${CMAKE_CURRENT_BINARY_DIR}/bad_inputs)
 set_tests_properties(cli.bad_inputs PROPERTIES LABELS cli TIMEOUT 300)
+# A network's --json: per-task workload keys, weights and FLOPs (bench/time_to_tune.py rebuilds the estimate
+# curve from them), the time profile and the guard.
+add_test(NAME cli.tune_network_json COMMAND ${_cli} tune --network bert_base --trials 4 --per-round 2 --population 64
+         --log ${CMAKE_CURRENT_BINARY_DIR}/tune_bert_json.json --no-resume --no-reference --json)
+set_tests_properties(cli.tune_network_json PROPERTIES TIMEOUT 900 PASS_REGULAR_EXPRESSION
+  "^\\{\"network\": \"bert_base\", .*\"trials\": 4, .*\"profile\": \\{\"search\": [0-9.]+, .*\"guard\": \\{\"checked\": false.*\"tasks\": \\[\\{\"name\": \"[^\"]+\", \"workload_key\": \"\\[.*\"weight\": [0-9]+, \"flops\": [0-9]+, ")

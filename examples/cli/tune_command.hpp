@@ -432,15 +432,19 @@ inline void run_tune(const TuneOptions& o) {
   } else {
     if (o.json) {
       std::printf("{\"network\": \"%s\", \"threads\": %lld, \"trials\": %zu, \"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", "
-                  "\"estimate_seconds\": %.9g, \"untuned_seconds\": %.9g, \"reference_seconds\": %.9g, \"tasks\": [",
+                  "\"estimate_seconds\": %.9g, \"untuned_seconds\": %.9g, \"reference_seconds\": %.9g, \"profile\": {\"search\": %.3f, "
+                  "\"predict\": %.3f, \"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"total\": %.3f}, \"guard\": {\"checked\": %s, "
+                  "\"pca\": %.4f, \"compared\": %s, \"half_pca\": %.4f, \"fresh_pca\": %.4f, \"fell_back\": %s}, \"log\": %s, \"tasks\": [",
                   what.c_str(), static_cast<long long>(cores), result.trials, result.rounds, result.seconds, result.stop_reason.c_str(),
-                  complete ? estimate : -1.0, untuned_estimate, eigen_estimate);
+                  complete ? estimate : -1.0, untuned_estimate, eigen_estimate, p.search, p.predict, p.train, p.lower, p.measure, p.total,
+                  result.guard.checked ? "true" : "false", result.guard.pca, result.guard.compared ? "true" : "false", result.guard.half_pca,
+                  result.guard.fresh_pca, result.guard.fell_back ? "true" : "false", json_quoted(o.log).c_str());
       for (std::size_t i = 0; i < result.tasks.size(); ++i) {
         const auto& t = result.tasks[i];
-        std::printf("%s{\"name\": %s, \"weight\": %g, \"trials\": %zu, \"best_seconds\": %.9g, \"reference_seconds\": %.9g, "
-                    "\"untuned_seconds\": %.9g}",
-                    i ? ", " : "", json_quoted(t.name).c_str(), t.weight, t.trials, confirmed[i].best > 0 ? confirmed[i].best : t.best_seconds,
-                    confirmed[i].eigen, confirmed[i].untuned);
+        std::printf("%s{\"name\": %s, \"workload_key\": %s, \"weight\": %g, \"flops\": %lld, \"trials\": %zu, \"transferred\": %zu, "
+                    "\"best_seconds\": %.9g, \"reference_seconds\": %.9g, \"untuned_seconds\": %.9g}",
+                    i ? ", " : "", json_quoted(t.name).c_str(), json_quoted(t.workload_key).c_str(), t.weight, static_cast<long long>(t.flops),
+                    t.trials, t.transferred, confirmed[i].best > 0 ? confirmed[i].best : t.best_seconds, confirmed[i].eigen, confirmed[i].untuned);
       }
       std::printf("]}\n");
     } else {

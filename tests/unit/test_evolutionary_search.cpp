@@ -70,6 +70,24 @@ TEST_CASE("guided by a model, the search proposes candidates the model rates far
   CHECK(distinct.size() == 32);
 }
 
+TEST_CASE("the population shrinks with the candidates asked for: 32 each, at least min_population") {
+  const auto space = gemm_space();
+  search::SearchContext context{.space = &space, .score = scorer()};
+  Rng rng(3);
+  search::EvolutionarySearch policy({.population = 2048, .iterations = 1, .eps_greedy = 0.0});
+  REQUIRE(policy.ask(context, 2, rng).size() == 2);
+  CHECK(policy.last_stats().scored == 256 * 2);  // 2 x 32 = 64, raised to min_population
+  REQUIRE(policy.ask(context, 16, rng).size() == 16);
+  CHECK(policy.last_stats().scored == 512 * 2);
+  REQUIRE(policy.ask(context, 64, rng).size() == 64);
+  CHECK(policy.last_stats().scored == 2048 * 2);  // Ansor's round: the whole population
+  REQUIRE(policy.ask(context, 200, rng).size() == 200);
+  CHECK(policy.last_stats().scored == 2048 * 2);  // never above `population`
+  search::EvolutionarySearch fixed({.population = 2048, .iterations = 1, .eps_greedy = 0.0, .per_candidate = 0});
+  REQUIRE(fixed.ask(context, 2, rng).size() == 2);
+  CHECK(fixed.last_stats().scored == 2048 * 2);
+}
+
 TEST_CASE("measured candidates are never proposed again, and told ones seed the next population") {
   const auto space = gemm_space();
   std::set<std::uint64_t> measured;

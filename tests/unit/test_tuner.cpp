@@ -370,6 +370,29 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
     CHECK(result.guard.message.find("replaced by a fresh model") != std::string::npos);
     CHECK(tuner.model_ready());
   }
+  SUBCASE("while it is judged, part of each round is drawn at random instead of asked of the policy") {
+    struct CountingPolicy {
+      search::RandomSearch inner;
+      std::shared_ptr<std::vector<std::size_t>> asked = std::make_shared<std::vector<std::size_t>>();
+      std::vector<search::CpuCandidate> ask(const search::SearchContext& context, std::size_t n, Rng& rng) {
+        asked->push_back(n);
+        return inner.ask(context, n, rng);
+      }
+      void tell(const search::SearchContext& context, std::span<const search::CpuCandidate> candidates, std::span<const double> seconds) {
+        inner.tell(context, candidates, seconds);
+      }
+    };
+    CountingPolicy policy;
+    auto asked = policy.asked;
+    search::TunerOptions options{.measures_per_round = 16, .model_ready = true};
+    options.guard = {.enabled = true, .min_records = 16, .min_pca = 0.0, .against_fresh = false, .random_share = 0.25};
+    auto tuner = make_tuner(std::move(trained), policy, dir / "log.json", options);
+    auto result = tuner.tune(gemm_task(), {.trials = 32}).value();
+    CHECK(result.trials == 32);
+    REQUIRE(asked->size() == 2);
+    CHECK((*asked)[0] == 12);  // 4 of the judged round drawn at random
+    CHECK((*asked)[1] == 16);  // the verdict is in: the policy gets the whole round
+  }
   SUBCASE("not compared when it is worse than chance") {
     search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
     options.guard = {.enabled = true, .min_records = 8, .min_pca = 1.01};
@@ -408,5 +431,17 @@ TEST_CASE("schedules of tuned shapes are transplanted first, and a task of anoth
   const auto& other = result.tasks[1];
   CHECK(other.transferred == 0);
   CHECK(other.transfer_note.find("no record of this kernel class") != std::string::npos);
+
+  // A model given trained is judged on searched candidates only: the transplanted ones, a narrow sample of
+  // good schedules, do not count toward the guard's records.
+  search::TunerOptions judged{.measures_per_round = 8, .model_ready = true};
+  judged.guard = {.enabled = true, .min_records = 8, .min_pca = 0.0, .against_fresh = false};
+  auto guarded = make_tuner(small_model(), search::RandomSearch{}, dir / "log2.json", judged);
+  guarded.transfer_from(tuned, {.per_task = 8, .sources_per_key = 3});
+  std::vector<search::TuneTask> one = {tasks[0]};
+  auto first_rounds = guarded.tune(one, {.trials = 11}).value();  // 3 transplanted, then 8 searched
+  CHECK(first_rounds.tasks[0].transferred == 3);
+  CHECK(first_rounds.guard.checked);
+  CHECK(first_rounds.guard.records == 8);
   std::filesystem::remove_all(dir);
 }

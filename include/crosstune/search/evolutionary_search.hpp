@@ -35,13 +35,19 @@
 namespace crosstune::search {
 
 struct EvolutionaryOptions {
-  std::size_t population = 2048;       ///< candidates per generation
+  std::size_t population = 2048;       ///< candidates per generation, at most
   std::size_t iterations = 4;          ///< generations after the first (each scored by the model)
   double mutation_probability = 0.85;  ///< a child is its parent mutated
   double crossover_probability = 0.0;  ///< of the rest: a crossover with a second parent (else a copy)
   double eps_greedy = 0.05;            ///< share of each answer drawn at random
   double init_measured_ratio = 0.2;    ///< share of the first generation taken from the best measured
   std::size_t keep_measured = 256;     ///< best measured candidates kept as parents
+  /// The population is at most this many times the candidates asked for, and at least `min_population`
+  /// (0: always `population`). Ansor's 2048 is 32 per candidate of its 64-candidate rounds; a network tuned
+  /// 8 candidates a round would otherwise score 10 240 candidates per 8 measured, and with the shipped CPU
+  /// model prediction took 16% of ResNet-50's tuning time (docs/search.md).
+  std::size_t per_candidate = 32;
+  std::size_t min_population = 256;
 
   /// An Error naming the option that is out of range.
   [[nodiscard]] Expected<void> validate() const {
@@ -94,12 +100,13 @@ class EvolutionarySearch {
     const schedule::CpuSketchSpace& space = *context.space;
 
     // The first generation: the best measured, then random samples.
+    const std::size_t size = population_for(n);
     std::vector<CpuCandidate> population;
-    population.reserve(options_.population);
-    const auto from_measured = std::min(measured_.size(), static_cast<std::size_t>(std::floor(
-                                                              options_.init_measured_ratio * static_cast<double>(options_.population))));
+    population.reserve(size);
+    const auto from_measured =
+        std::min(measured_.size(), static_cast<std::size_t>(std::floor(options_.init_measured_ratio * static_cast<double>(size))));
     for (std::size_t i = 0; i < from_measured; ++i) population.push_back(measured_[i].second);
-    while (population.size() < options_.population) population.push_back(space.sample(rng));
+    while (population.size() < size) population.push_back(space.sample(rng));
 
     // Every unmeasured candidate scored, by hash: its best score (scores of one candidate agree).
     std::unordered_map<std::uint64_t, std::pair<float, CpuCandidate>> seen;
@@ -180,6 +187,13 @@ class EvolutionarySearch {
     stats_.random = random.size();
     for (auto& c : random) out.push_back(std::move(c));
     return out;
+  }
+
+  /// The population for an answer of `n` candidates (EvolutionaryOptions::per_candidate).
+  [[nodiscard]] std::size_t population_for(std::size_t n) const noexcept {
+    if (options_.per_candidate == 0) return options_.population;
+    const std::size_t wanted = n > options_.population / options_.per_candidate ? options_.population : n * options_.per_candidate;
+    return std::max<std::size_t>(2, std::min(options_.population, std::max(wanted, options_.min_population)));
   }
 
   /// Keeps the best measured candidates (by mean cost) as parents of the next first generations.
