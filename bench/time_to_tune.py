@@ -38,21 +38,30 @@ def read_json(path):
         return None
 
 
-def curve(log_path, flops):
-    """[(trial, seconds since the start, best GFLOP/s so far)] from a crosstune log."""
-    points, best, start = [], 0.0, None
+def timed_records(log_path):
+    """[(trial, seconds since the start, workload key, mean cost or None)] from a crosstune log: each record's
+    timestamp less the first record's timestamp and its build and run time."""
     try:
         with open(log_path) as f:
             lines = [json.loads(line) for line in f if line.strip()]
     except (OSError, json.JSONDecodeError):
         return []
+    out, start = [], None
     for i, rec in enumerate(lines):
         costs, error, all_cost, stamp = rec["r"][0], rec["r"][1], rec["r"][2], rec["r"][3]
         if start is None:
             start = stamp - all_cost
-        if error == 0 and costs:
-            best = max(best, flops / (sum(costs) / len(costs)) / 1e9)
-        points.append((i + 1, stamp - start, best))
+        out.append((i + 1, stamp - start, rec["i"][0][0], sum(costs) / len(costs) if error == 0 and costs else None))
+    return out
+
+
+def curve(log_path, flops):
+    """[(trial, seconds since the start, best GFLOP/s so far)] from a crosstune log."""
+    points, best = [], 0.0
+    for trial, seconds, _, cost in timed_records(log_path):
+        if cost:
+            best = max(best, flops / cost / 1e9)
+        points.append((trial, seconds, best))
     return points
 
 
@@ -63,20 +72,11 @@ def network_curve(log_path, tasks):
     best = {t["workload_key"]: t["untuned_seconds"] for t in tasks}
     if any(not (v > 0) for v in best.values()):
         return []
-    points, start = [], None
-    try:
-        with open(log_path) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, json.JSONDecodeError):
-        return []
-    for i, rec in enumerate(lines):
-        key = rec["i"][0][0]
-        costs, error, all_cost, stamp = rec["r"][0], rec["r"][1], rec["r"][2], rec["r"][3]
-        if start is None:
-            start = stamp - all_cost
-        if error == 0 and costs and key in best:
-            best[key] = min(best[key], sum(costs) / len(costs))
-        points.append((i + 1, stamp - start, sum(weight[k] * best[k] for k in best)))
+    points = []
+    for trial, seconds, key, cost in timed_records(log_path):
+        if cost and key in best:
+            best[key] = min(best[key], cost)
+        points.append((trial, seconds, sum(weight[k] * best[k] for k in best)))
     return points
 
 
@@ -113,8 +113,11 @@ def network_table(args, cases):
             note = ""
             guard = result.get("guard", {})
             if side in ("model", "both"):
-                note = ("replaced (PCA %.2f; half %.2f vs fresh %.2f)" % (guard.get("pca", 0), guard.get("half_pca", 0), guard.get("fresh_pca", 0))
-                        if guard.get("fell_back") else "kept (PCA %.2f)" % guard.get("pca", 0) if guard.get("checked") else "not judged")
+                verdict = "replaced" if guard.get("fell_back") else "kept"
+                pca = "PCA %.2f" % guard.get("pca", 0)
+                if guard.get("compared"):
+                    pca += "; half %.2f vs fresh %.2f" % (guard.get("half_pca", 0), guard.get("fresh_pca", 0))
+                note = f"{verdict} ({pca})" if guard.get("checked") else "not judged"
             if side in ("transfer", "both"):
                 note += ("; " if note else "") + "%d transplanted" % sum(t.get("transferred", 0) for t in result["tasks"])
             profile = result.get("profile", {})

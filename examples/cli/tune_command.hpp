@@ -503,7 +503,7 @@ inline void add_tune_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--search", o->search, "evolutionary (default) or random")->check(CLI::IsMember({"evolutionary", "random"}));
   cmd->add_option("--per-round", o->per_round, "Candidates measured per round (default 64)")->check(count_in(1, 100000));
-  cmd->add_option("--population", o->population, "Evolutionary search: population (default 2048)")->check(count_in(2, 1000000));
+  cmd->add_option("--population", o->population, "Evolutionary search: population at most (default 2048; 32 per candidate of a round, at least 256)")->check(count_in(2, 1000000));
   cmd->add_option("--iterations", o->iterations, "Evolutionary search: generations per round (default 4)")->check(count_in(0, 1000));
   cmd->add_option("--early-stopping", o->early_stopping, "A task is done after this many rounds without a better kernel (default: never)")
       ->check(count_in(1, 1000000));
