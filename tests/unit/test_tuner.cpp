@@ -306,6 +306,15 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
     REQUIRE(first.tune(gemm_task(), {.trials = 16}));
     trained = std::move(first.model());
   }
+  // A tuner judging `trained`, with a fresh model that counts how often it is made.
+  auto guarded = [&](const search::TunerOptions& options, int& made) {
+    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
+    tuner.set_fresh_model([&made] {
+      ++made;
+      return small_model();
+    });
+    return tuner;
+  };
   SUBCASE("kept when it reaches min_pca") {
     search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
     options.guard = {.enabled = true, .min_records = 8, .min_pca = 0.0};
@@ -321,12 +330,8 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
   SUBCASE("replaced by a fresh model when it does not") {
     search::TunerOptions options{.measures_per_round = 8, .model_ready = true};
     options.guard = {.enabled = true, .min_records = 8, .min_pca = 1.01};  // nothing reaches it
-    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
     int made = 0;
-    tuner.set_fresh_model([&] {
-      ++made;
-      return small_model();
-    });
+    auto tuner = guarded(options, made);
     auto result = tuner.tune(gemm_task(), {.trials = 24}).value();
     CHECK(result.guard.checked);
     CHECK(result.guard.fell_back);
@@ -337,12 +342,8 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
   SUBCASE("compared with a fresh model trained on half of the first measurements: kept within the margin") {
     search::TunerOptions options{.measures_per_round = 16, .model_ready = true};
     options.guard = {.enabled = true, .min_records = 16, .min_pca = 0.0, .against_fresh = true, .margin = 1.0};
-    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
     int made = 0;
-    tuner.set_fresh_model([&] {
-      ++made;
-      return small_model();
-    });
+    auto tuner = guarded(options, made);
     auto result = tuner.tune(gemm_task(), {.trials = 16}).value();
     CHECK(result.guard.compared);
     CHECK_FALSE(result.guard.fell_back);
@@ -357,12 +358,8 @@ TEST_CASE("the negative-transfer guard judges a model given trained before trust
   SUBCASE("compared with a fresh model: replaced by it when it ranks worse") {
     search::TunerOptions options{.measures_per_round = 16, .model_ready = true};
     options.guard = {.enabled = true, .min_records = 16, .min_pca = 0.0, .against_fresh = true, .margin = -1.01};  // nothing passes
-    auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
     int made = 0;
-    tuner.set_fresh_model([&] {
-      ++made;
-      return small_model();
-    });
+    auto tuner = guarded(options, made);
     auto result = tuner.tune(gemm_task(), {.trials = 32}).value();
     CHECK(result.guard.compared);
     CHECK(result.guard.fell_back);

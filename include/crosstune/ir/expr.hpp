@@ -488,10 +488,9 @@ inline bool div_or_mod(const ExprPool& pool, ExprId id, ExprOp op, ExprId& x, st
 
 /// Folds the pieces of a fused loop variable back together: (x / c % e)·k·c + (x % c)·k becomes
 /// (x % (c·e))·k, and (x / c)·k·c + (x % c)·k becomes x·k — the index a tensor's flat offset takes when a
-/// loop fuses its contiguous axes. Repeats until nothing folds; returns whether anything did.
+/// loop fuses its contiguous axes. Repeats until nothing folds.
 template <class Simplify, class Extent>
-bool fold_fused(ExprPool& pool, Terms& terms, std::int64_t& constant, Simplify&& simplify, Extent&& extent) {
-  bool any = false;
+void fold_fused(ExprPool& pool, Terms& terms, std::int64_t& constant, Simplify&& simplify, Extent&& extent) {
   for (bool again = true; again;) {
     again = false;
     for (std::size_t i = 0; i < terms.size() && !again; ++i) {
@@ -515,11 +514,10 @@ bool fold_fused(ExprPool& pool, Terms& terms, std::int64_t& constant, Simplify&&
           if (t != i && t != j) rest.push_back(terms[t]);
         collect_affine(pool, folded, k, rest, constant, simplify, extent);
         terms = std::move(rest);
-        again = any = true;
+        again = true;
       }
     }
   }
-  return any;
 }
 }  // namespace expr_detail
 

@@ -1,8 +1,8 @@
 // crosstune/search/evolutionary_search.hpp — Ansor's evolutionary search guided by the cost model (a
 // SearchPolicy).
 //
-// Each ask() (Zheng et al., OSDI'20, section 5.1) starts from a population of `population` candidates —
-// the best measured ones (`init_measured_ratio` of it) and random samples of the sketches — and runs
+// Each ask() (Zheng et al., OSDI'20, section 5.1) starts from a population of up to `population` candidates
+// (32 per candidate asked, at least `min_population`) — the best measured ones (`init_measured_ratio` of it) and random samples of the sketches — and runs
 // `iterations` generations: the cost model scores the population, every unmeasured candidate it scored
 // is remembered with its score, and the next generation is drawn by roulette selection on the scores,
 // each child a mutation of its parent with probability `mutation_probability` (a tile factor moved
