@@ -139,6 +139,62 @@ TEST_CASE("emitted kernels compile and compute the reference's result") {
   }
 }
 
+namespace {
+/// A 32^3 matmul tiled x_0, y_0, k, x_1, y_1 with tile x_tile by y_tile unrolled under the k loop.
+schedule::State register_tile(std::shared_ptr<const ir::ComputeDag> dag, std::int64_t x_tile, std::int64_t y_tile) {
+  schedule::State s(std::move(dag));
+  s.split(2, 0, {x_tile}).value();
+  s.split(2, 2, {y_tile}).value();
+  const std::int64_t order[] = {0, 2, 4, 1, 3};
+  s.reorder(2, order).value();
+  s.pragma(2, 0, "auto_unroll_max_step$512").value();
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and the kernel is still right") {
+  // GCC would vectorise the k loop with a vector accumulator per tile statement (cpu.hpp says why not)
+  auto dag = share(ir::matmul(32, 32, 32));
+  const std::string big = codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), {.function_name = "big"});
+  CHECK(contains(big, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar\n      for (int k = 0;"));
+  CHECK(contains(big, "CROSSTUNE_UNROLL(16)\n        for (int x_1 = 0;"));
+  // a tile of 4 statements: GCC's vectorised reduction is no slower, the loop is left alone
+  codegen::CpuCodegenOptions small_options;
+  small_options.function_name = "small";
+  small_options.preamble = false;
+  const std::string small = codegen::emit_cpp(codegen::lower(register_tile(dag, 2, 2)).value(), small_options);
+  CHECK_FALSE(contains(small, "safelen"));
+  // a loop left inside the k loop (the tile is not unrolled): nothing to keep scalar
+  schedule::State rolled(dag);
+  rolled.split(2, 0, {16}).value();
+  rolled.split(2, 2, {16}).value();
+  const std::int64_t order[] = {0, 2, 4, 1, 3};
+  rolled.reorder(2, order).value();
+  codegen::CpuCodegenOptions rolled_options;
+  rolled_options.function_name = "rolled";
+  rolled_options.preamble = false;
+  const std::string plain = codegen::emit_cpp(codegen::lower(rolled).value(), rolled_options);
+  CHECK_FALSE(contains(plain, "safelen"));
+  // without OpenMP there is no pragma at all
+  codegen::CpuCodegenOptions serial;
+  serial.openmp = false;
+  CHECK_FALSE(contains(codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), serial), "#pragma omp"));
+
+  const crosstune::test::TempDir dir;
+  auto built = measure::compile_shared_library(big + small + plain, dir / "k.so");
+  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+  auto library = measure::SharedLibrary::open(dir / "k.so").value();
+  Rng rng(9);
+  std::vector<float> a = test::random_values(32 * 32, rng), b = test::random_values(32 * 32, rng), want(32 * 32);
+  ir::reference::matmul(a, b, want, 32, 32, 32).value();
+  for (const char* name : {"big", "small", "rolled"}) {
+    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
+    std::vector<float> got(32 * 32, -1.0f);
+    kernel(a.data(), b.data(), got.data());
+    CHECK_MESSAGE(test::worst_relative_error(got, want) < 1e-4, name);
+  }
+}
+
 TEST_CASE("kernel_signature and kernel_source give the measurers the kernel's buffers and a unit-sharable source") {
   auto dag = share(ir::matmul(8, 4, 6));
   const auto nest = codegen::lower(tiled_matmul(dag)).value();

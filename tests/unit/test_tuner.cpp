@@ -297,15 +297,24 @@ TEST_CASE("bad budgets and tasks are refused with what to do") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the negative-transfer guard judges a model given trained before trusting it") {
-  const auto dir = fresh_dir("guard");
-  // A model that has learned something: trained on a first run's records.
-  model::MlpModel trained = small_model();
-  {
+namespace {
+/// A model that has learned something: trained on a first run's records. The run is made once; each
+/// subcase below starts from a copy of its weights.
+model::MlpModel trained_model() {
+  static const std::string weights = [] {
+    const auto dir = fresh_dir("guard-first");
     auto first = make_tuner(small_model(), search::RandomSearch{}, dir / "first.json", {.measures_per_round = 8, .min_train_records = 8});
     REQUIRE(first.tune(gemm_task(), {.trials = 16}));
-    trained = std::move(first.model());
-  }
+    std::filesystem::remove_all(dir);
+    return first.model().serialize();
+  }();
+  return model::MlpModel::deserialize(weights, "the trained model").value();
+}
+}  // namespace
+
+TEST_CASE("the negative-transfer guard judges a model given trained before trusting it") {
+  const auto dir = fresh_dir("guard");
+  model::MlpModel trained = trained_model();
   // A tuner judging `trained`, with a fresh model that counts how often it is made.
   auto guarded = [&](const search::TunerOptions& options, int& made) {
     auto tuner = make_tuner(std::move(trained), search::EvolutionarySearch({.population = 64, .iterations = 1}), dir / "log.json", options);
