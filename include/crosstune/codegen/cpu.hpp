@@ -10,6 +10,7 @@
 //   std::string source = crosstune::codegen::emit_cpp(nest, {.function_name = "matmul_512"});
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -223,9 +224,12 @@ class Printer {
     return (loop.annotation == IteratorAnnotation::unroll || loop.unroll) && loop.extent > 1 && loop.extent <= max_unroll;
   }
 
-  /// Statement copies in `body` once its unroll pragmas are applied; 0 when a loop would remain (a loop
-  /// that is neither unrolled nor of extent 1) or the body holds anything but stores.
+  /// Statement copies in `body` once its unroll pragmas are applied (counted up to 2^20); 0 when a loop
+  /// would remain (one that is neither unrolled nor of extent 1) or the body holds anything but stores.
+  /// Inside the kept-scalar loop no parallel or simd pragma is printed, so a loop marked to unroll is
+  /// unrolled whatever else it is marked.
   [[nodiscard]] std::int64_t unrolled_copies(const std::vector<Stmt>& body) const {
+    constexpr std::int64_t enough = std::int64_t{1} << 20;
     std::int64_t copies = 0;
     for (const Stmt& s : body) {
       if (s.kind == StmtKind::store) {
@@ -234,26 +238,26 @@ class Printer {
       }
       if (s.kind != StmtKind::loop) return 0;
       const Loop& loop = nest_.loops[static_cast<std::size_t>(s.loop)];
-      // inside the serial loop no simd pragma is printed, so a loop marked for both is unrolled
-      if (loop.extent != 1 && !(unrolls(loop) && loop.annotation != IteratorAnnotation::parallel)) return 0;
+      if (loop.extent != 1 && !unrolls(loop)) return 0;
       const std::int64_t inner = unrolled_copies(s.body);
       if (inner == 0) return 0;
-      copies += loop.extent * inner;
+      copies = std::min(enough, copies + loop.extent * inner);
     }
     return copies;
   }
 
   /// A reduction loop whose whole body is a fully unrolled register tile of `serial_reduction_copies` or
-  /// more statements. GCC's loop vectoriser takes such a loop (now innermost) as a reduction over k and
-  /// keeps every statement of the tile in its own vector accumulator: far more than the registers hold,
-  /// so the kernel spills and runs 2-20x slower, and register allocation over the huge body takes up to a
-  /// minute (a 32x16 tile of a 32^3 GEMM: 17 us and 51 s to compile, against 0.75 us and 0.8 s with the
-  /// loop kept scalar, GCC 12 on Zen 5). `omp simd safelen(1) simdlen(1)` asks for one lane: GCC and Clang leave the
-  /// loop scalar and SLP still vectorises the unrolled tile. `safelen(1)` makes the iterations run in order,
-  /// so the loop-carried accumulation stays exact.
+  /// more statements. GCC's loop vectoriser takes such a loop (innermost once the tile is unrolled) as a
+  /// reduction and keeps each statement of the tile in a vector accumulator of its own: far more than the
+  /// registers hold, so the kernel spills and runs 1.7-29x slower, and register allocation over the huge
+  /// body can take a minute (a 32x16 tile of a 32^3 GEMM: 17 us and 51 s to compile, against 0.75 us and
+  /// 0.8 s with the loop kept scalar; GCC 12, Zen 5). `omp simd safelen(1) simdlen(1)` asks for one lane:
+  /// GCC and Clang leave the loop scalar and SLP still vectorises the unrolled tile; `safelen(1)` keeps the
+  /// iterations in order, so the loop-carried accumulation is exact.
   [[nodiscard]] bool serial_reduction(const Stmt& s) const {
     const Loop& loop = nest_.loops[static_cast<std::size_t>(s.loop)];
-    return loop.kind == schedule::IteratorKind::reduction && loop.extent > 1 && unrolled_copies(s.body) >= serial_reduction_copies;
+    return loop.kind == schedule::IteratorKind::reduction && loop.extent > 1 &&
+           unrolled_copies(s.body) >= serial_reduction_copies;
   }
 
   /// Below this many accumulators GCC's vectorised reduction is no slower (a 4-statement tile: equal).
