@@ -164,6 +164,15 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   small_options.preamble = false;
   const std::string small = codegen::emit_cpp(codegen::lower(register_tile(dag, 2, 2)).value(), small_options);
   CHECK_FALSE(contains(small, "safelen"));
+  // a tile whose inner loop is vectorised keeps its omp simd, and the k loop is left alone
+  auto vectorised_tile = register_tile(dag, 16, 16);
+  vectorised_tile.annotate(2, 4, IteratorAnnotation::vectorize).value();
+  codegen::CpuCodegenOptions vectorised_options;
+  vectorised_options.function_name = "vectorised";
+  vectorised_options.preamble = false;
+  const std::string vectorised = codegen::emit_cpp(codegen::lower(vectorised_tile).value(), vectorised_options);
+  CHECK_FALSE(contains(vectorised, "safelen"));
+  CHECK(contains(vectorised, "#pragma omp simd\n          for (int y_1 = 0;"));
   // a loop left inside the k loop (the tile is not unrolled): nothing to keep scalar
   schedule::State rolled(dag);
   rolled.split(2, 0, {16}).value();
@@ -181,13 +190,13 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   CHECK_FALSE(contains(codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), serial), "#pragma omp"));
 
   const crosstune::test::TempDir dir;
-  auto built = measure::compile_shared_library(big + small + plain, dir / "k.so");
+  auto built = measure::compile_shared_library(big + small + vectorised + plain, dir / "k.so");
   REQUIRE_MESSAGE(built.has_value(), built.error().describe());
   auto library = measure::SharedLibrary::open(dir / "k.so").value();
   Rng rng(9);
   std::vector<float> a = test::random_values(32 * 32, rng), b = test::random_values(32 * 32, rng), want(32 * 32);
   ir::reference::matmul(a, b, want, 32, 32, 32).value();
-  for (const char* name : {"big", "small", "rolled"}) {
+  for (const char* name : {"big", "small", "vectorised", "rolled"}) {
     auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
     std::vector<float> got(32 * 32, -1.0f);
     kernel(a.data(), b.data(), got.data());
