@@ -30,6 +30,16 @@ NETWORKS = {"resnet50": "ResNet-50", "mobilenet_v2": "MobileNet-V2", "inception_
 NETWORK_SIDES = ("scratch", "model", "transfer", "both")
 
 
+def label(case, names):
+    """The printed name of a case; "-nhwc" (channels-last layout) kept as a suffix."""
+    base = case.removesuffix("-nhwc")
+    return names.get(base, base) + (" NHWC" if base != case else "")
+
+
+def is_network(case):
+    return case.removesuffix("-nhwc") in NETWORKS
+
+
 def read_json(path):
     try:
         with open(path) as f:
@@ -103,7 +113,7 @@ def network_table(args, cases):
             if points:
                 runs[side] = (result, points)
         if "scratch" not in runs:
-            print(f"| {NETWORKS.get(c, c)} | scratch | missing | | | | | | | |")
+            print(f"| {label(c, NETWORKS)} | scratch | missing | | | | | | | |")
             continue
         target = runs["scratch"][1][-1][2] / 0.95
         base = reach_latency(runs["scratch"][1], target)
@@ -123,7 +133,7 @@ def network_table(args, cases):
             profile = result.get("profile", {})
             model_share = ((profile.get("train", 0) + profile.get("predict", 0)) / profile["total"] * 100
                            if profile.get("total") else 0)
-            row = [NETWORKS.get(c, c), side, str(result.get("trials", "-")), f"{result.get('seconds', 0):.0f} s",
+            row = [label(c, NETWORKS), side, str(result.get("trials", "-")), f"{result.get('seconds', 0):.0f} s",
                    f"{points[-1][2] * 1e3:.1f} ms", *fmt_reach(r), ratio, note, f"{model_share:.1f}%"]
             print("| " + " | ".join(row) + " |")
 
@@ -145,8 +155,8 @@ def main():
     parser.add_argument("--model", default="models/pretrained-cpu.bin")
     parser.add_argument("cases", nargs="*", default=list(CASES))
     args = parser.parse_args()
-    networks = [c for c in args.cases if c in NETWORKS]
-    args.cases = [c for c in args.cases if c not in NETWORKS]
+    networks = [c for c in args.cases if is_network(c)]
+    args.cases = [c for c in args.cases if not is_network(c)]
     if networks:
         network_table(args, networks)
     if not args.cases:
@@ -170,12 +180,12 @@ def main():
             flops = result["best_gflops"] * 1e9 * result["best_seconds"]
             sides[side] = (result, curve(log_path, flops))
         if sides.get("scratch") is None:
-            print(f"| {CASES.get(c, c)} | - | missing | | | | | | | | | | |")
+            print(f"| {label(c, CASES)} | - | missing | | | | | | | | | | |")
             continue
         scratch_result, scratch_curve = sides["scratch"]
         target = 0.95 * scratch_curve[-1][2]
         a = reach(scratch_curve, target)
-        row = [CASES.get(c, c), str(scratch_result.get("trials", "-")), *fmt_reach(a), f"{scratch_curve[-1][2]:.0f}"]
+        row = [label(c, CASES), str(scratch_result.get("trials", "-")), *fmt_reach(a), f"{scratch_curve[-1][2]:.0f}"]
         if sides.get("model"):
             model_result, model_curve = sides["model"]
             b = reach(model_curve, target)

@@ -11,7 +11,8 @@
 # MODEL (models/pretrained-cpu.bin), SIDES ("scratch model"; "model" alone reuses the from-scratch run that
 # bench/tune_compare.sh made with the same TRIALS, PER_ROUND, THREADS and SEED, tune_<case>.json). Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3
 # convolution, NCHW, batch 1, 56×56, 64 → 64 channels, padding 1 (one of the tasks the shipped CPU model was
-# calibrated on); conv7 = ResNet-50's 3×3 convolution at 7×7, 512 → 512 (not among them).
+# calibrated on); conv7 = ResNet-50's 3×3 convolution at 7×7, 512 → 512 (not among them). A case with
+# -nhwc appended (conv-nhwc, resnet50-nhwc, ...) tunes the same in channels-last layout (--layout NHWC).
 # Network cases (resnet50, mobilenet_v2, inception_v3, bert_base) tune every task of the network for
 # NET_SECONDS (default 300) at NET_PER_ROUND (8) a round, and may add two sides: transfer (no model, the
 # schedules of TRANSFER, default models/pretrained-cpu.json.gz, the shipped model's calibration records,
@@ -40,14 +41,19 @@ OUT=build/bench-results
 mkdir -p "$OUT"
 
 for c in $CASES; do
+  layout=()
+  base=$c
+  if [[ "$c" == *-nhwc ]]; then layout=(--layout NHWC); base=${c%-nhwc}; fi
   # shellcheck disable=SC2054 # the commas are in the shapes
-  case "$c" in
+  case "$base" in
     gemm) args=(--op matmul --shape 1024,1024,1024) ;;
     conv) args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1) ;;
     conv7) args=(--op conv2d --shape 1,512,7,7,512,3,3 --padding 1) ;;
-    resnet50 | mobilenet_v2 | inception_v3 | bert_base) args=(--network "$c") ;;
-    *) echo "time_to_tune: unknown case $c (gemm, conv, conv7, or a network: resnet50, mobilenet_v2, inception_v3, bert_base)" >&2; exit 2 ;;
+    resnet50 | mobilenet_v2 | inception_v3 | bert_base) args=(--network "$base") ;;
+    *) echo "time_to_tune: unknown case $c (gemm, conv, conv7, or a network: resnet50, mobilenet_v2, inception_v3, bert_base; conv, conv7 and the networks with -nhwc for channels last)" >&2; exit 2 ;;
   esac
+  [ "$base" = gemm ] && [ ${#layout[@]} -gt 0 ] && { echo "time_to_tune: gemm has no layout (gemm-nhwc)" >&2; exit 2; }
+  args+=("${layout[@]}")
   budget=(--trials "$TRIALS" --per-round "$PER_ROUND")
   [ "${args[0]}" = --network ] && budget=(--trials 10000000 --per-round "$NET_PER_ROUND" --time-budget "$NET_SECONDS")
   for side in $SIDES; do

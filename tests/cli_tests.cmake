@@ -214,3 +214,8 @@ add_test(NAME cli.tune_network_json COMMAND ${_cli} tune --network bert_base --t
          --log ${CMAKE_CURRENT_BINARY_DIR}/tune_bert_json.json --no-resume --no-reference --json)
 set_tests_properties(cli.tune_network_json PROPERTIES TIMEOUT 900 PASS_REGULAR_EXPRESSION
   "^\\{\"network\": \"bert_base\", .*\"trials\": 4, .*\"profile\": \\{\"search\": [0-9.]+, .*\"guard\": \\{\"checked\": false.*\"tasks\": \\[\\{\"name\": \"[^\"]+\", \"workload_key\": \"\\[.*\"weight\": [0-9]+, \"flops\": [0-9]+, ")
+# --layout NHWC with --network: every convolution, pool and residual add of the network in channels last.
+add_test(NAME cli.tune_network_nhwc COMMAND ${_cli} tune --network resnet50 --layout NHWC --trials 2 --per-round 2
+         --population 64 --log ${CMAKE_CURRENT_BINARY_DIR}/tune_resnet_nhwc.json --no-resume --no-reference --json)
+set_tests_properties(cli.tune_network_nhwc PROPERTIES TIMEOUT 900 FAIL_REGULAR_EXPRESSION "NCHW"
+  PASS_REGULAR_EXPRESSION "\"network\": \"resnet50\", .*\"trials\": 2, .*crosstune.conv2d[^A-Z]*NHWC.*add 1x56x56x256")

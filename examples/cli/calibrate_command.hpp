@@ -3,8 +3,9 @@
 //   crosstune calibrate --budget 60 --out my-cpu.bin [--model models/pretrained-cpu.bin] [--log my-cpu.json]
 //
 // It tunes a representative set of tasks — the operators that carry most of the FLOPs of ResNet-50,
-// MobileNet-V2, Inception-V3 and BERT-base (`--tasks` per network) — for three quarters of --budget
-// minutes with search::Tuner, every candidate appended to --log (resumed when it exists). Then it trains the
+// MobileNet-V2, Inception-V3 and BERT-base (`--tasks` per network, the CNNs in `--layout` NCHW, NHWC or
+// both) — for three quarters of --budget minutes with search::Tuner, every candidate appended to --log
+// (resumed when it exists). Then it trains the
 // model on those records: --model's weights fine-tuned, or a fresh BiLSTM, with a fifth of the tasks held
 // out; its pairwise comparison accuracy and top-1 on the held-out tasks (and --model's before training)
 // go into the model card written beside it (OUT.card.md: training data, feature schema and version,
@@ -21,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,30 +40,35 @@ struct CalibrateOptions {
   double budget_minutes = 30;
   std::string out, model, log, target = "native";
   std::size_t threads = 0, tasks_per_network = 4, epochs = 30;
+  std::string layout = "NCHW";  ///< the networks' convolutions: NCHW, NHWC or both
   std::uint64_t seed = 0;
   std::string command_line;
 };
 
 namespace calibrate_detail {
 
-/// The representative tasks: per network, its tasks by FLOPs share (weight × FLOPs), the first
-/// `per_network` of them; the same workload twice counts once.
-[[nodiscard]] inline std::vector<search::TuneTask> representative_tasks(std::size_t per_network) {
+/// The representative tasks: per network and layout, its first `per_network` tasks by FLOPs share
+/// (weight × FLOPs). A workload met again counts toward `per_network` but is measured once (BERT's tasks
+/// have no layout: the second layout adds none of them).
+[[nodiscard]] inline std::vector<search::TuneTask> representative_tasks(std::size_t per_network, std::span<const ir::Layout> layouts) {
   std::vector<search::TuneTask> out;
   std::set<std::string> keys;
-  for (auto name : ir::network_names()) {
-    auto net = ir::network(name).value();
-    std::stable_sort(net.tasks.begin(), net.tasks.end(), [](const ir::NetworkTask& a, const ir::NetworkTask& b) {
-      return static_cast<double>(a.weight) * static_cast<double>(a.flops) > static_cast<double>(b.weight) * static_cast<double>(b.flops);
-    });
-    std::size_t taken = 0;
-    for (const auto& t : net.tasks) {
-      if (taken == per_network) break;
-      if (!keys.insert(t.workload_key).second) continue;
-      auto dag = ir::dag_from_workload_key(t.workload_key);
-      if (!dag) continue;
-      out.push_back({std::make_shared<const ir::ComputeDag>(std::move(*dag)), 1, std::string(name) + ": " + t.name});
-      ++taken;
+  for (const ir::Layout layout : layouts) {
+    for (auto name : ir::network_names()) {
+      auto net = ir::network(name, layout).value();
+      std::stable_sort(net.tasks.begin(), net.tasks.end(), [](const ir::NetworkTask& a, const ir::NetworkTask& b) {
+        return static_cast<double>(a.weight) * static_cast<double>(a.flops) > static_cast<double>(b.weight) * static_cast<double>(b.flops);
+      });
+      const std::size_t taken = std::min(per_network, net.tasks.size());
+      for (std::size_t i = 0; i < taken; ++i) {
+        const ir::NetworkTask& t = net.tasks[i];
+        if (!keys.insert(t.workload_key).second) continue;
+        auto dag = ir::dag_from_workload_key(t.workload_key);
+        if (!dag) continue;
+        std::string label(name);
+        if (layout == ir::Layout::nhwc && t.workload_key.find("NHWC") != std::string::npos) label += " NHWC";
+        out.push_back({std::make_shared<const ir::ComputeDag>(std::move(*dag)), 1, label + ": " + t.name});
+      }
     }
   }
   return out;
@@ -83,7 +90,10 @@ inline void run_calibrate(const CalibrateOptions& o) {
   const std::string log = o.log.empty() ? std::filesystem::path(o.out).replace_extension(".json").string() : o.log;
   const std::string card_path = std::filesystem::path(o.out).replace_extension(".card.md").string();
   check_outputs({o.model}, {{"--out", o.out}, {"--log", log}, {"the model card", card_path}});
-  const auto tasks = representative_tasks(o.tasks_per_network);
+  std::vector<ir::Layout> layouts;
+  if (o.layout != "NHWC") layouts.push_back(ir::Layout::nchw);
+  if (o.layout != "NCHW") layouts.push_back(ir::Layout::nhwc);
+  const auto tasks = representative_tasks(o.tasks_per_network, layouts);
   if (tasks.size() < 2) fail(Error(ErrorKind::invalid_argument, "calibrate needs at least 2 tasks", {}, 0, 0, "raise --tasks"));
 
   // 1. Measure: tune the tasks for three quarters of the budget.
@@ -219,7 +229,9 @@ inline void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--log", o->log, "The measurements (default: OUT with .json); resumed when it exists");
   measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "Threads per kernel and for training (default: all)")->check(count_in(1, 4096));
-  cmd->add_option("--tasks", o->tasks_per_network, "Tasks per network, by FLOPs share (default 4)")->check(count_in(1, 100));
+  cmd->add_option("--tasks", o->tasks_per_network, "Tasks per network and layout, by FLOPs share (default 4)")->check(count_in(1, 100));
+  cmd->add_option("--layout", o->layout, "The networks' convolutions, pools and adds in NCHW (default), NHWC or both")
+      ->check(CLI::IsMember({"NCHW", "NHWC", "both"}));
   cmd->add_option("--epochs", o->epochs, "Training epochs (default 30)")->check(count_in(1, 100000));
   cmd->add_option("--seed", o->seed, "Seed of the search, the held-out tasks and training (default 0)")->check(count_in(0, UINT64_MAX));
   cmd->callback([o, cmd] {

@@ -3,6 +3,7 @@
 //
 //   crosstune tune --op matmul --shape 1024,1024,1024 --trials 256 --log gemm.json [--model M.bin] [--json]
 //   crosstune tune --network resnet50 --trials 2000 --time-budget 3600 --log r50.json
+//   crosstune tune --network resnet50 --layout NHWC --trials 2000 --log r50.json   # channels last
 //
 // The loop is the library's: the task scheduler picks a task, the evolutionary search (or --search random)
 // proposes --per-round candidates guided by the BiLSTM cost model (a fresh one trained online, or --model's
@@ -342,7 +343,7 @@ inline void run_tune(const TuneOptions& o) {
   std::vector<search::TuneTask> tasks;
   std::string what;
   if (!o.network.empty()) {
-    auto net = ir::network(o.network);
+    auto net = ir::network(o.network, o.op.layout == "NHWC" ? ir::Layout::nhwc : ir::Layout::nchw);
     if (!net) fail(net.error());
     what = net->name;
     for (const auto& t : net->tasks) {
@@ -526,7 +527,13 @@ inline void add_tune_command(CLI::App& app) {
   op->excludes(key);
   network->excludes(op);
   network->excludes(key);
-  for (auto* flag : op_options) network->excludes(flag);
+  for (auto* flag : op_options) {
+    if (!flag->check_lname("layout")) {
+      network->excludes(flag);
+      continue;
+    }
+    flag->description(flag->get_description() + "; with --network, the layout of all its convolutions, pools and residual adds");
+  }
   cmd->callback([o, cmd] {
     if (o->network.empty()) check_generation_flags(*cmd, o->op);
     run_tune(*o);

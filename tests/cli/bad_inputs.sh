@@ -371,6 +371,9 @@ expect 2 '--out is required' "$cli" calibrate --budget 1
 cp "$data/../../models/pretrained-gpu.bin" base.bin 2>/dev/null || printf 'x' >base.bin
 expect 1 '--out names an input' "$cli" calibrate --budget 1 --model base.bin --out base.bin
 expect 1 'folder /nonexistent/dir does not exist' "$cli" calibrate --budget 1 --out /nonexistent/dir/m.bin
+expect 2 '--layout: NWHC not in' "$cli" calibrate --budget 1 --layout NWHC --out m.bin
+expect 2 '--layout: both not in' "$cli" tune --network resnet50 --layout both --log t.json
+expect 2 '--stride excludes --network' "$cli" tune --network resnet50 --layout NHWC --stride 2 --log t.json
 # Ctrl-C while tuning: exit 130 after the report, the log whole.
 rm -f tune_interrupted.json
 "$cli" --quiet tune --op matmul --shape 128,128,128 --trials 400 --per-round 8 --population 64 --log tune_interrupted.json \

@@ -340,6 +340,48 @@ TEST_CASE("BERT-base: 8 tasks, 12 layers") {
   CHECK(weight_of(net, "mean 128x768 axis 1") == 48);
 }
 
+TEST_CASE("NHWC networks: the same tasks, weights and FLOPs, every 4-d task in channels-last layout") {
+  for (std::string_view name : network_names()) {
+    const Network nchw = load(name);
+    auto loaded = network(name, Layout::nhwc);
+    REQUIRE_MESSAGE(loaded, (loaded ? std::string() : loaded.error().describe()));
+    const Network& nhwc = *loaded;
+    INFO(name);
+    CHECK(nhwc.flops() == nchw.flops());
+    REQUIRE(nhwc.tasks.size() == nchw.tasks.size());
+    const bool cnn = name != "bert_base";
+    CHECK((nhwc.description.find("NHWC") != std::string::npos) == cnn);
+    for (std::size_t i = 0; i < nhwc.tasks.size(); ++i) {
+      const NetworkTask& a = nchw.tasks[i];
+      const NetworkTask& b = nhwc.tasks[i];
+      INFO(b.name << " " << b.workload_key);
+      if (!cnn || !b.name.starts_with("add ")) CHECK(a.name == b.name);  // an add is named by its shape
+      CHECK(a.weight == b.weight);
+      CHECK(a.flops == b.flops);
+      auto dag = dag_from_workload_key(b.workload_key);
+      REQUIRE(dag);
+      CHECK(dag->flops() == b.flops);
+      const std::string family = workload_family(b.workload_key);
+      if (family == "crosstune.conv2d" || family == "crosstune.depthwise_conv2d" || family == "crosstune.pool2d") {
+        CHECK(b.workload_key.find("\"NHWC\"") != std::string::npos);
+        CHECK(a.workload_key.find("\"NCHW\"") != std::string::npos);
+        const std::string tag = dag->op(dag->size() - 1).tag;
+        if (family != "crosstune.pool2d") CHECK(tag.ends_with("_nhwc"));
+      } else if (cnn && b.name.starts_with("add ")) {
+        // the residual add of C×S×S maps: [1, S, S, C] against [1, C, S, S]
+        const Shape out = dag->op(dag->size() - 1).shape();
+        const Shape in = dag_from_workload_key(a.workload_key)->op(dag->size() - 1).shape();
+        REQUIRE(out.size() == 4);
+        REQUIRE(in.size() == 4);
+        CHECK(out == Shape{1, in[2], in[3], in[1]});
+        CHECK(b.name == "add 1x" + std::to_string(in[2]) + "x" + std::to_string(in[3]) + "x" + std::to_string(in[1]));
+      } else {
+        CHECK(a.workload_key == b.workload_key);  // dense, softmax, BERT's tasks: no layout
+      }
+    }
+  }
+}
+
 TEST_CASE("an unknown network is refused with the known names") {
   for (std::string_view name : {"resnet", "", "ResNet50", "bert"}) {
     auto net = network(name);

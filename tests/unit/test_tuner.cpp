@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -127,6 +128,31 @@ TEST_CASE("once the model guides, it is updated after update_every_records new r
   REQUIRE(result.trials == 40);
   // rounds end at 8, 16, 24, 32, 40 records: the first trains (the model is not ready), then every 16 more
   CHECK(fits->size() == 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("update_growth spaces the updates geometrically once the history is long; out of range is refused") {
+  const auto dir = fresh_dir("update-growth");
+  for (const double growth : {0.0, 0.5}) {
+    FitRecorder model;
+    auto fits = model.fits;
+    auto tuner = search::Tuner(features::StepSequenceExtractor{}, two_cores(), data::UniformSampler{1.0}, std::move(model),
+                               quick_measurer(dir / ("log" + std::to_string(growth) + ".json")), search::RandomSearch{},
+                               {.measures_per_round = 8, .min_train_records = 8, .min_update_steps = 4,
+                                .update_every_records = 16, .update_growth = growth});
+    auto result = tuner.tune(gemm_task(), {.trials = 80}).value();
+    REQUIRE(result.trials == 80);
+    INFO("growth " << growth);
+    // fixed: 8, then every 16: 24, 40, 56, 72. Growth 0.5: 8, 24 (16 > 4), 40 (16 > 12), 64 (20 > 16: the
+    // round ending at 64 is the first with 20 new), and 96 is past the budget.
+    CHECK(fits->size() == (growth == 0.0 ? 5u : 4u));
+  }
+  for (const double growth : {-0.1, 101.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "refused.json", {.update_growth = growth});
+    auto result = tuner.tune(gemm_task(), {.trials = 8});
+    REQUIRE_FALSE(result);
+    CHECK(result.error().message.find("update_growth") != std::string::npos);
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -9,6 +9,7 @@
 // lists a MobileNet-V3; crosstune has no hard-swish or squeeze-excitation builder, so the zoo has V2).
 //
 //   auto net = crosstune::ir::network("resnet50");          // ErrorKind::invalid_argument for an unknown name
+//   auto nhwc = crosstune::ir::network("resnet50", crosstune::ir::Layout::nhwc);  // channels last
 //   if (!net) throw crosstune::ErrorException(net.error());
 //   double latency_ms = 0;
 //   for (const auto& task : net->tasks) {                    // tune_ms: the caller's tuner, best latency
@@ -16,7 +17,13 @@
 //     latency_ms += static_cast<double>(task.weight) * tune_ms(dag);
 //   }
 //
-// All networks are batch 1, float32, NCHW (TOPI's default layout, that of the public conv2d_layer logs).
+// All networks are batch 1, float32. The CNNs come in NCHW (the default: TOPI's layout, that of the public
+// conv2d_layer logs and of crosstune's shipped calibration records) or NHWC (channels last: every
+// convolution, depthwise convolution, pool and residual add takes the layout; the tasks, weights and FLOPs
+// are the same). On a CPU the layout decides what a schedule can vectorise: in NHWC the output channels
+// (multiples of 8 in all three CNNs) are the innermost axis of the output and of the filter (HWIO in
+// crosstune.conv2d), so the innermost tile fills whole vectors even where the feature map is 7×7 or
+// 14×14 (docs/results.md measures both).
 // Layer shapes are facts of the published architectures:
 //   * resnet50 — He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016, Table 1
 //     (50-layer column), 3×224×224. The downsampling stride sits in the 3×3 convolution of the first
@@ -122,14 +129,14 @@ inline std::string padding_suffix(std::int64_t kh, std::int64_t kw, std::int64_t
 /// the first one is kept and returned by finish().
 class TaskList {
  public:
-  explicit TaskList(std::string network) : network_(std::move(network)) {}
+  TaskList(std::string network, Layout layout) : network_(std::move(network)), layout_(layout) {}
 
-  /// A square conv2d (batch 1, NCHW) with symmetric padding; returns the output height/width.
+  /// A square conv2d (batch 1, the list's layout) with symmetric padding; returns the output height/width.
   std::int64_t conv(std::int64_t c_in, std::int64_t size, std::int64_t c_out, std::int64_t kh, std::int64_t kw,
                     std::int64_t stride, std::int64_t pad_h, std::int64_t pad_w) {
     const Conv2dParams p{.batch = 1, .in_channels = c_in, .in_height = size, .in_width = size, .out_channels = c_out,
                          .kernel_h = kh, .kernel_w = kw, .stride_h = stride, .stride_w = stride, .pad_top = pad_h,
-                         .pad_left = pad_w, .pad_bottom = pad_h, .pad_right = pad_w};
+                         .pad_left = pad_w, .pad_bottom = pad_h, .pad_right = pad_w, .layout = layout_};
     std::string name = "conv2d ";
     name += dims({size, size});
     name += ' ';
@@ -154,7 +161,8 @@ class TaskList {
     const std::int64_t pad = (k - 1) / 2;
     const Conv2dParams p{.batch = 1, .in_channels = channels, .in_height = size, .in_width = size,
                          .out_channels = channels, .kernel_h = k, .kernel_w = k, .stride_h = stride,
-                         .stride_w = stride, .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad};
+                         .stride_w = stride, .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad,
+                         .layout = layout_};
     std::string name = "depthwise_conv2d ";
     name += dims({size, size});
     name += ' ';
@@ -171,7 +179,8 @@ class TaskList {
                     std::int64_t pad, bool count_include_pad = true) {
     const Pool2dParams p{.kind = kind, .batch = 1, .channels = channels, .in_height = size, .in_width = size,
                          .kernel_h = k, .kernel_w = k, .stride_h = stride, .stride_w = stride, .pad_top = pad,
-                         .pad_left = pad, .pad_bottom = pad, .pad_right = pad, .count_include_pad = count_include_pad};
+                         .pad_left = pad, .pad_bottom = pad, .pad_right = pad, .count_include_pad = count_include_pad,
+                         .layout = layout_};
     std::string name = kind == PoolKind::max ? "max_pool2d " : "avg_pool2d ";
     name += dims({size, size});
     name += ' ';
@@ -187,7 +196,7 @@ class TaskList {
   /// Global average pooling: an average pool whose window is the whole size×size map.
   void global_avg_pool(std::int64_t channels, std::int64_t size) {
     const Pool2dParams p{.kind = PoolKind::avg, .batch = 1, .channels = channels, .in_height = size,
-                         .in_width = size, .kernel_h = size, .kernel_w = size};
+                         .in_width = size, .kernel_h = size, .kernel_w = size, .layout = layout_};
     std::string name = "global_avg_pool2d ";
     name += dims({size, size});
     name += ' ';
@@ -221,6 +230,10 @@ class TaskList {
     name += " axis ";
     name += std::to_string(axis);
     add(softmax(shape, axis), std::move(name), 1);
+  }
+  /// The residual add of two channels×size×size feature maps, in the list's layout.
+  void residual_add(std::int64_t channels, std::int64_t size) {
+    residual_add(operator_detail::shape4(layout_, 1, channels, size, size));
   }
   /// An element-wise add of two tensors of `shape` (a residual connection).
   void residual_add(const Shape& shape) {
@@ -260,9 +273,12 @@ class TaskList {
   }
 
   std::string network_;
+  Layout layout_ = Layout::nchw;
   std::vector<NetworkTask> tasks_;
   std::optional<Error> error_;
 };
+
+inline std::string layout_text(Layout layout) { return std::string(operator_detail::layout_name(layout)); }
 
 inline Expected<Network> make(std::string name, std::string description, TaskList&& list) {
   auto tasks = std::move(list).finish();
@@ -271,8 +287,8 @@ inline Expected<Network> make(std::string name, std::string description, TaskLis
 }
 
 // He et al. 2016, Table 1, 50 layers; stride in the 3×3 convolution (v1.5), projection shortcuts.
-inline Expected<Network> resnet50() {
-  TaskList t("resnet50");
+inline Expected<Network> resnet50(Layout layout) {
+  TaskList t("resnet50", layout);
   std::int64_t size = t.conv(3, 224, 64, 7, 7, 2);  // conv1: 7×7, 64, stride 2 → 112
   size = t.pool(PoolKind::max, 64, size, 3, 2, 1);    // 3×3 max pool, stride 2 → 56
   std::int64_t channels = 64;
@@ -287,7 +303,7 @@ inline Expected<Network> resnet50() {
       const std::int64_t out = t.conv(stage.width, size, stage.width, 3, 3, stride);
       t.conv(stage.width, out, 4 * stage.width, 1, 1);
       if (b == 0) t.conv(channels, size, 4 * stage.width, 1, 1, stride);  // projection shortcut
-      t.residual_add({1, 4 * stage.width, out, out});
+      t.residual_add(4 * stage.width, out);
       channels = 4 * stage.width;
       size = out;
     }
@@ -296,14 +312,14 @@ inline Expected<Network> resnet50() {
   t.dense_layer(1, 2048, 1000);
   t.softmax_layer({1, 1000}, 1);
   return make("resnet50",
-              "ResNet-50 v1.5 (He et al. 2016; stride in the 3x3 convolutions), batch 1, 3x224x224, NCHW float32; "
+              "ResNet-50 v1.5 (He et al. 2016; stride in the 3x3 convolutions), batch 1, 3x224x224, " + layout_text(layout) + " float32; "
               "conv2d without its bias/ReLU epilogue",
               std::move(t));
 }
 
 // Sandler et al. 2018, Table 2, width multiplier 1.0.
-inline Expected<Network> mobilenet_v2() {
-  TaskList t("mobilenet_v2");
+inline Expected<Network> mobilenet_v2(Layout layout) {
+  TaskList t("mobilenet_v2", layout);
   std::int64_t size = t.conv(3, 224, 32, 3, 3, 2);  // → 112
   std::int64_t channels = 32;
   struct Bottleneck {
@@ -318,7 +334,7 @@ inline Expected<Network> mobilenet_v2() {
       if (row.expansion != 1) t.conv(channels, size, hidden, 1, 1);  // expansion, ReLU6
       const std::int64_t out = t.depthwise(hidden, size, 3, stride);   // depthwise 3×3, ReLU6
       t.conv(hidden, out, row.out, 1, 1);                              // linear projection
-      if (stride == 1 && channels == row.out) t.residual_add({1, row.out, out, out});
+      if (stride == 1 && channels == row.out) t.residual_add(row.out, out);
       channels = row.out;
       size = out;
     }
@@ -328,7 +344,7 @@ inline Expected<Network> mobilenet_v2() {
   t.dense_layer(1, 1280, 1000);  // the 1×1 convolution on the pooled 1×1×1280 map
   t.softmax_layer({1, 1000}, 1);
   return make("mobilenet_v2",
-              "MobileNet-V2 1.0 (Sandler et al. 2018), batch 1, 3x224x224, NCHW float32; conv2d and "
+              "MobileNet-V2 1.0 (Sandler et al. 2018), batch 1, 3x224x224, " + layout_text(layout) + " float32; conv2d and "
               "depthwise_conv2d without their bias/ReLU6 epilogue",
               std::move(t));
 }
@@ -372,8 +388,8 @@ inline void inception_e(TaskList& t, std::int64_t in) {
   t.conv(in, 8, 192, 1, 1);
 }
 
-inline Expected<Network> inception_v3() {
-  TaskList t("inception_v3");
+inline Expected<Network> inception_v3(Layout layout) {
+  TaskList t("inception_v3", layout);
   // stem: 299 → 149 → 147 → 147 → max pool 73 → 1×1 → 71 → max pool 35
   std::int64_t size = t.conv(3, 299, 32, 3, 3, 2, 0, 0);
   size = t.conv(32, size, 32, 3, 3, 1, 0, 0);
@@ -409,7 +425,7 @@ inline Expected<Network> inception_v3() {
   t.dense_layer(1, 2048, 1000);
   t.softmax_layer({1, 1000}, 1);
   return make("inception_v3",
-              "Inception-V3 (Szegedy et al. 2016), batch 1, 3x299x299, NCHW float32, without the auxiliary "
+              "Inception-V3 (Szegedy et al. 2016), batch 1, 3x299x299, " + layout_text(layout) + " float32, without the auxiliary "
               "classifier; conv2d without its bias/ReLU epilogue, concatenations left out",
               std::move(t));
 }
@@ -417,7 +433,7 @@ inline Expected<Network> inception_v3() {
 // Devlin et al. 2019, BERT-base: L = 12, H = 768, A = 12, feed-forward 3072; sequence length 128.
 inline Expected<Network> bert_base() {
   constexpr std::int64_t layers = 12, seq = 128, hidden = 768, heads = 12, head_size = 64, ffn = 3072;
-  TaskList t("bert_base");
+  TaskList t("bert_base", Layout::nchw);  // no 4-d tensors: the layout does not apply
   for (std::int64_t layer = 0; layer < layers; ++layer) {
     for (int projection = 0; projection < 3; ++projection) t.dense_layer(seq, hidden, hidden);  // Q, K, V
     t.batch_matmul_layer(heads, seq, head_size, seq, true);   // Q·Kᵀ per head
@@ -444,11 +460,12 @@ inline Expected<Network> bert_base() {
 /// The names network() knows: "resnet50", "mobilenet_v2", "inception_v3", "bert_base".
 [[nodiscard]] inline std::span<const std::string_view> network_names() noexcept { return network_detail::names; }
 
-/// The tasks of a network of the zoo; an unknown name gives ErrorKind::invalid_argument listing the names.
-[[nodiscard]] inline Expected<Network> network(std::string_view name) {
-  if (name == "resnet50") return network_detail::resnet50();
-  if (name == "mobilenet_v2") return network_detail::mobilenet_v2();
-  if (name == "inception_v3") return network_detail::inception_v3();
+/// The tasks of a network of the zoo, its convolutions, pools and residual adds in `layout` (BERT has none:
+/// its tasks are the same in both); an unknown name gives ErrorKind::invalid_argument listing the names.
+[[nodiscard]] inline Expected<Network> network(std::string_view name, Layout layout = Layout::nchw) {
+  if (name == "resnet50") return network_detail::resnet50(layout);
+  if (name == "mobilenet_v2") return network_detail::mobilenet_v2(layout);
+  if (name == "inception_v3") return network_detail::inception_v3(layout);
   if (name == "bert_base") return network_detail::bert_base();
   std::string known;
   for (std::string_view n : network_names()) {

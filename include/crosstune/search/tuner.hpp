@@ -134,6 +134,12 @@ struct TunerOptions {
   /// in since its last update (1: after every round). A network tuned 8 candidates a round spent 10% of its
   /// wall time in updates after every round.
   std::size_t update_every_records = 64;
+  /// ... and at least this share of the records it was last trained on, so that updates come at geometric
+  /// intervals once the history is long: an update trains on the whole history, and at a fixed interval
+  /// their total cost grows with the square of the run's length. With the shipped 64-wide model kept by
+  /// the guard, a 300 s ResNet-50 run spent 15% of its time in the model at a fixed 64 (docs/results.md,
+  /// fifth pass). 0: every update_every_records.
+  double update_growth = 0.25;
   /// A candidate whose first run takes longer than this many times the task's best cost is timed by that
   /// run alone, when the measurer has set_slow_cutoff (0: every candidate gets the full timing).
   double slow_cutoff_ratio = 10;
@@ -350,6 +356,8 @@ class Tuner {
     if (budget.trials == 0 && !(budget.seconds > 0)) return bad("the budget has neither trials nor seconds", "set trials, seconds or both");
     if (!(budget.seconds >= 0) || !std::isfinite(budget.seconds)) return bad("budget.seconds must be a finite number >= 0", "0: no deadline");
     if (options_.measures_per_round == 0) return bad("measures_per_round must be at least 1", "Ansor measures 64 per round");
+    if (!(options_.update_growth >= 0 && options_.update_growth <= 100))
+      return bad("update_growth must be a number in [0, 100]", "0.25: update once the records have grown by a quarter; 0: at a fixed interval");
     const std::size_t trial_limit = budget.trials > 0 ? budget.trials : std::numeric_limits<std::size_t>::max();
 
     states_.clear();
@@ -567,7 +575,9 @@ class Tuner {
       // Learn (not while the guard still judges the given model: it must be judged on records it has not
       // learned from).
       const bool guard_pending = judge_given_model && !guard_.checked;
-      const bool update_due = !model_ready_ || history_.size() >= trained_on_ + std::max<std::size_t>(options_.update_every_records, 1);
+      const auto grown = static_cast<std::size_t>(std::ceil(options_.update_growth * static_cast<double>(trained_on_)));
+      const bool update_due =
+          !model_ready_ || history_.size() >= trained_on_ + std::max({options_.update_every_records, grown, std::size_t{1}});
       if (options_.update_model && ok_count > 0 && !stop.load() && !guard_pending && update_due) {
         t0 = clock::now();
         if (auto ok = update_model(); !ok) return unexpected(std::move(ok).error());
