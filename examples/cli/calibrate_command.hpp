@@ -5,11 +5,11 @@
 // It tunes a representative set of tasks — the operators that carry most of the FLOPs of ResNet-50,
 // MobileNet-V2, Inception-V3 and BERT-base (`--tasks` per network, the CNNs in `--layout` NCHW, NHWC or
 // both) — for three quarters of --budget minutes with search::Tuner, every candidate appended to --log
-// (resumed when it exists). Then it trains the
-// model on those records: --model's weights fine-tuned, or a fresh BiLSTM, with a fifth of the tasks held
-// out; its pairwise comparison accuracy and top-1 on the held-out tasks (and --model's before training)
-// go into the model card written beside it (OUT.card.md: training data, feature schema and version,
-// hyper-parameters, metrics, the command that reproduces it). Both files are written whole or not at all.
+// (resumed when it exists). Then it trains the model on those records: --model's weights fine-tuned, or a
+// fresh BiLSTM, with a fifth of the tasks held out; its pairwise comparison accuracy and top-1 on the
+// held-out tasks (and --model's before training) go into the model card written beside it (OUT.card.md:
+// training data, feature schema and version, hyper-parameters, metrics, the command that reproduces it).
+// Both files are written whole or not at all.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -50,7 +50,8 @@ namespace calibrate_detail {
 /// The representative tasks: per network and layout, its first `per_network` tasks by FLOPs share
 /// (weight × FLOPs). A workload met again counts toward `per_network` but is measured once (BERT's tasks
 /// have no layout: the second layout adds none of them).
-[[nodiscard]] inline std::vector<search::TuneTask> representative_tasks(std::size_t per_network, std::span<const ir::Layout> layouts) {
+[[nodiscard]] inline std::vector<search::TuneTask> representative_tasks(std::size_t per_network,
+                                                                        std::span<const ir::Layout> layouts) {
   std::vector<search::TuneTask> out;
   std::set<std::string> keys;
   for (const ir::Layout layout : layouts) {
@@ -229,7 +230,8 @@ inline void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--log", o->log, "The measurements (default: OUT with .json); resumed when it exists");
   measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "Threads per kernel and for training (default: all)")->check(count_in(1, 4096));
-  cmd->add_option("--tasks", o->tasks_per_network, "Tasks per network and layout, by FLOPs share (default 4)")->check(count_in(1, 100));
+  cmd->add_option("--tasks", o->tasks_per_network, "Tasks per network and layout, by FLOPs share (default 4)")
+      ->check(count_in(1, 100));
   cmd->add_option("--layout", o->layout, "The networks' convolutions, pools and adds in NCHW (default), NHWC or both")
       ->check(CLI::IsMember({"NCHW", "NHWC", "both"}));
   cmd->add_option("--epochs", o->epochs, "Training epochs (default 30)")->check(count_in(1, 100000));

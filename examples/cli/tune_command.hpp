@@ -532,7 +532,8 @@ inline void add_tune_command(CLI::App& app) {
       network->excludes(flag);
       continue;
     }
-    flag->description(flag->get_description() + "; with --network, the layout of all its convolutions, pools and residual adds");
+    flag->description(flag->get_description() +
+                      "; with --network, the layout of all its convolutions, pools and residual adds");
   }
   cmd->callback([o, cmd] {
     if (o->network.empty()) check_generation_flags(*cmd, o->op);

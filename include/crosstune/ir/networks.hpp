@@ -18,7 +18,7 @@
 //   }
 //
 // All networks are batch 1, float32. The CNNs come in NCHW (the default: TOPI's layout, that of the public
-// conv2d_layer logs and of crosstune's shipped calibration records) or NHWC (channels last: every
+// conv2d_layer logs) or NHWC (channels last: every
 // convolution, depthwise convolution, pool and residual add takes the layout; the tasks, weights and FLOPs
 // are the same). On a CPU the layout decides what a schedule can vectorise: in NHWC the output channels
 // (multiples of 8 in all three CNNs) are the innermost axis of the output and of the filter (HWIO in
@@ -312,8 +312,8 @@ inline Expected<Network> resnet50(Layout layout) {
   t.dense_layer(1, 2048, 1000);
   t.softmax_layer({1, 1000}, 1);
   return make("resnet50",
-              "ResNet-50 v1.5 (He et al. 2016; stride in the 3x3 convolutions), batch 1, 3x224x224, " + layout_text(layout) + " float32; "
-              "conv2d without its bias/ReLU epilogue",
+              "ResNet-50 v1.5 (He et al. 2016; stride in the 3x3 convolutions), batch 1, 3x224x224, " +
+                  layout_text(layout) + " float32; conv2d without its bias/ReLU epilogue",
               std::move(t));
 }
 
@@ -344,8 +344,8 @@ inline Expected<Network> mobilenet_v2(Layout layout) {
   t.dense_layer(1, 1280, 1000);  // the 1×1 convolution on the pooled 1×1×1280 map
   t.softmax_layer({1, 1000}, 1);
   return make("mobilenet_v2",
-              "MobileNet-V2 1.0 (Sandler et al. 2018), batch 1, 3x224x224, " + layout_text(layout) + " float32; conv2d and "
-              "depthwise_conv2d without their bias/ReLU6 epilogue",
+              "MobileNet-V2 1.0 (Sandler et al. 2018), batch 1, 3x224x224, " + layout_text(layout) +
+                  " float32; conv2d and depthwise_conv2d without their bias/ReLU6 epilogue",
               std::move(t));
 }
 
@@ -425,8 +425,9 @@ inline Expected<Network> inception_v3(Layout layout) {
   t.dense_layer(1, 2048, 1000);
   t.softmax_layer({1, 1000}, 1);
   return make("inception_v3",
-              "Inception-V3 (Szegedy et al. 2016), batch 1, 3x299x299, " + layout_text(layout) + " float32, without the auxiliary "
-              "classifier; conv2d without its bias/ReLU epilogue, concatenations left out",
+              "Inception-V3 (Szegedy et al. 2016), batch 1, 3x299x299, " + layout_text(layout) +
+                  " float32, without the auxiliary classifier; conv2d without its bias/ReLU epilogue, concatenations "
+                  "left out",
               std::move(t));
 }
 

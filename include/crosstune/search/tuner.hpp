@@ -357,7 +357,8 @@ class Tuner {
     if (!(budget.seconds >= 0) || !std::isfinite(budget.seconds)) return bad("budget.seconds must be a finite number >= 0", "0: no deadline");
     if (options_.measures_per_round == 0) return bad("measures_per_round must be at least 1", "Ansor measures 64 per round");
     if (!(options_.update_growth >= 0 && options_.update_growth <= 100))
-      return bad("update_growth must be a number in [0, 100]", "0.25: update once the records have grown by a quarter; 0: at a fixed interval");
+      return bad("update_growth must be a number in [0, 100]",
+                 "0.25: update once the records have grown by a quarter; 0: at a fixed interval");
     const std::size_t trial_limit = budget.trials > 0 ? budget.trials : std::numeric_limits<std::size_t>::max();
 
     states_.clear();
