@@ -211,11 +211,16 @@ inline void padding_of(const std::string& text, Params& p) {
   }
 }
 
+/// --layout's value (checked by the option to be NCHW or NHWC).
+[[nodiscard]] inline ir::Layout layout_of(const CodegenOptions& o) {
+  return o.layout == "NHWC" ? ir::Layout::nhwc : ir::Layout::nchw;
+}
+
 /// The compute DAG --op and its flags describe; the builder's Error when it refuses the parameters.
 [[nodiscard]] inline Expected<ir::ComputeDag> build_op(const CodegenOptions& o) {
   const std::vector<std::int64_t> s = parse_ints(o.shape);
   const std::string& op = o.op;
-  const ir::Layout layout = o.layout == "NHWC" ? ir::Layout::nhwc : ir::Layout::nchw;
+  const ir::Layout layout = layout_of(o);
   if (op == "matmul") return ir::matmul(s[0], s[1], s[2]);
   if (op == "dense") {
     const ir::Activation a = o.activation == "relu"   ? ir::Activation::relu

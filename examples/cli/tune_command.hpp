@@ -343,7 +343,7 @@ inline void run_tune(const TuneOptions& o) {
   std::vector<search::TuneTask> tasks;
   std::string what;
   if (!o.network.empty()) {
-    auto net = ir::network(o.network, o.op.layout == "NHWC" ? ir::Layout::nhwc : ir::Layout::nchw);
+    auto net = ir::network(o.network, layout_of(o.op));
     if (!net) fail(net.error());
     what = net->name;
     for (const auto& t : net->tasks) {
