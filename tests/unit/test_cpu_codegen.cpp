@@ -204,6 +204,59 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   }
 }
 
+TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step says, and the kernel is still right") {
+  // GCC keeps an 8x64 accumulator tile in memory when its row loop stays a loop (cpu.hpp says why)
+  auto dag = share(ir::matmul(32, 16, 128));
+  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) {
+    schedule::State s(dag);
+    s.split(2, 0, {rows}).value();
+    s.split(2, 2, {lanes}).value();
+    const std::int64_t order[] = {0, 2, 4, 1, 3};
+    s.reorder(2, order).value();
+    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
+    return s;
+  };
+  auto source = [&](const schedule::State& s, const char* name) {
+    codegen::CpuCodegenOptions options;
+    options.function_name = name;
+    options.preamble = std::string(name) == "rows8";
+    return codegen::emit_cpp(codegen::lower(s).value(), options);
+  };
+  const std::string rows8 = source(vector_tile(8, 64), "rows8");
+  CHECK(contains(rows8, "CROSSTUNE_UNROLL(8)\n        for (int x_1 = 0; x_1 < 8; ++x_1) {\n          #pragma omp simd\n"));
+  // more rows than the limit, or more elements than 32 AVX-512 registers hold: left to the schedule
+  const std::string rows32 = source(vector_tile(32, 16), "rows32");
+  CHECK_FALSE(contains(rows32, "CROSSTUNE_UNROLL"));
+  const std::string wide = source(vector_tile(16, 64), "wide");
+  CHECK_FALSE(contains(wide, "CROSSTUNE_UNROLL"));
+  // a row loop whose lanes are not vectorised is left alone
+  schedule::State scalar(dag);
+  scalar.split(2, 0, {8}).value();
+  scalar.split(2, 2, {64}).value();
+  const std::int64_t order[] = {0, 2, 4, 1, 3};
+  scalar.reorder(2, order).value();
+  const std::string rows_scalar = source(scalar, "scalar");
+  CHECK_FALSE(contains(rows_scalar, "CROSSTUNE_UNROLL"));
+  // without OpenMP the rows are still unrolled (the pragma is GCC's or Clang's own)
+  codegen::CpuCodegenOptions serial;
+  serial.openmp = false;
+  CHECK(contains(codegen::emit_cpp(codegen::lower(vector_tile(8, 64)).value(), serial), "CROSSTUNE_UNROLL(8)"));
+
+  const crosstune::test::TempDir dir;
+  auto built = measure::compile_shared_library(rows8 + rows32 + wide + rows_scalar, dir / "k.so");
+  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+  auto library = measure::SharedLibrary::open(dir / "k.so").value();
+  Rng rng(10);
+  std::vector<float> a = test::random_values(32 * 16, rng), b = test::random_values(16 * 128, rng), want(32 * 128);
+  ir::reference::matmul(a, b, want, 32, 128, 16).value();
+  for (const char* name : {"rows8", "rows32", "wide", "scalar"}) {
+    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
+    std::vector<float> got(32 * 128, -1.0f);
+    kernel(a.data(), b.data(), got.data());
+    CHECK_MESSAGE(test::worst_relative_error(got, want) < 1e-4, name);
+  }
+}
+
 TEST_CASE("kernel_signature and kernel_source give the measurers the kernel's buffers and a unit-sharable source") {
   auto dag = share(ir::matmul(8, 4, 6));
   const auto nest = codegen::lower(tiled_matmul(dag)).value();
