@@ -9,7 +9,7 @@
 #        TRIALS=8 bash bench/tune_compare.sh     (a smoke test: a few minutes, not a result)
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0).
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
-# channels, padding 1. Needs build/release/bin/crosstune (cmake --build --preset release); the peer needs
+# channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs build/release/bin/crosstune (cmake --build --preset release); the peer needs
 # TVM in build/peer-venv (bench/install-peers.sh) and skips without it.
 # Output in build/bench-results/: tune_<case>.json (crosstune's log of every candidate, this run's only),
 # tune_<case>.crosstune.json and tune_<case>.metaschedule.json (the two results), tune_load.txt
@@ -38,7 +38,9 @@ for c in $CASES; do
     gemm) ct_args=(--op matmul --shape 1024,1024,1024); ms_args=(--op gemm --shape 1024,1024,1024) ;;
     conv) ct_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1)
           ms_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1) ;;
-    *) echo "tune_compare: unknown case $c (gemm, conv)" >&2; exit 2 ;;
+    conv-nhwc) ct_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1 --layout NHWC)
+               ms_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1 --layout NHWC) ;;
+    *) echo "tune_compare: unknown case $c (gemm, conv, conv-nhwc)" >&2; exit 2 ;;
   esac
   echo "== $c: crosstune tune, $TRIALS trials" >&2
   rm -f "$OUT/tune_$c.json"

@@ -6,7 +6,7 @@ bench/peers/metaschedule_tune.py) and wall time, measured in the same run, and t
 crosstune GFLOP/s / MetaSchedule GFLOP/s (above 1: crosstune's kernel is faster) and MetaSchedule wall /
 crosstune wall (above 1: crosstune tuned faster). Then the host, the date and the load.
 
-Usage: python3 bench/tune_ratios.py [--dir build/bench-results] [gemm conv]
+Usage: python3 bench/tune_ratios.py [--dir build/bench-results] [gemm conv conv-nhwc]
 """
 import argparse
 import datetime
@@ -16,6 +16,7 @@ import os
 CASES = {
     "gemm": "GEMM 1024³",
     "conv": "ResNet-50 conv 3×3, 56×56, 64→64",
+    "conv-nhwc": "ResNet-50 conv 3×3, 56×56, 64→64, NHWC",
 }
 
 

@@ -4,8 +4,9 @@ the same machine, right after it (bench/tune_compare.sh).
 
 Operators (float32, the same DAGs as crosstune's --op):
   gemm    C = A·B, A M×K, B K×N, --shape M,N,K (default 1024,1024,1024; crosstune's matmul takes M,K,N)
-  conv2d  NCHW convolution, --shape N,C,H,W,K,R,S (crosstune's conv2d order: N,CI,H,W,CO,KH,KW), with
-          --padding and --stride (default: ResNet-50's 3×3 layer at 56×56, 64 → 64 channels, batch 1, pad 1)
+  conv2d  convolution, --shape N,C,H,W,K,R,S (crosstune's conv2d order: N,CI,H,W,CO,KH,KW), with
+          --padding and --stride (default: ResNet-50's 3×3 layer at 56×56, 64 → 64 channels, batch 1, pad 1);
+          --layout NCHW (filters OIHW, the default) or NHWC (filters HWIO), as crosstune's --layout
 
 Tuning: `tune_tir` as shipped (post-order-apply design space, evolutionary search, its default XGBoost cost
 model trained online, the gradient task scheduler) for --trials candidates (max_trials_global),
@@ -32,7 +33,7 @@ Install the peer with bench/install-peers.sh (a virtual environment in build/pee
 prints {"skipped": "<why>"} and exits 0, so the benchmarks run on.
 
 Usage: build/peer-venv/bin/python bench/peers/metaschedule_tune.py [--op gemm|conv2d] [--shape ...]
-       [--padding 1] [--stride 1] [--trials 256] [--per-round 64] [--threads 2] [--mcpu znver5]
+       [--padding 1] [--stride 1] [--layout NCHW|NHWC] [--trials 256] [--per-round 64] [--threads 2] [--mcpu znver5]
        [--seed 0] [--work-dir DIR (kept; default a temporary folder, removed)]
 """
 import argparse
@@ -73,6 +74,7 @@ def parse_args():
     parser.add_argument("--shape", help="gemm: M,N,K; conv2d: N,C,H,W,K,R,S")
     parser.add_argument("--padding", type=int, default=None, help="conv2d (default 1)")
     parser.add_argument("--stride", type=int, default=1, help="conv2d (default 1)")
+    parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="conv2d (default NCHW)")
     parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--per-round", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -113,7 +115,9 @@ def gemm(m, n, k):
     return [a, b, c], 2.0 * m * n * k
 
 
-def conv2d(n, c, h, w, k, r, s, pad, stride):
+def conv2d(n, c, h, w, k, r, s, pad, stride, layout):
+    if layout == "NHWC":
+        return conv2d_nhwc(n, c, h, w, k, r, s, pad, stride)
     data = te.placeholder((n, c, h, w), name="data")
     weight = te.placeholder((k, c, r, s), name="weight")
     padded = te.compute(
@@ -139,12 +143,46 @@ def conv2d(n, c, h, w, k, r, s, pad, stride):
     return [data, weight, out], 2.0 * n * k * oh * ow * c * r * s
 
 
+def conv2d_nhwc(n, c, h, w, k, r, s, pad, stride):
+    """Channels last: data NHWC, filters HWIO (R, S, C, K), output NHWC."""
+    data = te.placeholder((n, h, w, c), name="data")
+    weight = te.placeholder((r, s, c, k), name="weight")
+    padded = te.compute(
+        (n, h + 2 * pad, w + 2 * pad, c),
+        lambda nn, y, x, cc: tvm.tirx.if_then_else(
+            tvm.tirx.all(y >= pad, y < h + pad, x >= pad, x < w + pad),
+            data[nn, y - pad, x - pad, cc],
+            tvm.tirx.const(0.0, "float32"),
+        ),
+        name="pad",
+    )
+    oh, ow = (h + 2 * pad - r) // stride + 1, (w + 2 * pad - s) // stride + 1
+    rc = te.reduce_axis((0, c), name="rc")
+    ry = te.reduce_axis((0, r), name="ry")
+    rx = te.reduce_axis((0, s), name="rx")
+    out = te.compute(
+        (n, oh, ow, k),
+        lambda nn, y, x, kk: te.sum(
+            padded[nn, y * stride + ry, x * stride + rx, rc] * weight[ry, rx, rc, kk], axis=[ry, rx, rc]
+        ),
+        name="conv",
+    )
+    return [data, weight, out], 2.0 * n * k * oh * ow * c * r * s
+
+
 def reference(args, inputs):
     """The output NumPy computes from the same inputs."""
     if args.op == "gemm":
         return inputs[0] @ inputs[1]
     data, weight = inputs
     p, st = args.padding, args.stride
+    if args.layout == "NHWC":  # the same convolution, transposed in and out
+        out = reference_nchw(data.transpose(0, 3, 1, 2), weight.transpose(3, 2, 0, 1), p, st)
+        return out.transpose(0, 2, 3, 1)
+    return reference_nchw(data, weight, p, st)
+
+
+def reference_nchw(data, weight, p, st):
     padded = np.pad(data, ((0, 0), (0, 0), (p, p), (p, p)))
     r, s = weight.shape[2], weight.shape[3]
     windows = np.lib.stride_tricks.sliding_window_view(padded, (r, s), axis=(2, 3))[:, :, ::st, ::st]
@@ -164,7 +202,7 @@ def main():
         m, n, k = args.shape
         tensors, flops = gemm(m, n, k)
     else:
-        tensors, flops = conv2d(*args.shape, args.padding, args.stride)
+        tensors, flops = conv2d(*args.shape, args.padding, args.stride, args.layout)
     mod = tvm.IRModule({"main": te.create_prim_func(tensors)})
     mcpu = args.mcpu or host_mcpu()
     target_dict = {"kind": "llvm", "num-cores": args.threads, "mcpu": mcpu}
@@ -253,6 +291,7 @@ def main():
         "shape": ",".join(map(str, args.shape)),
         "padding": args.padding if args.op == "conv2d" else None,
         "stride": args.stride if args.op == "conv2d" else None,
+        "layout": args.layout if args.op == "conv2d" else None,
         "target": str(target),
         "threads": args.threads,
         "trials_requested": args.trials,
