@@ -13,7 +13,9 @@ and run time, so the set-up before the first build (the reference kernel) is not
 Network cases (resnet50, ...) get a second table: the network estimate (Σ weight × best latency) over time,
 rebuilt from each side's log and the task list of its --json result (a task not measured yet counts at its
 untuned kernel's latency), and the trials and time each side (scratch, model, transfer, both) needed to come
-within 5% of the from-scratch run's final estimate.
+within 5% of the from-scratch run's final estimate; and, when the metaschedule side ran
+(ttt_<case>.metaschedule.result.json, bench/peers/metaschedule_network.py), TVM MetaSchedule's row from its
+own curve (one point a round), with the trials and time to within 5% of its own final estimate as well.
 
 Usage: python3 bench/time_to_tune.py [--dir build/bench-results] [--model M] [gemm conv conv7 resnet50]
 """
@@ -136,6 +138,21 @@ def network_table(args, cases):
             row = [label(c, NETWORKS), side, str(result.get("trials", "-")), f"{result.get('seconds', 0):.0f} s",
                    f"{points[-1][2] * 1e3:.1f} ms", *fmt_reach(r), ratio, note, f"{model_share:.1f}%"]
             print("| " + " | ".join(row) + " |")
+        ms = read_json(os.path.join(args.dir, f"ttt_{c}.metaschedule.result.json")) or {}
+        if ms.get("curve"):
+            points = [(int(t), float(s), float(e)) for t, s, e in ms["curve"]]
+            r = reach_latency(points, target)
+            ratio = f"{r[1] / base[1]:.2f}" if r and base and base[1] > 0 else "-"
+            own = reach_latency(points, points[-1][2] / 0.95)
+            note = (f"own 5%: {own[0]} trials, {own[1]:.0f} s; confirmed "
+                    f"{ms.get('confirmed_estimate_seconds', 0) * 1e3:.1f} ms" if own else "")
+            if ms.get("wrong"):
+                note += f"; {len(ms['wrong'])} wrong kernels"
+            row = [label(c, NETWORKS), "MetaSchedule", str(ms.get("trials", "-")), f"{ms.get('seconds', 0):.0f} s",
+                   f"{points[-1][2] * 1e3:.1f} ms", *fmt_reach(r), ratio, note, "-"]
+            print("| " + " | ".join(row) + " |")
+        elif ms.get("skipped"):
+            print(f"| {label(c, NETWORKS)} | MetaSchedule | skipped: {ms['skipped']} | | | | | | | |")
 
 
 def reach(points, target):

@@ -20,6 +20,10 @@
 # log (the untuned kernel stands in for a task not measured yet) and reports the time each side needed to
 # come within 5% of the from-scratch run's final estimate.
 #   CASES=resnet50 SIDES="scratch model transfer" bash bench/time_to_tune.sh     (about 6 minutes a side)
+# A network case also takes the side metaschedule: TVM MetaSchedule (bench/peers/metaschedule_network.py, in
+# build/peer-venv) tunes the tasks of this case's scratch run (run it first, or in the same SIDES) with the
+# same weights, for MS_TRIALS candidates (default: as many as the scratch run measured) at MS_PER_ROUND (16)
+# a round; about 1.3 s a candidate on 2 cores, so 1 000 trials take about 20 minutes.
 # Output in build/bench-results/: ttt_<case>.<side>.json (the logs, this run's only) and
 # ttt_<case>.<side>.result.json (tune --json).
 set -euo pipefail
@@ -34,6 +38,9 @@ SIDES=${SIDES:-scratch model}
 NET_SECONDS=${NET_SECONDS:-300}
 NET_PER_ROUND=${NET_PER_ROUND:-8}
 TRANSFER=${TRANSFER:-models/pretrained-cpu.json.gz}
+MS_PER_ROUND=${MS_PER_ROUND:-16}
+PEER_PYTHON=build/peer-venv/bin/python
+[ -x "$PEER_PYTHON" ] || PEER_PYTHON=python3
 CROSSTUNE=build/release/bin/crosstune
 OUT=build/bench-results
 [ -x "$CROSSTUNE" ] || { echo "time_to_tune: $CROSSTUNE is not built (cmake --build --preset release)" >&2; exit 1; }
@@ -57,6 +64,17 @@ for c in $CASES; do
   budget=(--trials "$TRIALS" --per-round "$PER_ROUND")
   [ "${args[0]}" = --network ] && budget=(--trials 10000000 --per-round "$NET_PER_ROUND" --time-budget "$NET_SECONDS")
   for side in $SIDES; do
+    if [ "$side" = metaschedule ]; then
+      [ "${args[0]}" = --network ] || { echo "time_to_tune: the metaschedule side is for networks (bench/tune_compare.sh compares operators)" >&2; exit 2; }
+      scratch="$OUT/ttt_$c.scratch.result.json"
+      [ -f "$scratch" ] || { echo "time_to_tune: $scratch is missing: run the scratch side first (SIDES=\"scratch metaschedule\")" >&2; exit 1; }
+      ms_trials=${MS_TRIALS:-$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["trials"])' "$scratch")}
+      echo "== $c: TVM MetaSchedule, $ms_trials trials, $MS_PER_ROUND a round" >&2
+      "$PEER_PYTHON" bench/peers/metaschedule_network.py --tasks "$scratch" --trials "$ms_trials" \
+        --per-round "$MS_PER_ROUND" --threads "$THREADS" --seed "$SEED" > "$OUT/ttt_$c.metaschedule.result.json" ||
+        echo '{"skipped": "bench/peers/metaschedule_network.py failed; its messages are above"}' > "$OUT/ttt_$c.metaschedule.result.json"
+      continue
+    fi
     extra=()
     [ "$side" = model ] && extra=(--model "$MODEL")
     [ "$side" = transfer ] && extra=(--transfer "$TRANSFER")

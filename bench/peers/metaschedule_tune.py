@@ -99,6 +99,8 @@ try:
     from tvm import te
     from tvm.ir.utils import derived_object
 
+    import te_ops  # beside this script
+
     try:
         from tvm.s_tir import meta_schedule as ms  # TVM ≥ 0.22 moved MetaSchedule under s_tir
     except ImportError:
@@ -107,86 +109,12 @@ except Exception as e:  # noqa: BLE001 - any import failure only skips the peer
     skip(f"TVM MetaSchedule cannot be imported ({type(e).__name__}: {e}); run bench/install-peers.sh")
 
 
-def gemm(m, n, k):
-    a = te.placeholder((m, k), name="A")
-    b = te.placeholder((k, n), name="B")
-    r = te.reduce_axis((0, k), name="k")
-    c = te.compute((m, n), lambda i, j: te.sum(a[i, r] * b[r, j], axis=r), name="C")
-    return [a, b, c], 2.0 * m * n * k
-
-
-def conv2d(n, c, h, w, k, r, s, pad, stride, layout):
-    if layout == "NHWC":
-        return conv2d_nhwc(n, c, h, w, k, r, s, pad, stride)
-    data = te.placeholder((n, c, h, w), name="data")
-    weight = te.placeholder((k, c, r, s), name="weight")
-    padded = te.compute(
-        (n, c, h + 2 * pad, w + 2 * pad),
-        lambda nn, cc, y, x: tvm.tirx.if_then_else(
-            tvm.tirx.all(y >= pad, y < h + pad, x >= pad, x < w + pad),
-            data[nn, cc, y - pad, x - pad],
-            tvm.tirx.const(0.0, "float32"),
-        ),
-        name="pad",
-    )
-    oh, ow = (h + 2 * pad - r) // stride + 1, (w + 2 * pad - s) // stride + 1
-    rc = te.reduce_axis((0, c), name="rc")
-    ry = te.reduce_axis((0, r), name="ry")
-    rx = te.reduce_axis((0, s), name="rx")
-    out = te.compute(
-        (n, k, oh, ow),
-        lambda nn, kk, y, x: te.sum(
-            padded[nn, rc, y * stride + ry, x * stride + rx] * weight[kk, rc, ry, rx], axis=[rc, ry, rx]
-        ),
-        name="conv",
-    )
-    return [data, weight, out], 2.0 * n * k * oh * ow * c * r * s
-
-
-def conv2d_nhwc(n, c, h, w, k, r, s, pad, stride):
-    """Channels last: data NHWC, filters HWIO (R, S, C, K), output NHWC."""
-    data = te.placeholder((n, h, w, c), name="data")
-    weight = te.placeholder((r, s, c, k), name="weight")
-    padded = te.compute(
-        (n, h + 2 * pad, w + 2 * pad, c),
-        lambda nn, y, x, cc: tvm.tirx.if_then_else(
-            tvm.tirx.all(y >= pad, y < h + pad, x >= pad, x < w + pad),
-            data[nn, y - pad, x - pad, cc],
-            tvm.tirx.const(0.0, "float32"),
-        ),
-        name="pad",
-    )
-    oh, ow = (h + 2 * pad - r) // stride + 1, (w + 2 * pad - s) // stride + 1
-    rc = te.reduce_axis((0, c), name="rc")
-    ry = te.reduce_axis((0, r), name="ry")
-    rx = te.reduce_axis((0, s), name="rx")
-    out = te.compute(
-        (n, oh, ow, k),
-        lambda nn, y, x, kk: te.sum(
-            padded[nn, y * stride + ry, x * stride + rx, rc] * weight[ry, rx, rc, kk], axis=[ry, rx, rc]
-        ),
-        name="conv",
-    )
-    return [data, weight, out], 2.0 * n * k * oh * ow * c * r * s
-
-
 def reference(args, inputs):
     """The output NumPy computes from the same inputs."""
     if args.op == "gemm":
         return inputs[0] @ inputs[1]
-    data, weight = inputs
-    p, st = args.padding, args.stride
-    if args.layout == "NHWC":  # the same convolution, transposed in and out
-        out = reference_nchw(data.transpose(0, 3, 1, 2), weight.transpose(3, 2, 0, 1), p, st)
-        return out.transpose(0, 2, 3, 1)
-    return reference_nchw(data, weight, p, st)
-
-
-def reference_nchw(data, weight, p, st):
-    padded = np.pad(data, ((0, 0), (0, 0), (p, p), (p, p)))
-    r, s = weight.shape[2], weight.shape[3]
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (r, s), axis=(2, 3))[:, :, ::st, ::st]
-    return np.einsum("ncyxrs,kcrs->nkyx", windows, weight, optimize=True)
+    pads = (args.padding,) * 4
+    return te_ops.conv2d_reference(*inputs, pads, (args.stride, args.stride), args.layout)
 
 
 def host_mcpu():
@@ -200,9 +128,11 @@ def main():
     args = ARGS
     if args.op == "gemm":
         m, n, k = args.shape
-        tensors, flops = gemm(m, n, k)
+        tensors, flops = te_ops.gemm(m, n, k)
     else:
-        tensors, flops = conv2d(*args.shape, args.padding, args.stride, args.layout)
+        n, c, h, w, k, r, s = args.shape
+        pads, strides = (args.padding,) * 4, (args.stride, args.stride)
+        tensors, flops = te_ops.conv2d(n, c, h, w, k, r, s, pads, strides, args.layout)
     mod = tvm.IRModule({"main": te.create_prim_func(tensors)})
     mcpu = args.mcpu or host_mcpu()
     target_dict = {"kind": "llvm", "num-cores": args.threads, "mcpu": mcpu}
