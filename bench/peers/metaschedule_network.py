@@ -23,6 +23,7 @@ Usage: build/peer-venv/bin/python bench/peers/metaschedule_network.py --tasks RE
        [--per-round 16] [--threads 2] [--seed 0] [--work-dir DIR (kept; default a temporary folder)]
 """
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -31,25 +32,12 @@ import sys
 import tempfile
 import time
 
-_OUT = os.fdopen(os.dup(1), "w")
-os.dup2(2, 1)
-sys.stdout = sys.stderr
-
-BUILD_TIMEOUT_S = 120
-RUN_TIMEOUT_S = 10
-TUNING = dict(number=1, repeat=3, min_repeat_ms=20, enable_cpu_cache_flush=False)
-CONFIRM = dict(number=1, repeat=5, min_repeat_ms=100)
-
-
-def emit(obj):
-    _OUT.write(json.dumps(obj, indent=1) + "\n")
-    _OUT.flush()
+from ms_common import CONFIRM, builder_and_runner, emit, host_mcpu, import_metaschedule  # beside this script
+from ms_common import skip as skip_peer
 
 
 def skip(why):
-    emit({"peer": "tvm-metaschedule", "skipped": why})
-    print(f"metaschedule_network: skipped: {why}", file=sys.stderr)
-    sys.exit(0)
+    skip_peer("metaschedule_network", why)
 
 
 def parse_args():
@@ -77,30 +65,14 @@ try:
 except (OSError, ValueError, KeyError) as e:
     skip(f"--tasks {ARGS.tasks}: not a crosstune tune --network --json result ({type(e).__name__}: {e})")
 
-try:
-    import numpy as np
-    import tvm
-    from tvm.ir.utils import derived_object
-    from tvm import te
+tvm, ms, derived_object = import_metaschedule("metaschedule_network")
+import numpy as np  # noqa: E402 - after TVM_NUM_THREADS is set
+from tvm import te  # noqa: E402
 
-    try:
-        from tvm.s_tir import meta_schedule as ms
-    except ImportError:
-        from tvm import meta_schedule as ms
-    import importlib
+import te_ops  # noqa: E402 - beside this script
 
-    get_loggers_from_work_dir = importlib.import_module(ms.__name__ + ".logging").get_loggers_from_work_dir
-    fork_seed = importlib.import_module(ms.__name__ + ".utils").fork_seed
-    import te_ops  # beside this script
-except Exception as e:  # noqa: BLE001
-    skip(f"TVM MetaSchedule cannot be imported ({type(e).__name__}: {e}); run bench/install-peers.sh")
-
-
-def host_mcpu():
-    try:
-        return str(tvm.target.codegen.llvm_get_system_cpu())
-    except Exception:  # noqa: BLE001
-        return "znver4"
+get_loggers_from_work_dir = importlib.import_module(ms.__name__ + ".logging").get_loggers_from_work_dir
+fork_seed = importlib.import_module(ms.__name__ + ".utils").fork_seed
 
 
 def confirm(database, func, tensors, reference, target, rng):
@@ -140,7 +112,7 @@ def main():
     if min(untuned) <= 0:
         skip("--tasks has no untuned latency for every task: give a result of a run without --no-reference")
 
-    target_dict = {"kind": "llvm", "num-cores": args.threads, "mcpu": args.mcpu or host_mcpu()}
+    target_dict = {"kind": "llvm", "num-cores": args.threads, "mcpu": args.mcpu or host_mcpu(tvm)}
     target = tvm.target.Target(target_dict)
     best = [None] * len(TASKS)
     state = {"trials": 0, "errors": 0, "first_error": None}
@@ -182,8 +154,7 @@ def main():
                                               fork_seed(args.seed, n=len(funcs)))
         ]
         callbacks = list(ms.measure_callback.MeasureCallback.create("default")) + [Curve()]
-        builder = ms.builder.LocalBuilder(max_workers=args.threads, timeout_sec=BUILD_TIMEOUT_S)
-        runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=ms.runner.EvaluatorConfig(**TUNING))
+        builder, runner = builder_and_runner(ms, args.threads)
         start[0] = time.perf_counter()
         database = ms.tune_tasks(tasks=contexts, task_weights=weights, work_dir=work_dir,
                                  max_trials_global=args.trials, num_trials_per_iter=args.per_round,

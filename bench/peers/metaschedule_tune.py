@@ -37,7 +37,6 @@ Usage: build/peer-venv/bin/python bench/peers/metaschedule_tune.py [--op gemm|co
        [--seed 0] [--work-dir DIR (kept; default a temporary folder, removed)]
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -45,27 +44,14 @@ import sys
 import tempfile
 import time
 
-# Everything but the one JSON object goes to stderr: TVM and its workers print to fd 1.
-_OUT = os.fdopen(os.dup(1), "w")
-os.dup2(2, 1)
-sys.stdout = sys.stderr
+from ms_common import CONFIRM, TUNING, builder_and_runner, emit, host_mcpu, import_metaschedule  # beside this script
+from ms_common import skip as skip_peer
 
 DEFAULT_SHAPES = {"gemm": "1024,1024,1024", "conv2d": "1,64,56,56,64,3,3"}
-BUILD_TIMEOUT_S = 120
-RUN_TIMEOUT_S = 10  # crosstune tune's --timeout default
-TUNING = dict(number=1, repeat=3, min_repeat_ms=20, enable_cpu_cache_flush=False)
-CONFIRM = dict(number=1, repeat=5, min_repeat_ms=100)
-
-
-def emit(obj):
-    _OUT.write(json.dumps(obj, indent=1) + "\n")
-    _OUT.flush()
 
 
 def skip(why):
-    emit({"peer": "tvm-metaschedule", "skipped": why})
-    print(f"metaschedule_tune: skipped: {why}", file=sys.stderr)
-    sys.exit(0)
+    skip_peer("metaschedule_tune", why)
 
 
 def parse_args():
@@ -93,20 +79,11 @@ def parse_args():
 ARGS = parse_args()
 os.environ["TVM_NUM_THREADS"] = str(ARGS.threads)  # the runtime's thread pool, here and in the workers
 
-try:
-    import numpy as np
-    import tvm
-    from tvm import te
-    from tvm.ir.utils import derived_object
+tvm, ms, derived_object = import_metaschedule("metaschedule_tune")
+import numpy as np  # noqa: E402 - after TVM_NUM_THREADS is set
+from tvm import te  # noqa: E402
 
-    import te_ops  # beside this script
-
-    try:
-        from tvm.s_tir import meta_schedule as ms  # TVM ≥ 0.22 moved MetaSchedule under s_tir
-    except ImportError:
-        from tvm import meta_schedule as ms
-except Exception as e:  # noqa: BLE001 - any import failure only skips the peer
-    skip(f"TVM MetaSchedule cannot be imported ({type(e).__name__}: {e}); run bench/install-peers.sh")
+import te_ops  # noqa: E402 - beside this script
 
 
 def reference(args, inputs):
@@ -115,13 +92,6 @@ def reference(args, inputs):
         return inputs[0] @ inputs[1]
     pads = (args.padding,) * 4
     return te_ops.conv2d_reference(*inputs, pads, (args.stride, args.stride), args.layout)
-
-
-def host_mcpu():
-    try:
-        return str(tvm.target.codegen.llvm_get_system_cpu())
-    except Exception:  # noqa: BLE001
-        return "znver4"
 
 
 def main():
@@ -134,7 +104,7 @@ def main():
         pads, strides = (args.padding,) * 4, (args.stride, args.stride)
         tensors, flops = te_ops.conv2d(n, c, h, w, k, r, s, pads, strides, args.layout)
     mod = tvm.IRModule({"main": te.create_prim_func(tensors)})
-    mcpu = args.mcpu or host_mcpu()
+    mcpu = args.mcpu or host_mcpu(tvm)
     target_dict = {"kind": "llvm", "num-cores": args.threads, "mcpu": mcpu}
     try:
         target = tvm.target.Target(target_dict)
@@ -170,10 +140,7 @@ def main():
     try:
         callbacks = list(ms.measure_callback.MeasureCallback.create("default")) + [Curve()]
         start[0] = time.perf_counter()
-        builder = ms.builder.LocalBuilder(max_workers=args.threads, timeout_sec=BUILD_TIMEOUT_S)
-        runner = ms.runner.LocalRunner(
-            timeout_sec=RUN_TIMEOUT_S, evaluator_config=ms.runner.EvaluatorConfig(**TUNING)
-        )
+        builder, runner = builder_and_runner(ms, args.threads)
         database = ms.tune_tir(
             mod,
             target,

@@ -5,7 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +41,25 @@ schedule::State tiled_matmul(std::shared_ptr<const ir::ComputeDag> dag) {
   s.annotate(2, 1, IteratorAnnotation::vectorize).value();
   s.pragma(2, 0, "auto_unroll_max_step$16").value();
   return s;
+}
+
+/// Builds `source` and checks that each kernel named in `names` computes out[M, N] = a[M, K] · b[K, N].
+void check_matmul_kernels(const std::string& source, std::initializer_list<const char*> names, std::int64_t m,
+                          std::int64_t n, std::int64_t k, std::uint64_t seed) {
+  const crosstune::test::TempDir dir;
+  auto built = measure::compile_shared_library(source, dir / "k.so");
+  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
+  auto library = measure::SharedLibrary::open(dir / "k.so").value();
+  Rng rng(seed);
+  std::vector<float> a = test::random_values(m * k, rng), b = test::random_values(k * n, rng);
+  std::vector<float> want(static_cast<std::size_t>(m * n));
+  ir::reference::matmul(a, b, want, m, n, k).value();
+  for (const char* name : names) {
+    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
+    std::vector<float> got(static_cast<std::size_t>(m * n), -1.0f);
+    kernel(a.data(), b.data(), got.data());
+    CHECK_MESSAGE(test::worst_relative_error(got, want) < 1e-4, name);
+  }
 }
 }  // namespace
 
@@ -118,25 +139,13 @@ TEST_CASE("several kernels share one translation unit when only the first carrie
 }
 
 TEST_CASE("emitted kernels compile and compute the reference's result") {
-  const crosstune::test::TempDir dir;
   auto dag = share(ir::matmul(64, 32, 64));
   std::string source = codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), {.function_name = "tiled"});
   codegen::CpuCodegenOptions plain;
   plain.function_name = "plain";
   plain.preamble = false;
   source += codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), plain);
-  auto built = measure::compile_shared_library(source, dir / "k.so");
-  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
-  auto library = measure::SharedLibrary::open(dir / "k.so").value();
-  Rng rng(8);
-  std::vector<float> a = test::random_values(64 * 32, rng), b = test::random_values(32 * 64, rng), want(64 * 64);
-  ir::reference::matmul(a, b, want, 64, 64, 32).value();
-  for (const char* name : {"tiled", "plain"}) {
-    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
-    std::vector<float> got(64 * 64, -1.0f);
-    kernel(a.data(), b.data(), got.data());
-    CHECK(test::worst_relative_error(got, want) < 1e-4);
-  }
+  check_matmul_kernels(source, {"tiled", "plain"}, 64, 64, 32, 8);
 }
 
 namespace {
@@ -189,19 +198,7 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   serial.openmp = false;
   CHECK_FALSE(contains(codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), serial), "#pragma omp"));
 
-  const crosstune::test::TempDir dir;
-  auto built = measure::compile_shared_library(big + small + vectorised + plain, dir / "k.so");
-  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
-  auto library = measure::SharedLibrary::open(dir / "k.so").value();
-  Rng rng(9);
-  std::vector<float> a = test::random_values(32 * 32, rng), b = test::random_values(32 * 32, rng), want(32 * 32);
-  ir::reference::matmul(a, b, want, 32, 32, 32).value();
-  for (const char* name : {"big", "small", "vectorised", "rolled"}) {
-    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
-    std::vector<float> got(32 * 32, -1.0f);
-    kernel(a.data(), b.data(), got.data());
-    CHECK_MESSAGE(test::worst_relative_error(got, want) < 1e-4, name);
-  }
+  check_matmul_kernels(big + small + vectorised + plain, {"big", "small", "vectorised", "rolled"}, 32, 32, 32, 9);
 }
 
 TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step says, and the kernel is still right") {
@@ -242,19 +239,7 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
   serial.openmp = false;
   CHECK(contains(codegen::emit_cpp(codegen::lower(vector_tile(8, 64)).value(), serial), "CROSSTUNE_UNROLL(8)"));
 
-  const crosstune::test::TempDir dir;
-  auto built = measure::compile_shared_library(rows8 + rows32 + wide + rows_scalar, dir / "k.so");
-  REQUIRE_MESSAGE(built.has_value(), built.error().describe());
-  auto library = measure::SharedLibrary::open(dir / "k.so").value();
-  Rng rng(10);
-  std::vector<float> a = test::random_values(32 * 16, rng), b = test::random_values(16 * 128, rng), want(32 * 128);
-  ir::reference::matmul(a, b, want, 32, 128, 16).value();
-  for (const char* name : {"rows8", "rows32", "wide", "scalar"}) {
-    auto kernel = library.function<void(const float*, const float*, float*)>(name).value();
-    std::vector<float> got(32 * 128, -1.0f);
-    kernel(a.data(), b.data(), got.data());
-    CHECK_MESSAGE(test::worst_relative_error(got, want) < 1e-4, name);
-  }
+  check_matmul_kernels(rows8 + rows32 + wide + rows_scalar, {"rows8", "rows32", "wide", "scalar"}, 32, 128, 16, 10);
 }
 
 TEST_CASE("kernel_signature and kernel_source give the measurers the kernel's buffers and a unit-sharable source") {
