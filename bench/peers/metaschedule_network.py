@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from ms_common import CONFIRM, builder_and_runner, emit, host_mcpu, import_metaschedule  # beside this script
+from ms_common import CONFIRM, builder_and_runner, emit, host_mcpu, import_metaschedule, successful_costs
 from ms_common import skip as skip_peer
 
 
@@ -127,15 +127,7 @@ def main():
         """Appends [trials, seconds, estimate] after each measured round; reads the results only."""
 
         def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-            for b, r in zip(builder_results, runner_results):
-                state["trials"] += 1
-                error = b.error_msg or r.error_msg
-                if error is not None or not r.run_secs:
-                    state["errors"] += 1
-                    state["first_error"] = state["first_error"] or str(error)[:400]
-                    continue
-                secs = [float(x) for x in r.run_secs]
-                cost = sum(secs) / len(secs)
+            for cost in successful_costs(state, builder_results, runner_results):
                 if best[task_id] is None or cost < best[task_id]:
                     best[task_id] = cost
             curve.append([state["trials"], round(time.perf_counter() - start[0], 3), estimate()])

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 
-from ms_common import CONFIRM, TUNING, builder_and_runner, emit, host_mcpu, import_metaschedule  # beside this script
+from ms_common import CONFIRM, TUNING, builder_and_runner, emit, host_mcpu, import_metaschedule, successful_costs
 from ms_common import skip as skip_peer
 
 DEFAULT_SHAPES = {"gemm": "1024,1024,1024", "conv2d": "1,64,56,56,64,3,3"}
@@ -120,15 +120,8 @@ def main():
         """Records [trials so far, elapsed seconds, best GFLOP/s] after each measured round."""
 
         def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-            for b, r in zip(builder_results, runner_results):
-                state["trials"] += 1
-                error = b.error_msg or r.error_msg
-                if error is not None or not r.run_secs:
-                    state["errors"] += 1
-                    state["first_error"] = state["first_error"] or str(error)[:400]
-                    continue
-                secs = [float(x) for x in r.run_secs]
-                state["best"] = min(state["best"], sum(secs) / len(secs))
+            for cost in successful_costs(state, builder_results, runner_results):
+                state["best"] = min(state["best"], cost)
             best = flops / state["best"] * 1e-9 if state["best"] < float("inf") else 0.0
             curve.append([state["trials"], round(time.perf_counter() - start[0], 3), round(best, 3)])
             print(f"metaschedule_tune: {state['trials']}/{args.trials} trials, best {best:.1f} GFLOP/s, "

@@ -58,3 +58,19 @@ def builder_and_runner(ms, threads):
     builder = ms.builder.LocalBuilder(max_workers=threads, timeout_sec=BUILD_TIMEOUT_S)
     runner = ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=ms.runner.EvaluatorConfig(**TUNING))
     return builder, runner
+
+
+def successful_costs(state, builder_results, runner_results):
+    """Counts a measured round in `state` ("trials", "errors", "first_error") and returns the mean cost in
+    seconds of each candidate that built and ran."""
+    costs = []
+    for b, r in zip(builder_results, runner_results):
+        state["trials"] += 1
+        error = b.error_msg or r.error_msg
+        if error is not None or not r.run_secs:
+            state["errors"] += 1
+            state["first_error"] = state["first_error"] or str(error)[:400]
+            continue
+        secs = [float(x) for x in r.run_secs]
+        costs.append(sum(secs) / len(secs))
+    return costs
