@@ -23,7 +23,7 @@
 # A network case also takes the side metaschedule: TVM MetaSchedule (bench/peers/metaschedule_network.py, in
 # build/peer-venv) tunes the tasks of this case's scratch run (run it first, or in the same SIDES) with the
 # same weights, for MS_TRIALS candidates (default: as many as the scratch run measured) at MS_PER_ROUND (16)
-# a round; about 1.3 s a candidate on 2 cores, so 1 000 trials take about 20 minutes.
+# a round; about 1.6 s a candidate on 2 cores with ResNet-50 (1 218 trials: 32 minutes).
 # Output in build/bench-results/: ttt_<case>.<side>.json (the logs, this run's only) and
 # ttt_<case>.<side>.result.json (tune --json).
 set -euo pipefail

@@ -9,8 +9,9 @@
 #        TRIALS=8 bash bench/tune_compare.sh     (a smoke test: a few minutes, not a result)
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0).
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
-# channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs build/release/bin/crosstune (cmake --build --preset release); the peer needs
-# TVM in build/peer-venv (bench/install-peers.sh) and skips without it.
+# channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs
+# build/release/bin/crosstune (cmake --build --preset release); the peer needs TVM in build/peer-venv
+# (bench/install-peers.sh) and skips without it.
 # Output in build/bench-results/: tune_<case>.json (crosstune's log of every candidate, this run's only),
 # tune_<case>.crosstune.json and tune_<case>.metaschedule.json (the two results), tune_load.txt
 # (/proc/loadavg before and after each side).

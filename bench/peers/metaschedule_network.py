@@ -102,7 +102,7 @@ def main():
     funcs, built = [], []
     for t in TASKS:
         try:
-            tensors, flops, reference = te_ops.from_workload_key(t["workload_key"])
+            tensors, _, reference = te_ops.from_workload_key(t["workload_key"])
         except ValueError as e:
             skip(str(e))
         funcs.append(te.create_prim_func(tensors))
