@@ -18,12 +18,11 @@
 //   }
 //
 // All networks are batch 1, float32. The CNNs come in NCHW (the default: TOPI's layout, that of the public
-// conv2d_layer logs) or NHWC (channels last: every
-// convolution, depthwise convolution, pool and residual add takes the layout; the tasks, weights and FLOPs
-// are the same). On a CPU the layout decides what a schedule can vectorise: in NHWC the output channels
-// (multiples of 8 in all three CNNs) are the innermost axis of the output and of the filter (HWIO in
-// crosstune.conv2d), so the innermost tile fills whole vectors even where the feature map is 7×7 or
-// 14×14 (docs/results.md measures both).
+// conv2d_layer logs) or NHWC (channels last: every convolution, depthwise convolution, pool and residual add
+// takes the layout; the tasks, weights and FLOPs are the same). On a CPU the layout decides what a schedule
+// can vectorise: in NHWC the output channels (multiples of 8 in all three CNNs) are the innermost axis of
+// the output and of the filter (HWIO in crosstune.conv2d), so the innermost tile fills whole vectors even
+// where the feature map is 7×7 or 14×14 (docs/results.md measures both).
 // Layer shapes are facts of the published architectures:
 //   * resnet50 — He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016, Table 1
 //     (50-layer column), 3×224×224. The downsampling stride sits in the 3×3 convolution of the first

@@ -2,14 +2,15 @@
 // SearchPolicy).
 //
 // Each ask() (Zheng et al., OSDI'20, section 5.1) starts from a population of up to `population` candidates
-// (32 per candidate asked, at least `min_population`) — the best measured ones (`init_measured_ratio` of
-// it) and random samples of the sketches — and runs `iterations` generations: the cost model scores the population, every unmeasured candidate it scored
-// is remembered with its score, and the next generation is drawn by roulette selection on the scores,
-// each child a mutation of its parent with probability `mutation_probability` (a tile factor moved
-// between levels, another unroll / parallel / vectorise choice; CpuSketchSpace::mutate), a crossover with
-// a second parent with probability `crossover_probability`, otherwise a copy. The answer is the
-// best-scored `(1 − eps_greedy) n` candidates never measured, and `eps_greedy n` random ones, so the
-// model keeps seeing what it would not pick. Without a model (no Scorer) it answers at random.
+// (32 per candidate asked, at least `min_population`) — the best measured ones (`init_measured_ratio` of it)
+// and random samples of the sketches — and runs `iterations` generations: the cost model scores the
+// population, every unmeasured candidate it scored is remembered with its score, and the next generation is
+// drawn by roulette selection on the scores, each child a mutation of its parent with probability
+// `mutation_probability` (a tile factor moved between levels, another unroll / parallel / vectorise choice;
+// CpuSketchSpace::mutate), a crossover with a second parent with probability `crossover_probability`,
+// otherwise a copy. The answer is the best-scored `(1 − eps_greedy) n` candidates never measured, and
+// `eps_greedy n` random ones, so the model keeps seeing what it would not pick. Without a model (no Scorer)
+// it answers at random.
 //
 //   search::EvolutionarySearch policy({.population = 2048, .iterations = 4});
 //   auto candidates = policy.ask(context, 64, rng);
