@@ -51,7 +51,7 @@ add_test(NAME cli.calibrate COMMAND ${_cli} calibrate --budget 2 --tasks 1 --epo
          --out ${CMAKE_CURRENT_BINARY_DIR}/calibrated.bin --log ${CMAKE_CURRENT_BINARY_DIR}/calibrated.json)
 set_tests_properties(cli.calibrate PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "calibrated on [0-9]+ records of [0-9]+ tasks .*held-out tasks: [0-9]+, PCA [0-9.]+, top-1 [0-9.]+.*card: .*calibrated.card.md")
-add_test(NAME cli.tune_network COMMAND ${_cli} tune --network bert_base --trials 16 --per-round 2 --population 64
+add_test(NAME cli.tune_network COMMAND ${_cli} tune --network bert_base --trials 16 --per-round 2 --population 64 --cost-model bilstm
          --log ${CMAKE_CURRENT_BINARY_DIR}/tune_bert.json --no-resume)
 set_tests_properties(cli.tune_network PROPERTIES TIMEOUT 900 PASS_REGULAR_EXPRESSION
   "tuned bert_base .*: 16 trials.*network estimate [^:]*: [0-9.]+ ms; untuned [0-9.]+ ms")
@@ -161,6 +161,12 @@ if(TARGET crosstune::xgboost)
            --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb-v100.bin ${_logs}/v100)
   set_tests_properties(cli.finetune_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
     "validation PCA before: 0\\.[0-9]+.*epoch 2/2.*model written to")
+  # Trees as the online model. The Eigen reference is measured after they trained, in a worker forked then:
+  # with XGBoost's OpenMP threads in this process it hung (GCC's OpenMP runtime is not fork-safe).
+  add_test(NAME cli.tune_matmul_xgb COMMAND ${_cli} tune --op matmul --shape 64,64,64 --trials 16 --per-round 8 --population 128
+           --threads 2 --cost-model xgb --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_xgb.json --no-resume --json)
+  set_tests_properties(cli.tune_matmul_xgb PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+    "\"trials\": 16, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [0-9.]*[1-9][0-9.]*")
 endif()
 # The shipped model: eval and finetune default to it. The V100 sample is mostly among its training records,
 # so this checks that the file is a trained model, not how well it generalises (docs/results.md does that).
@@ -192,6 +198,12 @@ set_tests_properties(cli.codegen_key_compile PROPERTIES PASS_REGULAR_EXPRESSION
 add_test(NAME cli.codegen_replay_k80 COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:crosstune_cli> -DLOGS=${_logs}/k80
          -DRECORDS=4476 -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/codegen_replay_check.cmake)
 set_tests_properties(cli.codegen_replay_k80 PROPERTIES PASS_REGULAR_EXPRESSION "all 4476 records replayed")
+# --replay --source --top 1: the C++ of a tuning log's fastest record, its result in the comment.
+add_test(NAME cli.codegen_replay_source COMMAND ${_cli} codegen --replay ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --source --top 1)
+set_tests_properties(cli.codegen_replay_source PROPERTIES DEPENDS cli.tune_matmul PASS_REGULAR_EXPRESSION
+  "// record [0-9]+: workload \\[\"matmul_layer\", 64, 64, 64\\], target llvm [^\n]*, logged [0-9.]+ ms, [0-9.]+ GFLOP/s, function crosstune_record_[0-9]+\n// \\[\"[A-Z]+\".*#include <cmath>.*extern \"C\" void crosstune_record_[0-9]+\\(")
+add_test(NAME cli.codegen_source_needs_replay COMMAND ${_cli} codegen --op matmul --shape 8,8,8 --source)
+set_tests_properties(cli.codegen_source_needs_replay PROPERTIES WILL_FAIL TRUE)
 add_test(NAME cli.codegen_replay_table COMMAND ${_cli} codegen --replay ${_logs})
 set_tests_properties(cli.codegen_replay_table PROPERTIES PASS_REGULAR_EXPRESSION
   "records +10541\n.*matmul_layer +2000 +2000 .*\\(hashed\\) */hashed_key: workload key \\[")

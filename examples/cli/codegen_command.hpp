@@ -4,6 +4,7 @@
 //   crosstune codegen --key '["conv2d_layer", 1, 64, 56, 56, 64, 3, 3, 1, 1]' --out k.cpp --compile
 //   crosstune codegen --replay LOG... [--json] [--skip-bad]                 how many records replay, and why
 //   not
+//   crosstune codegen --replay tune.json --source --top 1 > best.cpp        the best kernel of each task, as C++
 //
 // Generation draws --random distinct candidates from the CPU sketches of the operator's DAG
 // (schedule/cpu_sketch.hpp), sized for this machine's cores (--cores
@@ -82,6 +83,8 @@ struct CodegenOptions {
   // replay
   std::vector<std::string> replay;
   bool skip_bad = false;
+  bool source = false;   // --replay: print each replayed record's C++ instead of the counts
+  std::size_t top = 0;   // --source: only the K fastest successful records of each task (0: all)
   bool json = false;
 };
 
@@ -602,6 +605,79 @@ inline void print_replay_table(const schedule::ReplayReport& report, const io::R
   }
 }
 
+/// `--replay LOG --source`: the C++ of the records that replay, grouped by task in the order the tasks
+/// first appear (with --top K the K fastest successful records of each, fastest first, else every record
+/// in log order), as one translation unit on stdout. Each kernel's comment gives its task, its logged
+/// result and its steps; records that do not replay are counted on stderr, the first reason with them.
+inline void run_replay_source(const CodegenOptions& o) {
+  const auto files = expand_log_paths(o.replay);
+  std::vector<std::string> order;                        // workload keys, first appearance first
+  std::map<std::string, std::vector<std::pair<std::size_t, Record>>> by_key;  // (record number, record)
+  std::size_t number = 0;
+  const io::ReadStats totals = for_each_record(files, o.skip_bad, "reading logs", [&](const Record& record) {
+    auto& records = by_key[record.task->workload_key];
+    if (records.empty()) order.push_back(record.task->workload_key);
+    records.emplace_back(++number, record);
+  });
+  schedule::Replayer replayer;
+  std::string results;
+  std::size_t kernels = 0, refused = 0;
+  std::string first_refusal;
+  for (const auto& key : order) {
+    auto& records = by_key[key];
+    if (o.top > 0) {
+      std::erase_if(records, [](const auto& r) { return !r.second.result.ok(); });
+      std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+        return a.second.result.mean_cost_seconds() < b.second.result.mean_cost_seconds();
+      });
+      if (records.size() > o.top) records.resize(o.top);
+    }
+    for (const auto& [n, record] : records) {
+      auto state = replayer.replay(record);
+      auto nest = state ? codegen::lower(*state) : unexpected(state.error());
+      if (!nest) {
+        if (refused++ == 0) first_refusal = "record " + std::to_string(n) + ": " + nest.error().describe();
+        continue;
+      }
+      codegen::CpuCodegenOptions cpp;
+      cpp.function_name = "crosstune_record_" + std::to_string(n);
+      cpp.preamble = kernels == 0;
+      const double flops = static_cast<double>(state->dag().flops());
+      std::string result = "error " + std::string(to_string(record.result.error));
+      if (record.result.ok()) {
+        char text[96];
+        const double seconds = record.result.mean_cost_seconds();
+        std::snprintf(text, sizeof text, "%.4f ms", seconds * 1e3);
+        result = text;
+        if (flops > 0) {
+          std::snprintf(text, sizeof text, ", %.1f GFLOP/s", flops / seconds * 1e-9);
+          result += text;
+        }
+      }
+      std::string text = comment("record " + std::to_string(n) + ": workload " + key + ", target " +
+                                 record.task->target.str() + ", logged " + result + ", function " + cpp.function_name);
+      for (StepView step : record.steps) {
+        std::string json;
+        io::append_step(json, step);
+        text += comment(json);
+      }
+      results += (kernels == 0 ? "" : "\n") + text + codegen::emit_cpp(*nest, cpp);
+      ++kernels;
+    }
+  }
+  if (kernels == 0) {
+    std::string what = number == 0 ? "the logs hold no records" : "no record replayed";
+    if (!first_refusal.empty()) what += " (" + first_refusal + ")";
+    fail(Error(ErrorKind::invalid_argument, what, o.replay.front(), 0, 0,
+               o.top > 0 ? "--top keeps successful records only" : ""));
+  }
+  std::cout << results;
+  note("%zu kernel%s from %zu record%s", kernels, kernels == 1 ? "" : "s", static_cast<std::size_t>(number),
+       number == 1 ? "" : "s");
+  if (refused > 0) note("%zu record%s did not replay; the first: %s", refused, refused == 1 ? "" : "s", first_refusal.c_str());
+  if (totals.skipped_lines) std::cerr << "crosstune: skipped " << totals.skipped_lines << " malformed lines\n";
+}
+
 inline void run_replay(const CodegenOptions& o) {
   const auto files = expand_log_paths(o.replay);
   schedule::Replayer replayer;
@@ -699,7 +775,7 @@ inline void add_codegen_command(CLI::App& app) {
       cmd->add_option("--out", o->out, "Write the C++ to this file instead of stdout (steps stay on stdout)");
   auto* compile =
       cmd->add_flag("--compile", o->compile,
-                    "Also compile the kernels (c++ -O3 -march=native -fopenmp) in a temporary folder; "
+                    "Also compile the kernels (c++ -O3 -march=native -fopenmp -mprefer-vector-width=512) in a temporary folder; "
                     "exit 1 if they do not build");
   auto* replay =
       cmd->add_option("--replay", o->replay,
@@ -708,6 +784,11 @@ inline void add_codegen_command(CLI::App& app) {
           ->check(CLI::ExistingPath);
   auto* skip_bad = cmd->add_flag("--skip-bad", o->skip_bad,
                                  "--replay: skip malformed lines (reported on stderr) instead of stopping");
+  auto* source = cmd->add_flag("--source", o->source,
+                               "--replay: print the C++ of every record that replays (one translation unit) "
+                               "instead of the counts");
+  auto* top = cmd->add_option("--top", o->top, "--source: only the K fastest successful records of each task")
+                  ->check(count_in(1, 1000000));
   cmd->add_flag(
       "--json", o->json,
       "One JSON object per candidate (workload_key, sketch, flops, steps, function, source), or for "
@@ -720,9 +801,14 @@ inline void add_codegen_command(CLI::App& app) {
   for (auto* flag : op_options)
     replay->excludes(flag);
   skip_bad->needs(replay);
+  source->needs(replay);
+  top->needs(source);
+  source->excludes("--json");
   cmd->callback([o, cmd] {
     check_generation_flags(*cmd, *o);
-    if (!o->replay.empty()) {
+    if (o->source) {
+      run_replay_source(*o);
+    } else if (!o->replay.empty()) {
       run_replay(*o);
     } else {
       run_generate(*o);

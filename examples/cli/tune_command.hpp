@@ -6,8 +6,9 @@
 //   crosstune tune --network resnet50 --layout NHWC --trials 2000 --log r50.json   # channels last
 //
 // The loop is the library's: the task scheduler picks a task, the evolutionary search (or --search random)
-// proposes --per-round candidates guided by the BiLSTM cost model (a fresh one trained online, or --model's
-// fine-tuned online), measure::LocalMeasurer builds, checks and times them and appends every one to --log.
+// proposes --per-round candidates guided by the cost model (a fresh one of --cost-model's kind, BiLSTM or
+// XGBoost trees, trained online; or --model's BiLSTM fine-tuned online, which a fresh one replaces when the
+// guard finds it ranks worse: model::OneOf), measure::LocalMeasurer builds, checks and times them and appends every one to --log.
 // A --log that exists is resumed: its records of the tasks are not measured again and count toward the
 // best. --time-budget is a hard deadline: the best found by then is reported. Ctrl-C stops the same way
 // (exit 130 after the report).
@@ -28,6 +29,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -41,6 +43,10 @@
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/ir/networks.hpp"
 #include "crosstune/model/cost_model.hpp"
+#include "crosstune/model/one_of.hpp"
+#ifdef CROSSTUNE_WITH_XGBOOST
+#include "crosstune/model/xgboost.hpp"
+#endif
 #include "crosstune/schedule/replay.hpp"
 #include "crosstune/search/evolutionary_search.hpp"
 #include "crosstune/search/tuner.hpp"
@@ -52,6 +58,11 @@ namespace crosstune::cli {
 struct TuneOptions {
   CodegenOptions op;  ///< --op/--shape/--key and the operators' flags, --seed
   std::string network, log, model, transfer, search = "evolutionary", target = "native";
+#ifdef CROSSTUNE_WITH_XGBOOST
+  std::string cost_model = "xgb";  ///< the fresh model's kind: xgb (with XGBoost) or bilstm
+#else
+  std::string cost_model = "bilstm";
+#endif
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
@@ -224,9 +235,26 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   if (!target.mcpu.empty()) target_string += " -mcpu=" + std::string(target.mcpu);
   target_string += " -num-cores=" + std::to_string(cores);
 
-  // The model: --model's (pre-trained), or a small fresh one trained online.
+  // The model: --model's (pre-trained), or a fresh one of --cost-model's kind trained online; a fresh one
+  // is also the negative-transfer guard's yardstick and fallback when --model ranks this machine's first
+  // measurements no better than chance or worse than a fresh model trained on half of them.
   features::StepSequenceExtractor extractor;
-  std::optional<model::BiLstmAttentionModel> model;
+#ifdef CROSSTUNE_WITH_XGBOOST
+  using OnlineModel = model::OneOf<model::BiLstmAttentionModel, model::XgbModel>;
+#else
+  using OnlineModel = model::OneOf<model::BiLstmAttentionModel>;
+  if (o.cost_model == "xgb")
+    fail(Error(ErrorKind::invalid_argument, "--cost-model xgb: this crosstune was built without XGBoost", {}, 0, 0,
+               "install libxgboost-dev (scripts/setup.sh does) and build again, or use --cost-model bilstm"));
+#endif
+  std::function<OnlineModel()> fresh = [layout = extractor.layout(), seed = o.op.seed, trees = o.cost_model == "xgb"]() -> OnlineModel {
+#ifdef CROSSTUNE_WITH_XGBOOST
+    if (trees) return model::XgbModel(layout);
+#endif
+    (void)trees;
+    return model::BiLstmAttentionModel(layout, fresh_model_sizes(), seed);
+  };
+  std::optional<OnlineModel> model;
   if (!o.model.empty()) {
     auto loaded = model::BiLstmAttentionModel::load(o.model);
     if (!loaded) fail(loaded.error());
@@ -237,7 +265,7 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     }
     model.emplace(std::move(*loaded));
   } else {
-    model.emplace(extractor.layout(), fresh_model_sizes(), o.op.seed);
+    model.emplace(fresh());
   }
 
   // The measurer: the settings of `crosstune measure`, every candidate appended to --log.
@@ -306,13 +334,8 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     return true;
   };
 
-  // A fresh model: the negative-transfer guard's yardstick and fallback when --model ranks this machine's first
-  // measurements no better than chance or worse than a fresh model trained on half of them.
-  const std::uint64_t seed = o.op.seed;
-  auto fresh = [layout = extractor.layout(), seed] { return model::BiLstmAttentionModel(layout, fresh_model_sizes(), seed); };
   auto run = [&](auto policy) -> Expected<search::TuneResult> {
-    search::Tuner tuner(std::move(extractor), hardware, data::UniformSampler{1.0}, std::move(*model), std::move(*measurer), std::move(policy),
-                        to);
+    search::Tuner tuner(std::move(extractor), hardware, data::UniformSampler{1.0}, std::move(*model), std::move(*measurer), std::move(policy), to);
     tuner.set_fresh_model(fresh);
     if (!resumed.empty()) tuner.resume(resumed);
     if (!transfer.empty()) tuner.transfer_from(transfer, {.per_task = 8, .sources_per_key = 8});  // the 8 best of each source workload
@@ -502,6 +525,11 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--transfer", o->transfer,
                   "Transfer-tuning: transplant the best schedules (8 a task) of this log's other shapes of the same kernel class, measured first")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--cost-model", o->cost_model,
+                  "The kind of a fresh model, trained online on this run's measurements: the model without --model, the guard's yardstick "
+                  "and fallback with it. xgb (gradient-boosted trees on pooled step features; the default where crosstune was built with XGBoost) "
+                  "or bilstm (the default otherwise)")
+      ->check(CLI::IsMember({"bilstm", "xgb"}));
   cmd->add_option("--search", o->search, "evolutionary (default) or random")->check(CLI::IsMember({"evolutionary", "random"}));
   cmd->add_option("--per-round", o->per_round, "Candidates measured per round (default 64)")->check(count_in(1, 100000));
   cmd->add_option("--population", o->population, "Evolutionary search: population at most (default 2048; 32 per candidate of a round, at least 256)")->check(count_in(2, 1000000));

@@ -90,6 +90,7 @@
 #include "crosstune/model/mlp.hpp"
 #include "crosstune/model/model_card.hpp"
 #include "crosstune/model/network.hpp"
+#include "crosstune/model/one_of.hpp"
 #include "crosstune/model/optim.hpp"
 #include "crosstune/model/parallel.hpp"
 #include "crosstune/model/parameter.hpp"

@@ -74,6 +74,16 @@ TEST_CASE("the compile command carries the optimisation, the target and OpenMP")
   CHECK(args.back() == "k.so");
 }
 
+TEST_CASE("kernels are built for the target's widest vectors unless told otherwise") {
+  measure::CompileOptions options;
+  options.march = "sapphirerapids";  // GCC's tuning for it alone would keep loops at 256 bits
+  CHECK(has_flag(measure::compile_command(options, "k.cpp", "k.so"), "-mprefer-vector-width=512"));
+  options.prefer_vector_width = 256;
+  CHECK(has_flag(measure::compile_command(options, "k.cpp", "k.so"), "-mprefer-vector-width=256"));
+  options.prefer_vector_width = 0;
+  for (const auto& arg : measure::compile_command(options, "k.cpp", "k.so")) CHECK(arg.find("prefer-vector-width") == std::string::npos);
+}
+
 TEST_CASE("a target's -mcpu becomes -march; without one the host's") {
   CHECK(measure::CompileOptions::for_target(Target("llvm -mcpu=icelake-server -num-cores 8")).march == "icelake-server");
   CHECK(measure::CompileOptions::for_target(Target("llvm -keys=cpu")).march == "native");

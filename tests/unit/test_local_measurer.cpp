@@ -239,7 +239,7 @@ TEST_CASE("records carry the provenance in \"v\": the format version, then the c
       CHECK(pairs.count(key) == 1);
     }
     CHECK(pairs["cc"] == measure::compiler_version("c++"));
-    CHECK(pairs["flags"] == "-std=c++17 -O3 -shared -fPIC -w -march=native -fopenmp");
+    CHECK(pairs["flags"] == "-std=c++17 -O3 -shared -fPIC -w -march=native -fopenmp -mprefer-vector-width=512");
     CHECK(pairs["threads"] == "1");
     CHECK(pairs["pin"] == "none");
     CHECK(pairs["flush"] == "1");

@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -637,14 +638,34 @@ class XgbModel {
                               0, "call fit() or load a trained model first"));
     }
     pool_candidates(batch, 0, batch.size(), table_);
-    return predict_table(table_, scores);
+    return on_own_thread([&] { return predict_table(table_, scores); });
   }
 
   /// Trains (or, on a trained model, adds trees to) the ensemble. options: epochs (of rounds_per_epoch
   /// rounds each), loss (mse: regression; rank or both: pairwise ranking per task), patience, threads;
   /// the rest are the neural trainer's and are ignored. Deterministic for the Rng's seed and thread count.
+  /// Runs on a thread of its own (see on_own_thread).
   [[nodiscard]] Expected<TrainReport> fit(const LabelledBatch& train_set, const LabelledBatch* validation,
                                           const TrainOptions& options, Rng& rng) {
+    return on_own_thread([&] { return fit_here(train_set, validation, options, rng); });
+  }
+
+ private:
+  /// Runs `f` on a new thread and returns its result. XGBoost parallelises with OpenMP, and GCC's OpenMP
+  /// runtime keeps a pool of threads per thread that opened a parallel region, which fork() does not copy:
+  /// a measurer's worker forked later from that thread would wait for them at its kernel's first parallel
+  /// loop until killed (docs/measure.md). The pool of a thread that ends goes with it, so after each call
+  /// no OpenMP thread is left in the process. Costs a thread start (tens of microseconds) per call.
+  template <class F>
+  static auto on_own_thread(F&& f) -> decltype(f()) {
+    std::optional<decltype(f())> result;
+    std::thread worker([&] { result.emplace(f()); });
+    worker.join();
+    return std::move(*result);
+  }
+
+  [[nodiscard]] Expected<TrainReport> fit_here(const LabelledBatch& train_set, const LabelledBatch* validation,
+                                               const TrainOptions& options, Rng& rng) {
     if (auto ok = check_labelled(train_set); !ok) return unexpected(std::move(ok).error());
     if (auto ok = validate(options); !ok) return unexpected(std::move(ok).error());
     const std::size_t n = train_set.features->size();
@@ -800,6 +821,7 @@ class XgbModel {
     return report;
   }
 
+ public:
   /// The model file: magic, version, layout, tree parameters, rounds, XGBoost's UBJSON model, checksum.
   /// A loaded model saves to the same bytes (the ensemble's bytes are kept as loaded).
   [[nodiscard]] std::string serialize() const {
