@@ -8,7 +8,8 @@
 // The loop is the library's: the task scheduler picks a task, the evolutionary search (or --search random)
 // proposes --per-round candidates guided by the cost model (a fresh one of --cost-model's kind, BiLSTM or
 // XGBoost trees, trained online; or --model's BiLSTM fine-tuned online, which a fresh one replaces when the
-// guard finds it ranks worse: model::OneOf), measure::LocalMeasurer builds, checks and times them and appends every one to --log.
+// guard finds it ranks worse: model::OneOf), measure::LocalMeasurer builds, checks and times them and
+// appends every one to --log.
 // A --log that exists is resumed: its records of the tasks are not measured again and count toward the
 // best. --time-budget is a hard deadline: the best found by then is reported. Ctrl-C stops the same way
 // (exit 130 after the report).

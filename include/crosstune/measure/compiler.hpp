@@ -54,7 +54,8 @@ struct CompileOptions {
   /// for Intel's AVX-512 server cores (skylake-avx512 to sapphirerapids) prefers 256-bit vectors, so a
   /// vectorised loop of 32 floats became four ymm operations where the schedule meant two zmm ones; on a
   /// Sapphire Rapids VM, a conv2d kernel with a 7x32 register tile ran at 119 GFLOP/s in ymm registers,
-  /// one accumulator spilled, and at 223 in zmm ones (docs/codegen.md). Compilers without AVX-512 in -march keep their widest.
+  /// one accumulator spilled, and at 223 in zmm ones (docs/codegen.md). Without AVX-512 in -march the
+  /// compiler keeps its widest.
   int prefer_vector_width = 512;
   std::vector<std::string> extra_flags{};
 
