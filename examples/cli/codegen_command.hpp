@@ -625,13 +625,7 @@ inline void run_replay_source(const CodegenOptions& o) {
   std::string first_refusal;
   for (const auto& key : order) {
     auto& records = by_key[key];
-    if (o.top > 0) {
-      std::erase_if(records, [](const auto& r) { return !r.second.result.ok(); });
-      std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-        return a.second.result.mean_cost_seconds() < b.second.result.mean_cost_seconds();
-      });
-      if (records.size() > o.top) records.resize(o.top);
-    }
+    if (o.top > 0) keep_fastest(records, o.top, &std::pair<std::size_t, Record>::second);
     for (const auto& [n, record] : records) {
       auto state = replayer.replay(record);
       auto nest = state ? codegen::lower(*state) : unexpected(state.error());

@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <string>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "crosstune/core/expected.hpp"
+#include "crosstune/core/record.hpp"
 #include "crosstune/hw/presets.hpp"
 #include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/atomic_file.hpp"
@@ -130,6 +133,17 @@ enum class Ends { closed, open_low, open_high, open };
         return {};
       },
       "TARGET");
+}
+
+/// `--top K` of `measure --replay` and `codegen --replay --source`: keeps the K fastest successful
+/// records of `items` (a task's), fastest first, records of equal time in their order. `record_of` maps an
+/// element to its Record (the identity for a vector of records).
+template <class T, class RecordOf = std::identity>
+void keep_fastest(std::vector<T>& items, std::size_t k, RecordOf record_of = {}) {
+  const auto seconds = [&](const T& item) { return std::invoke(record_of, item).result.mean_cost_seconds(); };
+  std::erase_if(items, [&](const T& item) { return !std::invoke(record_of, item).result.ok(); });
+  std::stable_sort(items.begin(), items.end(), [&](const T& a, const T& b) { return seconds(a) < seconds(b); });
+  if (items.size() > k) items.resize(k);
 }
 
 /// The log files named on the command line, folders replaced by the .json / .json.gz files under them

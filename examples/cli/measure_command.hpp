@@ -410,12 +410,7 @@ inline void run_measure(const MeasureOptions& o) {
         if (r.result.mean_cost_seconds() < distinct[*same].result.mean_cost_seconds()) distinct[*same] = std::move(r);
       }
       records = std::move(distinct);
-      if (o.top > 0) {
-        std::erase_if(records, [](const Record& r) { return !r.result.ok(); });
-        std::stable_sort(records.begin(), records.end(),
-                         [](const Record& a, const Record& b) { return a.result.mean_cost_seconds() < b.result.mean_cost_seconds(); });
-        if (records.size() > o.top) records.resize(o.top);
-      }
+      if (o.top > 0) keep_fastest(records, o.top);
       if (records.empty()) continue;
       auto dag = replayer.dag(key);
       if (!dag) {
