@@ -182,13 +182,69 @@ TEST_CASE("candidates that do not fit the space are refused, not applied") {
   CHECK_FALSE(space.valid(bad));
   CHECK_FALSE(CpuSketchSpace::make(nullptr).has_value());
   CHECK_FALSE(CpuSketchSpace::make(share(ir::matmul(4, 4, 4)), {.cores = 0}).has_value());
+  CHECK_FALSE(CpuSketchSpace::make(share(ir::matmul(4, 4, 4)), {.cores = 1, .prior = 1.5}).has_value());
+  CHECK_FALSE(CpuSketchSpace::make(share(ir::matmul(4, 4, 4)), {.cores = 1, .vector_lanes = -1}).has_value());
 }
 
 TEST_CASE("sketch options follow the hardware descriptor") {
   hw::HardwareParams h{};
   h.num_cores = 16;
+  h.vector_unit_bytes = 64;
   const auto o = schedule::CpuSketchOptions::from(h);
   CHECK(o.cores == 16);
+  CHECK(o.vector_lanes == 16);
+}
+
+namespace {
+struct Draws {
+  int in_place = 0;       ///< candidates of an in-place sketch
+  int narrow = 0;         ///< candidates whose contiguous innermost factor is below 16
+  std::unordered_set<std::uint64_t> distinct;
+};
+/// `n` random matmul 64x64x64 candidates under `prior` with 16 lanes.
+Draws draw(double prior, int n) {
+  const auto space = CpuSketchSpace::make(share(ir::matmul(64, 64, 64)), {.cores = 2, .vector_lanes = 16, .prior = prior}).value();
+  Rng rng(11);
+  Draws d;
+  for (int i = 0; i < n; ++i) {
+    const auto c = space.sample(rng);
+    const auto& sk = space.sketches()[static_cast<std::size_t>(c.sketch)];
+    // the tiled stage's knobs come first: tile i, tile j (the contiguous output axis), tile k
+    const auto& j = sk.knobs[1];
+    REQUIRE(j.vector_lanes == 16);
+    d.in_place += sk.in_place ? 1 : 0;
+    d.narrow += c.values[j.offset + 3] < 16 ? 1 : 0;
+    d.distinct.insert(c.hash());
+  }
+  return d;
+}
+}  // namespace
+
+TEST_CASE("the sampling prior prefers vector-filling tiles and sketches that do not accumulate in place") {
+  const auto space = CpuSketchSpace::make(share(ir::matmul(64, 64, 64)), {.cores = 2}).value();
+  REQUIRE(space.sketches().size() == 2);
+  CHECK(space.sketches()[0].in_place != space.sketches()[1].in_place);
+  // Uniform: half the candidates in place, and 4 of the 7 innermost factors (1, 2, 4, 8 of 1..64) narrow.
+  const Draws uniform = draw(0.0, 4000);
+  CHECK(uniform.in_place == doctest::Approx(2000).epsilon(0.1));
+  CHECK(uniform.narrow > 4000 * 4 / 7 * 9 / 10);
+  // Prior 0.9: in place 0.5 x 0.1 of the time; narrow only in the uniform tenth (4/7 of it).
+  const Draws prior = draw(0.9, 4000);
+  CHECK(prior.in_place == doctest::Approx(200).epsilon(0.25));
+  CHECK(prior.narrow == doctest::Approx(4000 * 0.1 * 4 / 7).epsilon(0.25));
+  // Prior 1: never, and the other candidates are still all drawn.
+  const Draws always = draw(1.0, 4000);
+  CHECK(always.in_place == 0);
+  CHECK(always.narrow == 0);
+  CHECK(always.distinct.size() > 1000);
+  // A contiguous axis shorter than a vector: its whole extent is the only prior pick.
+  const auto small = CpuSketchSpace::make(share(ir::matmul(8, 8, 6)), {.cores = 2, .vector_lanes = 16, .prior = 1.0}).value();
+  Rng rng(5);
+  for (int i = 0; i < 200; ++i) {
+    const auto c = small.sample(rng);
+    const auto& j = small.sketches()[static_cast<std::size_t>(c.sketch)].knobs[1];
+    CHECK(c.values[j.offset + 3] == 6);
+  }
 }
 
 TEST_CASE("the space size counts every distinct candidate, and exhaustive sampling finds them all") {
