@@ -22,8 +22,11 @@
 #include <thread>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "crosstune/core/record.hpp"
 #include "crosstune/core/task.hpp"
+#include "crosstune/io/log_reader.hpp"
 #include "crosstune/measure/kernel.hpp"
 
 namespace crosstune::test {
@@ -179,6 +182,22 @@ inline std::shared_ptr<const Task> record_task(const std::string& name = "measur
 /// Seconds since `start`.
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Every record of a log, in order; a log that cannot be read fails the test.
+inline std::vector<Record> read_log(const std::filesystem::path& path) {
+  auto reader = io::LogReader::open(path);
+  REQUIRE_MESSAGE(reader.has_value(), reader.error().describe());
+  std::vector<Record> records;
+  Record r;
+  for (;;) {
+    auto more = reader->next(r);
+    REQUIRE_MESSAGE(more.has_value(), more.error().describe());
+    if (!*more) break;
+    records.push_back(r);
+  }
+  CHECK(reader->stats().skipped_lines == 0);
+  return records;
 }
 
 }  // namespace crosstune::test

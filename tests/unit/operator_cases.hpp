@@ -2,6 +2,9 @@
 // and the output ir/reference.hpp computes for them (the independent check of every generated kernel).
 #pragma once
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -26,6 +29,25 @@ inline std::vector<float> random_values(std::int64_t n, Rng& rng) {
   std::vector<float> v(static_cast<std::size_t>(n));
   for (auto& x : v) x = static_cast<float>(rng.uniform_real(-1.0, 1.0));
   return v;
+}
+
+/// The DAG's stage names, in order.
+inline std::vector<std::string> stage_names(const ir::ComputeDag& dag) {
+  std::vector<std::string> names;
+  for (const auto& op : dag.ops()) names.push_back(op->name);
+  return names;
+}
+
+/// |got − want| ≤ 1e-4 · max(1, |want|) everywhere; the first mismatch in the message.
+inline void check_close(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double a = got[i], b = want[i];
+    if (!(std::abs(a - b) <= 1e-4 * std::max(1.0, std::abs(b)))) {
+      FAIL_CHECK("element " << i << ": DAG " << a << ", reference " << b);
+      return;
+    }
+  }
 }
 
 /// |got − want| ≤ 1e-4 · max(1, |want|) everywhere; returns the worst relative error.

@@ -51,7 +51,7 @@ float call(const std::filesystem::path& library, const std::string& entry) {
   return out;
 }
 
-std::string refusal(const BuildOptions& options) {
+std::string build_refusal(const BuildOptions& options) {
   auto ok = options.validate();
   REQUIRE_FALSE(ok.has_value());
   CHECK(ok.error().kind == ErrorKind::invalid_argument);
@@ -63,8 +63,8 @@ std::string refusal(const BuildOptions& options) {
 }  // namespace
 
 TEST_CASE("build options need a folder and at least one kernel per unit") {
-  CHECK(refusal({}) == "measure::BuildOptions: work_dir is empty");
-  CHECK(refusal({.work_dir = "/tmp", .kernels_per_unit = 0}) == "measure::BuildOptions: kernels_per_unit must be at least 1");
+  CHECK(build_refusal({}) == "measure::BuildOptions: work_dir is empty");
+  CHECK(build_refusal({.work_dir = "/tmp", .kernels_per_unit = 0}) == "measure::BuildOptions: kernels_per_unit must be at least 1");
   CHECK(BuildOptions{.work_dir = "x"}.validate().has_value());
   const BuildOptions defaults;
   CHECK(defaults.kernels_per_unit == 4);

@@ -23,7 +23,7 @@ using namespace crosstune;
 using test::share;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using crosstune::test::contains;
 
 /// A matmul with a local accumulator tile, a parallel fused outer loop, a vector loop and auto-unroll.
 schedule::State tiled_matmul(std::shared_ptr<const ir::ComputeDag> dag) {

@@ -10,20 +10,15 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include "test_support.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 using namespace crosstune::ir;
 
 namespace {
-std::vector<std::string> stage_names(const ComputeDag& dag) {
-  std::vector<std::string> names;
-  for (const auto& op : dag.ops())
-    names.push_back(op->name);
-  return names;
-}
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::stage_names;
+using crosstune::test::contains;
 
 /// out = matmul(A, B) + C, with the placeholders declared in the order given.
 ComputeDag matmul_add(bool c_first) {

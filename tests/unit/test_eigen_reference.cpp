@@ -29,9 +29,7 @@ using namespace crosstune;
 using test::share;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 
 /// "name3" (built with +=: GCC 12 warns falsely about "literal" + std::to_string).
 std::string numbered(const char* prefix, std::size_t i) {

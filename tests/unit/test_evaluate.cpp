@@ -10,14 +10,13 @@
 #include <span>
 #include <string>
 #include <vector>
+#include "test_support.hpp"
 
 using namespace crosstune;
 using namespace crosstune::ir;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 
 /// out[i] = A[index(i)] over i in [0, n), for a tensor A of `size` elements.
 template <class Index>

@@ -83,15 +83,15 @@ TEST_CASE("simulating what the host cannot do is refused") {
 
 TEST_CASE("cpuid's cache sizes agree with sysfs where both can be read") {
 #if defined(__x86_64__)
-  const auto c = detail::probe_x86_caches();
+  const auto c = crosstune::hw::detail::probe_x86_caches();
   CHECK(c.line == 64);
   const auto sysfs_l2 =
-      detail::parse_size(detail::read_text("/sys/devices/system/cpu/cpu0/cache/index2/size"));
+      crosstune::hw::detail::parse_size(crosstune::hw::detail::read_text("/sys/devices/system/cpu/cpu0/cache/index2/size"));
   if (sysfs_l2 > 0) CHECK(c.l2 == sysfs_l2);
   if (c.l1d > 0) CHECK(c.l1d <= c.l2);
 #endif
-  CHECK(detail::parse_size("32K") == 32768);
-  CHECK(detail::parse_size("36608K") == 36608 * 1024);
-  CHECK(detail::parse_size("2M") == 2 * 1024 * 1024);
-  CHECK(detail::parse_size("") == 0);
+  CHECK(crosstune::hw::detail::parse_size("32K") == 32768);
+  CHECK(crosstune::hw::detail::parse_size("36608K") == 36608 * 1024);
+  CHECK(crosstune::hw::detail::parse_size("2M") == 2 * 1024 * 1024);
+  CHECK(crosstune::hw::detail::parse_size("") == 0);
 }

@@ -15,7 +15,7 @@ using measure::BufferSpec;
 using measure::KernelSignature;
 
 namespace {
-std::string refusal(const KernelSignature& s) {
+std::string signature_refusal(const KernelSignature& s) {
   auto ok = s.validate();
   REQUIRE_FALSE(ok.has_value());
   CHECK(ok.error().kind == ErrorKind::invalid_argument);
@@ -33,10 +33,10 @@ TEST_CASE("a signature with an output and positive counts is valid; its total co
 }
 
 TEST_CASE("validate refuses a signature without buffers, without an output, with an empty or negative buffer") {
-  CHECK(refusal({}) == "measure::KernelSignature: no buffers");
-  CHECK(refusal({{{"A", 8}, {"B", 8}}}) == "measure::KernelSignature: no buffer is marked as an output");
-  CHECK(refusal({{{"A", 8}, {"B", 0, true}}}) == "measure::KernelSignature: buffer 'B' has 0 elements");
-  CHECK(refusal({{{"A", -3}, {"B", 8, true}}}) == "measure::KernelSignature: buffer 'A' has -3 elements");
+  CHECK(signature_refusal({}) == "measure::KernelSignature: no buffers");
+  CHECK(signature_refusal({{{"A", 8}, {"B", 8}}}) == "measure::KernelSignature: no buffer is marked as an output");
+  CHECK(signature_refusal({{{"A", 8}, {"B", 0, true}}}) == "measure::KernelSignature: buffer 'B' has 0 elements");
+  CHECK(signature_refusal({{{"A", -3}, {"B", 8, true}}}) == "measure::KernelSignature: buffer 'A' has -3 elements");
   auto hint = KernelSignature{}.validate().error().hint;
   CHECK(hint.find("element count") != std::string::npos);
 }
@@ -44,8 +44,8 @@ TEST_CASE("validate refuses a signature without buffers, without an output, with
 TEST_CASE("validate refuses more than 2^36 floats, in one buffer or in all of them together") {
   const std::int64_t limit = std::int64_t{1} << 36;
   CHECK(KernelSignature{{{"A", limit, true}}}.validate().has_value());
-  CHECK(refusal({{{"A", limit + 1, true}}}) == "measure::KernelSignature: the buffers hold more than 2^36 floats");
-  CHECK(refusal({{{"A", limit / 2 + 1}, {"B", limit / 2, true}}}) == "measure::KernelSignature: the buffers hold more than 2^36 floats");
+  CHECK(signature_refusal({{{"A", limit + 1, true}}}) == "measure::KernelSignature: the buffers hold more than 2^36 floats");
+  CHECK(signature_refusal({{{"A", limit / 2 + 1}, {"B", limit / 2, true}}}) == "measure::KernelSignature: the buffers hold more than 2^36 floats");
   CHECK(KernelSignature{{{"A", limit / 2}, {"B", limit / 2, true}}}.validate().has_value());
   // Counts near the int64 limit are refused, not overflowed.
   CHECK_FALSE(KernelSignature{{{"A", INT64_MAX}, {"B", INT64_MAX, true}}}.validate().has_value());

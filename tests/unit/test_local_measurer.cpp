@@ -81,24 +81,10 @@ LocalMeasurer make_measurer(const LocalMeasurerOptions& options, const MeasureTa
   return std::move(*m);
 }
 
-std::vector<Record> read_log(const std::filesystem::path& path) {
-  auto reader = io::LogReader::open(path);
-  REQUIRE_MESSAGE(reader.has_value(), reader.error().describe());
-  std::vector<Record> records;
-  Record r;
-  for (;;) {
-    auto more = reader->next(r);
-    REQUIRE_MESSAGE(more.has_value(), more.error().describe());
-    if (!*more) break;
-    records.push_back(r);
-  }
-  CHECK(reader->stats().skipped_lines == 0);
-  return records;
-}
 
 std::size_t count(const measure::FailureReport& report, ErrorCode code) { return report.by_code[static_cast<std::size_t>(code)].count; }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using crosstune::test::contains;
 
 /// Files the builds left in `dir` (sources, logs, libraries).
 std::size_t build_files_in(const std::filesystem::path& dir) {
@@ -198,7 +184,7 @@ TEST_CASE("every kind of bad candidate gets its error code, and the good candida
   CHECK(count(failures, ErrorCode::compile_host) == 1);
   CHECK(failures.failures() == (overflows ? 8u : 7u));
   // One record per candidate, in order, as judged.
-  const auto records = read_log(dir / "log.json");
+  const auto records = test::read_log(dir / "log.json");
   REQUIRE(records.size() == candidates.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
     CAPTURE(i);
@@ -227,7 +213,7 @@ TEST_CASE("records carry the provenance in \"v\": the format version, then the c
   auto measurer = make_measurer(options);
   const BatchResult batch = measurer.measure(std::vector<Candidate>{candidate("good", test::right_body), candidate("bad", test::wrong_body)});
   REQUIRE(batch.measurements.size() == 2);
-  const auto records = read_log(dir / "log.json");
+  const auto records = test::read_log(dir / "log.json");
   REQUIRE(records.size() == 2);
   for (const auto& r : records) {
     CHECK(measure::format_version(r.version) == "v0.6");
@@ -261,7 +247,7 @@ TEST_CASE("each record is in the log as soon as its candidate is judged") {
   std::vector<Candidate> candidates;
   for (std::size_t i = 0; i < 4; ++i) candidates.push_back(candidate(numbered("k", i), i == 2 ? test::segfault_body : test::right_body));
   std::vector<std::size_t> seen;
-  measurer.measure(candidates, [&](std::size_t, const Measurement&) { seen.push_back(read_log(dir / "log.json").size()); });
+  measurer.measure(candidates, [&](std::size_t, const Measurement&) { seen.push_back(test::read_log(dir / "log.json").size()); });
   CHECK(seen == std::vector<std::size_t>{1, 2, 3, 4});
 }
 
@@ -282,7 +268,7 @@ TEST_CASE("max_consecutive_failures in a row stop the batch with the reason; a s
   CHECK_FALSE(batch.interrupted);
   CHECK(batch.stop_reason.rfind("5 candidates in a row failed (the limit is 5); the last: runtime_device: cannot load 'missing_8'", 0) == 0);
   CHECK(contains(batch.stop_reason, "\nFailures so far:\nruntime_device (4) x 9: cannot load 'missing_0'"));
-  CHECK(read_log(dir / "log.json").size() == 10);
+  CHECK(test::read_log(dir / "log.json").size() == 10);
   // The count carries over to the next batch: one more failure stops it at once.
   const BatchResult next = measurer.measure(std::vector<Candidate>{missing_entry(20), candidate("good", test::right_body)});
   CHECK(next.measurements.size() == 1);
@@ -300,7 +286,7 @@ TEST_CASE("at the default limit, the 150th failure in a row stops the batch") {
   CHECK(batch.measurements.size() == 150);
   CHECK(batch.stop_reason.rfind("150 candidates in a row failed (the limit is 150); the last: runtime_device: cannot load 'missing_149'", 0) == 0);
   CHECK(count(measurer.failures(), ErrorCode::runtime_device) == 150);
-  const auto records = read_log(dir / "log.json");
+  const auto records = test::read_log(dir / "log.json");
   CHECK(records.size() == 150);
   for (const auto& r : records) CHECK(r.result.error == ErrorCode::runtime_device);
 }
@@ -318,7 +304,7 @@ TEST_CASE("when the first candidates all time out, the batch stops with a diagno
     CHECK(contains(batch.stop_reason, "compiled with -march=native for "));
     CHECK(contains(batch.stop_reason, "load average "));
     CHECK(contains(batch.stop_reason, "raise the run timeout"));
-    CHECK(read_log(dir / "log.json").size() == 2);
+    CHECK(test::read_log(dir / "log.json").size() == 2);
   }
   SUBCASE("a success first: time-outs are the candidates' own") {
     auto measurer = make_measurer(options);
@@ -362,12 +348,12 @@ TEST_CASE("the stop flag ends the batch; every candidate judged before it is in 
     CHECK(batch.interrupted);
     CHECK(batch.stop_reason == "stopped on request (the stop flag was raised); every candidate judged before is logged");
     CHECK(batch.measurements.size() == 3);
-    CHECK(read_log(dir / "log.json").size() == 3);
+    CHECK(test::read_log(dir / "log.json").size() == 3);
     // Raised before a batch: nothing is measured.
     const BatchResult none = measurer.measure(candidates);
     CHECK(none.interrupted);
     CHECK(none.measurements.empty());
-    CHECK(read_log(dir / "log.json").size() == 3);
+    CHECK(test::read_log(dir / "log.json").size() == 3);
   }
   SUBCASE("raised while a candidate runs: it is abandoned at once, and not logged") {
     auto measurer = make_measurer(quick_options(dir, 20));
@@ -389,7 +375,7 @@ TEST_CASE("the stop flag ends the batch; every candidate judged before it is in 
     CHECK(batch.interrupted);
     CHECK(batch.measurements.size() == 1);
     CHECK(seconds < 5);  // not the 20 s limit
-    const auto records = read_log(dir / "log.json");
+    const auto records = test::read_log(dir / "log.json");
     REQUIRE(records.size() == 1);
     CHECK(records[0].result.ok());
     // Lowered again, the measurer goes on.
@@ -461,7 +447,7 @@ TEST_CASE("a candidate without a task cannot be logged: the batch stops and says
   const BatchResult batch = measurer.measure(candidates);
   CHECK(batch.measurements.size() == 2);
   CHECK(batch.stop_reason == "candidate 1 has no task in its record, so it cannot be logged");
-  CHECK(read_log(dir / "log.json").size() == 1);
+  CHECK(test::read_log(dir / "log.json").size() == 1);
   // Without a log, records need no task.
   auto options = quick_options(dir);
   options.log.clear();
@@ -543,7 +529,7 @@ TEST_CASE("two processes appending to one log at once: every line whole, every r
       return writer->close().has_value();
     });
     REQUIRE(ok);
-    const auto records = read_log(dir / "log.json");
+    const auto records = test::read_log(dir / "log.json");
     CHECK(records.size() == 2 * per_writer);
     std::map<std::string, std::size_t> per_key;
     for (const auto& r : records) {
@@ -576,7 +562,7 @@ TEST_CASE("two processes appending to one log at once: every line whole, every r
       return true;
     });
     REQUIRE(ok);
-    const auto records = read_log(dir / "shared.json");
+    const auto records = test::read_log(dir / "shared.json");
     CHECK(records.size() == 2 * per_measurer);
     std::map<std::string, std::size_t> per_key;
     for (const auto& r : records) {
@@ -607,7 +593,7 @@ TEST_CASE("a measurer's log must be plain JSON lines, and is created only when t
     const auto batch = measurer.measure(std::vector<Candidate>{candidate("good", test::right_body)});
     REQUIRE(batch.measurements.size() == 1);
   }
-  CHECK(read_log(dir / "log.json").size() == 1);
+  CHECK(test::read_log(dir / "log.json").size() == 1);
 }
 
 TEST_CASE("the early stops judge each task afresh: failures of one task do not stop the next") {

@@ -95,9 +95,7 @@ namespace {
 /// hardware dims, hidden), the layout named "synthetic".
 const test::ModelFileOffsets mlp_offsets{4, 9};
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 
 /// The message of the error MlpModel::deserialize gives for `bytes` as "crafted.bin", after checking that
 /// the file is refused with an error that names it and says what to do.

@@ -16,26 +16,16 @@
 #include "crosstune/core/rng.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/reference.hpp"
+#include "test_support.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 using namespace crosstune::ir;
 
 namespace {
-std::vector<float> random_values(std::int64_t n, Rng& rng) {
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v)
-    x = static_cast<float>(rng.uniform_real(-1.0, 1.0));
-  return v;
-}
-std::vector<std::string> stage_names(const ComputeDag& dag) {
-  std::vector<std::string> names;
-  for (const auto& op : dag.ops())
-    names.push_back(op->name);
-  return names;
-}
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::random_values;
+using crosstune::test::stage_names;
+using crosstune::test::contains;
 
 /// Random inputs for every placeholder of `dag`, by name, and the DAG's output evaluated on them.
 struct Run {
@@ -57,17 +47,7 @@ Run run(const ComputeDag& dag, Rng& rng) {
   return r;
 }
 
-/// |a - b| <= 1e-4·max(1, |b|) everywhere; the first mismatch in the message.
-void check_close(const std::vector<float>& got, const std::vector<float>& want) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double a = got[i], b = want[i];
-    if (!(std::abs(a - b) <= 1e-4 * std::max(1.0, std::abs(b)))) {
-      FAIL_CHECK("element " << i << ": DAG " << a << ", reference " << b);
-      return;
-    }
-  }
-}
+using crosstune::test::check_close;
 std::vector<float> zeros(std::int64_t n) {
   return std::vector<float>(static_cast<std::size_t>(n), 0.0f);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crosstune/core/rng.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 using namespace crosstune::ir::reference;
@@ -21,12 +22,7 @@ using namespace crosstune::ir::reference;
 namespace {
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-std::vector<float> random_values(std::int64_t n, Rng& rng) {
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v)
-    x = static_cast<float>(rng.uniform_real(-1.0, 1.0));
-  return v;
-}
+using crosstune::test::random_values;
 RowMatrix as_matrix(const std::vector<float>& v, std::int64_t rows, std::int64_t cols,
                     std::int64_t offset = 0) {
   RowMatrix m(rows, cols);

@@ -26,7 +26,7 @@ std::vector<Record> read(const std::filesystem::path& path) {
 }
 std::vector<Record> read_sample(const std::string& relative) { return read(test::sample_logs() / relative); }
 
-std::string stage_names(const schedule::State& state) {
+std::string joined_stage_names(const schedule::State& state) {
   std::string out;
   for (const auto& s : state.stages()) {
     if (!out.empty()) out += ' ';
@@ -151,7 +151,7 @@ TEST_CASE("matmul_layer, conv2d_layer and depthwise records end with the cache s
     for (const Record& record : records) {
       auto state = replayer.replay(record);
       REQUIRE(state);
-      REQUIRE(stage_names(*state) == e.stages);
+      REQUIRE(joined_stage_names(*state) == e.stages);
       for (std::size_t i = 0; i < e.placement.size(); ++i) {
         CAPTURE(i);
         REQUIRE(state->stage(i).compute_at == e.placement[i].first);
@@ -197,7 +197,7 @@ TEST_CASE("hashed keys, unknown workloads and bad keys are not replayed, and say
   auto empty = replayer.replay(R"(["matmul_layer", 16, 8, 4])", none);
   REQUIRE(empty);
   CHECK(empty->steps().empty());
-  CHECK(stage_names(*empty) == "A B compute");
+  CHECK(joined_stage_names(*empty) == "A B compute");
 }
 
 TEST_CASE("a record with a corrupted step is refused as step_refused, and the error names the step") {

@@ -80,7 +80,7 @@ void check_measured(const RunResult& r, std::size_t repeats = 3) {
   CHECK(r.seconds > 0);
 }
 
-std::string refusal(const RunOptions& options) {
+std::string run_refusal(const RunOptions& options) {
   auto ok = options.validate();
   REQUIRE_FALSE(ok.has_value());
   CHECK(ok.error().kind == ErrorKind::invalid_argument);
@@ -113,15 +113,15 @@ TEST_CASE("signals are described by name and by the system's words") {
 }
 
 TEST_CASE("run options are refused when a time is not positive, a count too small or a CPU not a CPU") {
-  CHECK(refusal({.timeout_s = 0}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
-  CHECK(refusal({.timeout_s = NAN}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
-  CHECK(refusal({.timeout_s = INFINITY}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
-  CHECK(refusal({.reference_timeout_s = -1}) == "measure::RunOptions: reference_timeout_s must be a positive time of at most 10^6 s");
-  CHECK(refusal({.threads = -1}) == "measure::RunOptions: threads must not be negative");
-  CHECK(refusal({.pin_cpus = {0, -1}}) == "measure::RunOptions: pin_cpus holds -1, not a CPU number");
-  CHECK(refusal({.pin_cpus = {CPU_SETSIZE}}).find("not a CPU number") != std::string::npos);
-  CHECK(refusal({.runs_per_worker = 0}) == "measure::RunOptions: runs_per_worker must be at least 1");
-  CHECK(refusal({.timing = {.repeat = 0}}).find("measure::TimingOptions") != std::string::npos);
+  CHECK(run_refusal({.timeout_s = 0}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(run_refusal({.timeout_s = NAN}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(run_refusal({.timeout_s = INFINITY}) == "measure::RunOptions: timeout_s must be a positive time of at most 10^6 s");
+  CHECK(run_refusal({.reference_timeout_s = -1}) == "measure::RunOptions: reference_timeout_s must be a positive time of at most 10^6 s");
+  CHECK(run_refusal({.threads = -1}) == "measure::RunOptions: threads must not be negative");
+  CHECK(run_refusal({.pin_cpus = {0, -1}}) == "measure::RunOptions: pin_cpus holds -1, not a CPU number");
+  CHECK(run_refusal({.pin_cpus = {CPU_SETSIZE}}).find("not a CPU number") != std::string::npos);
+  CHECK(run_refusal({.runs_per_worker = 0}) == "measure::RunOptions: runs_per_worker must be at least 1");
+  CHECK(run_refusal({.timing = {.repeat = 0}}).find("measure::TimingOptions") != std::string::npos);
   const RunOptions defaults;
   CHECK(defaults.validate().has_value());
   CHECK(defaults.timeout_s == 10);

@@ -38,8 +38,8 @@ BiLstmAttentionConfig config() {
   c.head_hidden = 4;
   return c;
 }
-const features::FeatureLayout layout{"steps", 111, 5, 16, 3, 2};
-/// Where the fields of files of config() and `layout` are.
+const features::FeatureLayout steps_layout{"steps", 111, 5, 16, 3, 2};
+/// Where the fields of files of config() and `steps_layout` are.
 const test::ModelFileOffsets offsets{8, 5};
 enum ArchitectureField : std::size_t {
   step_dims,
@@ -57,12 +57,10 @@ const char* const field_names[] = {"step_dims", "workload_dims", "hardware_dims"
 std::string good_file() {
   Rng rng(2);
   BiLstmAttentionNet<float> net(config(), rng);
-  return serialize_model(net, layout);
+  return serialize_model(net, steps_layout);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 
 /// The message of the error deserialize_model gives for `bytes` as "crafted.bin", after checking that the
 /// file is refused with an error that names it and says what to do.
@@ -96,10 +94,10 @@ TEST_CASE("a saved model loads with the same weights and layout, and saves to id
   Rng rng(1);
   BiLstmAttentionNet<float> net(config(), rng);
   test::TempDir dir;
-  REQUIRE(save_model(dir / "m.bin", net, layout));
+  REQUIRE(save_model(dir / "m.bin", net, steps_layout));
   auto loaded = load_model(dir / "m.bin");
   REQUIRE(loaded);
-  CHECK(loaded->layout == layout);
+  CHECK(loaded->layout == steps_layout);
   CHECK(loaded->net->config() == net.config());
   auto a = net.parameters();
   auto b = loaded->net->parameters();
@@ -173,7 +171,7 @@ TEST_CASE("an architecture that reads other features than its layout is refused 
   // The file that read out of bounds in predict: a network of 5 step features stored with a layout of 3.
   Rng rng(3);
   BiLstmAttentionNet<float> net(config(), rng);
-  features::FeatureLayout narrower = layout;
+  features::FeatureLayout narrower = steps_layout;
   narrower.step_dims = 3;
   CHECK(contains(refusal(serialize_model(net, narrower)),
                  "the architecture reads 5 / 3 / 2 step / workload / hardware features, its feature layout "

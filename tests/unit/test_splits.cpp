@@ -10,7 +10,7 @@ using namespace crosstune;
 using namespace crosstune::data;
 
 namespace {
-const Dataset& sample() {
+const Dataset& split_sample() {
   static const Dataset ds =
       *Dataset::load(test::log_files_under(test::sample_logs()), {}, {.min_records_per_task = 10});
   return ds;
@@ -31,7 +31,7 @@ void check_partition(const Dataset& ds, const Split& s) {
 }  // namespace
 
 TEST_CASE("within_task keeps each task's first 90% for training, in file order by default") {
-  const auto& ds = sample();
+  const auto& ds = split_sample();
   Rng rng(0);
   auto s = split_within_task(ds, 0.9, false, rng);
   REQUIRE(s);
@@ -50,7 +50,7 @@ TEST_CASE("within_task keeps each task's first 90% for training, in file order b
 }
 
 TEST_CASE("by_task holds whole tasks out") {
-  const auto& ds = sample();
+  const auto& ds = split_sample();
   Rng rng(3);
   auto s = split_by_task(ds, 0.8, rng);
   REQUIRE(s);
@@ -67,7 +67,7 @@ TEST_CASE("by_task holds whole tasks out") {
 }
 
 TEST_CASE("by_target holds a whole hardware out") {
-  const auto& ds = sample();
+  const auto& ds = split_sample();
   auto s = split_by_target(ds, "v100");
   REQUIRE(s);
   check_partition(ds, *s);
@@ -81,7 +81,7 @@ TEST_CASE("by_target holds a whole hardware out") {
 }
 
 TEST_CASE("few_shot gives k target records to train on and tests on the rest of that target") {
-  const auto& ds = sample();
+  const auto& ds = split_sample();
   Rng rng(1);
   auto s = split_few_shot(ds, "v100", 20, 0.0, rng);
   REQUIRE(s);

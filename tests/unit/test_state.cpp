@@ -17,6 +17,7 @@
 #include "crosstune/core/rng.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/operators.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 using schedule::ComputeAtKind;
@@ -28,10 +29,7 @@ namespace {
 using Ids = std::vector<std::int64_t>;
 using DagPtr = std::shared_ptr<const ir::ComputeDag>;
 
-DagPtr share(Expected<ir::ComputeDag> dag) {
-  REQUIRE(dag);
-  return std::make_shared<const ir::ComputeDag>(std::move(*dag));
-}
+using crosstune::test::share;
 /// A, B, compute(x 64, y 128; k 48).
 DagPtr matmul_dag() { return share(ir::matmul(64, 48, 128)); }
 /// data, pad_temp, kernel, compute(nn 1, ff 3, yy 5, xx 5; rc 2, ry 3, rx 3): padded by one on every side.

@@ -70,6 +70,11 @@ class FileSizeLimit {
   sighandler_t old_handler_ = SIG_DFL;
 };
 
+/// Whether `part` occurs in `text` (error messages, generated source).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;

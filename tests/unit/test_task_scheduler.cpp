@@ -37,7 +37,7 @@ void record_flat(TaskScheduler& s, std::size_t task, double best, std::size_t n)
     s.record(task, best, 10);
 }
 
-std::string refusal(const std::vector<SchedulerTask>& tasks, TaskSchedulerOptions options = {}) {
+std::string scheduler_refusal(const std::vector<SchedulerTask>& tasks, TaskSchedulerOptions options = {}) {
   auto s = TaskScheduler::make(tasks, options);
   REQUIRE_FALSE(s.has_value());
   CHECK(s.error().kind == ErrorKind::invalid_argument);
@@ -320,16 +320,16 @@ TEST_CASE("objective() is the weighted sum of best latencies, infinite until eve
 }
 
 TEST_CASE("invalid tasks and options are refused with clear messages") {
-  CHECK(refusal({}).find("no tasks") != std::string::npos);
-  const auto weight = refusal({task("a"), task("conv", -1)});
+  CHECK(scheduler_refusal({}).find("no tasks") != std::string::npos);
+  const auto weight = scheduler_refusal({task("a"), task("conv", -1)});
   CHECK(weight.find("task 1 (conv)") != std::string::npos);
   CHECK(weight.find("weight") != std::string::npos);
-  CHECK(refusal({task("a", 0)}).find("weight must be finite and > 0") != std::string::npos);
-  CHECK(refusal({task("a", std::nan(""))}).find("weight") != std::string::npos);
-  CHECK(refusal({task("a", inf)}).find("weight") != std::string::npos);
-  CHECK(refusal({task("a", 1, -5)}).find("FLOPs must be finite and >= 0") != std::string::npos);
-  CHECK(refusal({task("a", 1, inf)}).find("FLOPs") != std::string::npos);
-  const auto twice = refusal({task("a"), task("b"), task("a")});
+  CHECK(scheduler_refusal({task("a", 0)}).find("weight must be finite and > 0") != std::string::npos);
+  CHECK(scheduler_refusal({task("a", std::nan(""))}).find("weight") != std::string::npos);
+  CHECK(scheduler_refusal({task("a", inf)}).find("weight") != std::string::npos);
+  CHECK(scheduler_refusal({task("a", 1, -5)}).find("FLOPs must be finite and >= 0") != std::string::npos);
+  CHECK(scheduler_refusal({task("a", 1, inf)}).find("FLOPs") != std::string::npos);
+  const auto twice = scheduler_refusal({task("a"), task("b"), task("a")});
   CHECK(twice.find("tasks 0 and 2 are both named a") != std::string::npos);
   CHECK(twice.find("sum of the weights") != std::string::npos);
   CHECK(TaskScheduler::make({task(""), task("")}).has_value());  // unnamed tasks are fine
@@ -337,7 +337,7 @@ TEST_CASE("invalid tasks and options are refused with clear messages") {
   auto with = [](auto change) {
     TaskSchedulerOptions o;
     change(o);
-    return refusal({task("a")}, o);
+    return scheduler_refusal({task("a")}, o);
   };
   CHECK(with([](auto& o) { o.alpha = 1.5; }).find("alpha must be in [0, 1]") != std::string::npos);
   CHECK(with([](auto& o) { o.beta = 0.5; }).find("beta must be finite and at least 1") != std::string::npos);
@@ -375,7 +375,7 @@ struct Curve {
   double weight, a, b, tau;
   [[nodiscard]] double at(std::size_t t) const { return a + b * std::exp(-static_cast<double>(t) / tau); }
 };
-const std::vector<Curve> network = {
+const std::vector<Curve> curves = {
     {4, 1 * ms, 20 * ms, 10}, {1, 1 * ms, 1 * ms, 0.5}, {1, 1 * ms, 1 * ms, 0.5},
     {1, 1 * ms, 1 * ms, 0.5}, {1, 1 * ms, 1 * ms, 0.5}, {1, 1 * ms, 1 * ms, 0.5},
 };
@@ -383,8 +383,8 @@ const std::vector<Curve> network = {
 double simulate(TaskSchedulerOptions::Strategy strategy, std::uint64_t seed,
                 std::vector<std::size_t>* rounds) {
   std::vector<SchedulerTask> tasks;
-  for (std::size_t i = 0; i < network.size(); ++i)
-    tasks.push_back({"task" + std::to_string(i), network[i].weight, 0, ""});
+  for (std::size_t i = 0; i < curves.size(); ++i)
+    tasks.push_back({"task" + std::to_string(i), curves[i].weight, 0, ""});
   TaskSchedulerOptions o;
   o.strategy = strategy;
   auto s = make_scheduler(std::move(tasks), o);
@@ -392,10 +392,10 @@ double simulate(TaskSchedulerOptions::Strategy strategy, std::uint64_t seed,
   for (int round = 0; round < 60; ++round) {
     const auto t = s.next(rng);
     REQUIRE(t);
-    s.record(*t, network[*t].at(s.rounds(*t) + 1), 64);
+    s.record(*t, curves[*t].at(s.rounds(*t) + 1), 64);
   }
   rounds->clear();
-  for (std::size_t i = 0; i < network.size(); ++i)
+  for (std::size_t i = 0; i < curves.size(); ++i)
     rounds->push_back(s.rounds(i));
   return s.objective();
 }
@@ -406,7 +406,7 @@ TEST_CASE("simulation: 60 rounds of the gradient scheduler end with a lower obje
   const double rr = simulate(TaskSchedulerOptions::Strategy::round_robin, 1, &rr_rounds);
   CHECK(rr_rounds == std::vector<std::size_t>(6, 10));
   // Round-robin: the heavy task gets 10 rounds, 4 * (1 + 20 e^-1) ms; the light ones sit at ~1 ms.
-  CHECK(rr == doctest::Approx(4 * network[0].at(10) + 5 * network[1].at(10)));
+  CHECK(rr == doctest::Approx(4 * curves[0].at(10) + 5 * curves[1].at(10)));
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     const double gradient = simulate(TaskSchedulerOptions::Strategy::gradient, seed, &grad_rounds);
     MESSAGE("seed " << seed << ": objective gradient " << gradient / ms << " ms, round-robin " << rr / ms

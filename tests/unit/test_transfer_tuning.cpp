@@ -20,14 +20,13 @@
 #include "crosstune/measure/local_measurer.hpp"
 #include "crosstune/schedule/cpu_sketch.hpp"
 #include "crosstune/schedule/state.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 
 namespace {
 
-std::shared_ptr<const ir::ComputeDag> share(Expected<ir::ComputeDag> dag) {
-  return std::make_shared<const ir::ComputeDag>(std::move(dag).value());
-}
+using crosstune::test::share;
 
 std::shared_ptr<const Task> task_of(const ir::ComputeDag& dag) {
   auto task = std::make_shared<Task>();

@@ -20,6 +20,7 @@
 #include "crosstune/measure/local_measurer.hpp"
 #include "crosstune/model/mlp.hpp"
 #include "crosstune/search/evolutionary_search.hpp"
+#include "measure_support.hpp"
 
 using namespace crosstune;
 
@@ -50,20 +51,14 @@ measure::LocalMeasurer quick_measurer(const std::filesystem::path& log) {
   o.run.timing.min_repeat_ms = 0;
   o.run.timeout_s = 10;
   o.build.kernels_per_unit = 8;
+  // These tests are about the loop, not the kernels' speed: -O1 builds them in about half the time of -O3.
+  o.build.compile.optimization = "-O1";
   o.log = log;
   return measure::LocalMeasurer::make(o).value();
 }
 
 std::vector<search::TuneTask> gemm_task(std::int64_t n = 32) {
   return {search::TuneTask{std::make_shared<const ir::ComputeDag>(ir::matmul(n, n, n).value()), 1, "gemm"}};
-}
-
-std::vector<Record> read_log(const std::filesystem::path& path) {
-  std::vector<Record> out;
-  auto reader = io::LogReader::open(path).value();
-  Record r;
-  while (reader.next(r).value()) out.push_back(r);
-  return out;
 }
 
 template <class Model, class Policy>
@@ -190,7 +185,7 @@ TEST_CASE("a random search measures exactly the trial budget, logs every candida
   CHECK(result.profile.total >= result.profile.measure);
 
   // Every measured candidate is in the log once, with the task's workload key and distinct steps.
-  const auto records = read_log(dir / "log.json");
+  const auto records = test::read_log(dir / "log.json");
   CHECK(records.size() == 20);
   std::set<std::uint64_t> distinct;
   for (const auto& r : records) {
@@ -209,7 +204,7 @@ TEST_CASE("a resumed log is not measured again and its best counts") {
     auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
     first_best = tuner.tune(tasks, {.trials = 16}).value().tasks[0].best_seconds;
   }
-  const auto before = read_log(dir / "log.json");
+  const auto before = test::read_log(dir / "log.json");
   REQUIRE(before.size() == 16);
   // The same seed would draw the same candidates: resumed, they must all be skipped.
   auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 8, .update_model = false});
@@ -218,7 +213,7 @@ TEST_CASE("a resumed log is not measured again and its best counts") {
   CHECK(result.tasks[0].resumed == 16);
   CHECK(result.tasks[0].trials == 8);
   CHECK(result.tasks[0].best_seconds <= first_best);
-  const auto after = read_log(dir / "log.json");
+  const auto after = test::read_log(dir / "log.json");
   REQUIRE(after.size() == 24);
   std::set<std::uint64_t> distinct;
   for (const auto& r : after) distinct.insert(search::detail::steps_hash(r.steps));
@@ -261,7 +256,7 @@ TEST_CASE("a deadline stops the run with the best found so far, and so do the st
     CHECK(result.deadline_hit);
     CHECK(result.trials < 100000);
     CHECK(took < 3 + 10);  // at most one candidate's time limit past the deadline
-    CHECK(read_log(dir / "log.json").size() == result.trials);
+    CHECK(test::read_log(dir / "log.json").size() == result.trials);
   }
   SUBCASE("on_round returning false") {
     auto tuner = make_tuner(small_model(), search::RandomSearch{}, dir / "log.json", {.measures_per_round = 4, .update_model = false});
@@ -449,7 +444,7 @@ TEST_CASE("schedules of tuned shapes are transplanted first, and a task of anoth
     auto first = make_tuner(small_model(), search::RandomSearch{}, dir / "source.json", {.measures_per_round = 8, .update_model = false});
     REQUIRE(first.tune(gemm_task(64), {.trials = 16}));
   }
-  const auto tuned = read_log(dir / "source.json");
+  const auto tuned = test::read_log(dir / "source.json");
   std::vector<search::TuneTask> tasks = {
       {std::make_shared<const ir::ComputeDag>(ir::matmul(96, 64, 48).value()), 1, "other shape"},
       {std::make_shared<const ir::ComputeDag>(ir::unary({64, 64}, ir::UnaryOp::relu).value()), 1, "another class"}};

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include "test_support.hpp"
 
 using crosstune::detail::parse_ubjson;
 using crosstune::detail::UbjLimits;
@@ -48,9 +49,7 @@ std::string message_of(const std::string& bytes, UbjLimits limits = {}) {
 bool parses(const std::string& bytes, UbjLimits limits = {}) {
   return parse_ubjson(bytes, limits).has_value();
 }
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 }  // namespace
 
 TEST_CASE("every UBJSON value XGBoost writes parses with its kind, value and byte offset") {

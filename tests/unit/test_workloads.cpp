@@ -15,23 +15,18 @@
 #include "crosstune/core/rng.hpp"
 #include "crosstune/ir/evaluate.hpp"
 #include "crosstune/ir/reference.hpp"
+#include "test_support.hpp"
+#include "operator_cases.hpp"
 
 using namespace crosstune;
 using namespace crosstune::ir;
 
 namespace {
-std::vector<std::string> stage_names(const ComputeDag& dag) {
-  std::vector<std::string> names;
-  for (const auto& op : dag.ops())
-    names.push_back(op->name);
-  return names;
-}
+using crosstune::test::stage_names;
 std::vector<Axis> axes(std::initializer_list<Axis> list) {
   return list;
 }
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using crosstune::test::contains;
 
 ComputeDag from_key(const std::string& key) {
   auto dag = dag_from_workload_key(key);
@@ -45,12 +40,7 @@ void check_refused(const std::string& key, ErrorKind kind) {
   CHECK_MESSAGE(dag.error().kind == kind, std::string(key).append(" -> ").append(dag.error().message));
 }
 
-std::vector<float> random_values(std::int64_t n, Rng& rng) {
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v)
-    x = static_cast<float>(rng.uniform_real(-1.0, 1.0));
-  return v;
-}
+using crosstune::test::random_values;
 /// Random values for every placeholder, in stage order.
 std::vector<std::vector<float>> random_inputs(const ComputeDag& dag, Rng& rng) {
   std::vector<std::vector<float>> inputs;
@@ -63,16 +53,7 @@ std::vector<float> evaluated(const ComputeDag& dag, const std::vector<std::vecto
   REQUIRE_MESSAGE(out, (out ? std::string() : out.error().message));
   return (*out)[0];
 }
-void check_close(const std::vector<float>& got, const std::vector<float>& want) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double a = got[i], b = want[i];
-    if (!(std::abs(a - b) <= 1e-4 * std::max(1.0, std::abs(b)))) {
-      FAIL_CHECK("element " << i << ": DAG " << a << ", reference " << b);
-      return;
-    }
-  }
-}
+using crosstune::test::check_close;
 }  // namespace
 
 TEST_CASE("conv2d_layer: data, pad_temp, kernel, compute with TVM's SAME padding, as the logs show") {
