@@ -179,6 +179,14 @@ inline std::string stop_words(const std::string& reason) {
   return "the measurer: " + reason;
 }
 
+/// Why a task ended without a working kernel, for the report and the error.
+inline std::string no_kernel_reason(const search::TuneResult& result, const search::TaskResult& t) {
+  std::string why = t.trials == 0 ? "no candidate was measured before " + stop_words(result.stop_reason)
+                                  : "all " + std::to_string(t.trials) + " candidates measured failed to build, check or run";
+  if (t.resumed > 0) why += ", and none of the " + std::to_string(t.resumed) + " resumed records works";
+  return why;
+}
+
 inline std::string json_quoted(const std::string& text) {
   std::string out;
   detail::append_json_string(out, text);
@@ -444,7 +452,10 @@ inline void run_tune(const TuneOptions& o) {
                   static_cast<long long>(cores), cores == 1 ? "" : "s", result.trials, t.failures, t.resumed, result.seconds, result.rounds,
                   stop_words(result.stop_reason).c_str());
       if (!o.transfer.empty()) std::printf("  transfer: %s; %zu measured\n", t.transfer_note.c_str(), t.transferred);
-      std::printf("  best kernel      %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, best).c_str(), ms_text(best).c_str());
+      if (best > 0 && std::isfinite(best))
+        std::printf("  best kernel      %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, best).c_str(), ms_text(best).c_str());
+      else
+        std::printf("  best kernel      none: %s\n", no_kernel_reason(result, t).c_str());
       if (eigen > 0) {
         std::printf("  Eigen reference  %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, eigen).c_str(), ms_text(eigen).c_str());
         std::printf("  ratio            %8.2f\n", ratio);
@@ -503,6 +514,11 @@ inline void run_tune(const TuneOptions& o) {
     warn("interrupted: the best found so far is above; every candidate measured is in " + o.log);
     throw CLI::RuntimeError(130);
   }
+  // One operator and no working kernel: nothing to use, so the command fails (a network's table says
+  // which of its tasks have none, and the others are still worth having).
+  if (o.network.empty() && !(result.tasks[0].best_seconds > 0 && std::isfinite(result.tasks[0].best_seconds)))
+    fail(Error(ErrorKind::empty_input, "no working kernel: " + no_kernel_reason(result, result.tasks[0]), o.log, 0, 0,
+               result.stop_reason == "deadline" ? "give a longer --time-budget" : "read the failures in the log (crosstune logs stats)"));
 }
 
 inline void add_tune_command(CLI::App& app) {

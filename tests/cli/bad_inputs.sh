@@ -344,9 +344,10 @@ printf 'not a model' >bogus.bin
 sentinel t.json
 expect 1 'bogus.bin' "$cli" tune --op matmul --shape 4,4,4 --model bogus.bin --log t.json
 intact t.json
-# --time-budget: the run ends at the deadline, reports its best, and the log holds what was measured.
+# --time-budget: the run ends at the deadline, reports its best, and the log holds what was measured
+# (15 s: two candidates built and timed while ctest runs compilers beside it).
 rm -f deadline.json
-expect 0 '' "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100000 --per-round 4 --population 64 --time-budget 4 \
+expect 0 '' "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100000 --per-round 2 --population 64 --time-budget 15 \
   --no-reference --log deadline.json
 if grep -q 'stopped by the deadline' stdout.txt && grep -Eq 'best kernel +[0-9.]+ GFLOP/s' stdout.txt &&
   "$cli" logs stats deadline.json >/dev/null 2>&1; then
@@ -354,6 +355,9 @@ if grep -q 'stopped by the deadline' stdout.txt && grep -Eq 'best kernel +[0-9.]
 else
   echo "FAIL: --time-budget did not end the run with a best kernel"; sed 's/^/  stdout | /' stdout.txt | head -5; failed=$((failed + 1))
 fi
+# A deadline before the first measurement: no kernel to use, so the command fails and says why.
+expect 1 'no working kernel: no candidate was measured before the deadline.*give a longer --time-budget' \
+  "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100 --time-budget 0.001 --no-reference --log early.json
 # A log that exists is resumed: its records are not measured again, and the new ones are appended.
 rm -f resumed.json
 "$cli" --quiet tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json >/dev/null 2>&1

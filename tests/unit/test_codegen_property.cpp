@@ -30,9 +30,10 @@ struct Batch {
   std::uint64_t space_size = 0;  ///< distinct candidates the case's space holds
 };
 
-/// `candidates_per_case` distinct candidates of the case, as one translation unit.
+/// `candidates_per_case` distinct candidates of the case, as one translation unit. Uniform draws (prior 0):
+/// every sketch and tile factor as often as any other, not only the ones the tuner's prior favours.
 Batch emit_batch(const test::OperatorCase& c, Rng& rng) {
-  auto space = schedule::CpuSketchSpace::make(c.dag, {.cores = 2}).value();
+  auto space = schedule::CpuSketchSpace::make(c.dag, {.cores = 2, .prior = 0.0}).value();
   Batch batch;
   batch.space_size = space.size();
   batch.source = codegen::cpu_preamble();
