@@ -34,13 +34,16 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "codegen_command.hpp"
 #include "common.hpp"
 #include "crosstune/codegen/eigen_reference.hpp"
 #include "crosstune/data/samplers.hpp"
+#include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/ir/networks.hpp"
 #include "crosstune/model/cost_model.hpp"
@@ -64,6 +67,7 @@ struct TuneOptions {
 #else
   std::string cost_model = "bilstm";
 #endif
+  std::string features = "steps";  ///< what the models read: steps (the step sequence) or loops (loop statistics)
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
@@ -209,6 +213,18 @@ inline std::string ms_text(double seconds) {
 
 }  // namespace tune_detail
 
+/// The extractor --features names, chosen at run time (the Tuner takes one extractor type).
+struct ChosenExtractor {
+  using Variant = std::variant<features::StepSequenceExtractor, features::LoopFeatureExtractor>;
+  Variant chosen;
+  [[nodiscard]] features::FeatureLayout layout() const {
+    return std::visit([](const auto& e) { return e.layout(); }, chosen);
+  }
+  [[nodiscard]] Expected<void> extract(std::span<const Record> records, const hw::HardwareParams& hardware, features::FeatureBatch& batch) {
+    return std::visit([&](auto& e) { return e.extract(records, hardware, batch); }, chosen);
+  }
+};
+
 /// The measurer's settings for these options: the tuning run's, and (without a log) the final confirmation's.
 inline measure::LocalMeasurerOptions measurer_options(const TuneOptions& o, const measure_detail::TargetChoice& target, std::int64_t cores) {
   measure::LocalMeasurerOptions mo;
@@ -247,7 +263,8 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   // The model: --model's (pre-trained), or a fresh one of --cost-model's kind trained online; a fresh one
   // is also the negative-transfer guard's yardstick and fallback when --model ranks this machine's first
   // measurements no better than chance or worse than a fresh model trained on half of them.
-  features::StepSequenceExtractor extractor;
+  ChosenExtractor extractor{o.features == "steps" ? ChosenExtractor::Variant(features::StepSequenceExtractor{})
+                                                  : ChosenExtractor::Variant(features::LoopFeatureExtractor({.with_steps = o.features == "steps+loops"}))};
 #ifdef CROSSTUNE_WITH_XGBOOST
   using OnlineModel = model::OneOf<model::BiLstmAttentionModel, model::XgbModel>;
 #else
@@ -547,6 +564,11 @@ inline void add_tune_command(CLI::App& app) {
                   "and fallback with it. xgb (gradient-boosted trees on pooled step features; the default where crosstune was built with XGBoost) "
                   "or bilstm (the default otherwise)")
       ->check(CLI::IsMember({"bilstm", "xgb"}));
+  cmd->add_option("--features", o->features,
+                  "What the cost models read: steps (the schedule's step sequence, default; what the shipped models read) or loops "
+                  "(loop statistics of the lowered program: strides, footprints, reuse, vector and parallel extents against the hardware) or "
+                  "steps+loops (the step sequence, with the loop statistics of the largest store)")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
   cmd->add_option("--search", o->search, "evolutionary (default) or random")->check(CLI::IsMember({"evolutionary", "random"}));
   cmd->add_option("--per-round", o->per_round, "Candidates measured per round (default 64)")->check(count_in(1, 100000));
   cmd->add_option("--population", o->population, "Evolutionary search: population at most (default 2048; 32 per candidate of a round, at least 256)")->check(count_in(2, 1000000));

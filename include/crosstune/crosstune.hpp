@@ -48,6 +48,7 @@
 
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/feature_extractor.hpp"
+#include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/features/workload_features.hpp"

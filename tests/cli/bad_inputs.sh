@@ -355,6 +355,9 @@ if grep -q 'stopped by the deadline' stdout.txt && grep -Eq 'best kernel +[0-9.]
 else
   echo "FAIL: --time-budget did not end the run with a best kernel"; sed 's/^/  stdout | /' stdout.txt | head -5; failed=$((failed + 1))
 fi
+# A model trained on another feature layout than --features gives: refused, naming both.
+expect 1 'feature layout mismatch: the model was trained with extractor "steps", the extractor produces "loops"' \
+  "$cli" tune --op matmul --shape 4,4,4 --features loops --model "$data/../../models/pretrained-cpu.bin" --log t.json
 # A deadline before the first measurement: no kernel to use, so the command fails and says why.
 expect 1 'no working kernel: no candidate was measured before the deadline.*give a longer --time-budget' \
   "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100 --time-budget 0.001 --no-reference --log early.json
