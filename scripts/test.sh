@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# All tests: the release build (unit, cli, cmake, fuzz-corpus and, when ../shared/data is present,
-# shared_data tests), then the unit tests and the fuzz target under ASan+UBSan.
+# The tests: the release build (unit, cli, cmake, codegen, compile_fail, fuzz-corpus and, when
+# ../shared/data is present, shared_data tests; the release preset leaves out the `long` label, which
+# `ctest --test-dir build/release -L long` runs), then the unit tests and the fuzz targets under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)

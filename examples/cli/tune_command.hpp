@@ -67,7 +67,7 @@ struct TuneOptions {
 #else
   std::string cost_model = "bilstm";
 #endif
-  std::string features = "steps";  ///< what the models read: steps (the step sequence) or loops (loop statistics)
+  std::string features = "steps";  ///< what the models read: steps, loops (loop statistics) or steps+loops
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;

@@ -1,11 +1,13 @@
 // The code-generation property test: for every operator family, at small shapes with odd sizes and sizes
-// of 1 and at a larger shape, at least 100 distinct random CPU candidates (all of them when the space is
-// smaller) are lowered, emitted, compiled
-// (all of a case in one translation unit, built with -O3 -march=native -fopenmp) and run, and each must
-// match ir/reference.hpp within 1e-4 relative. One case is also built with Clang when it is installed.
-// Label: codegen (it compiles a few thousand kernels: about ten minutes on two cores).
+// of 1 and at a larger shape, distinct random CPU candidates (all of them when the space is smaller) are
+// lowered, emitted, compiled (all of a case in one translation unit, built with -O3 -march=native
+// -fopenmp) and run, and each must match ir/reference.hpp within 1e-4 relative. One case is also built
+// with Clang when it is installed. CROSSTUNE_CODEGEN_CANDIDATES sets the candidates per case (default 100):
+// ctest's codegen.property takes 25 (about a minute and a half on two cores), codegen.property_full
+// (label long) 100.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -22,7 +24,14 @@
 using namespace crosstune;
 
 namespace {
-constexpr int candidates_per_case = 100;
+/// Candidates per case: CROSSTUNE_CODEGEN_CANDIDATES, else 100; the test fails on a value out of range.
+int candidates_per_case() {
+  const char* text = std::getenv("CROSSTUNE_CODEGEN_CANDIDATES");
+  if (text == nullptr) return 100;
+  const int n = std::atoi(text);
+  REQUIRE_MESSAGE((n >= 1 && n <= 10000), "CROSSTUNE_CODEGEN_CANDIDATES=" << text << ": give a count in [1, 10000]");
+  return n;
+}
 
 struct Batch {
   std::string source;
@@ -30,15 +39,15 @@ struct Batch {
   std::uint64_t space_size = 0;  ///< distinct candidates the case's space holds
 };
 
-/// `candidates_per_case` distinct candidates of the case, as one translation unit. Uniform draws (prior 0):
+/// `wanted` distinct candidates of the case, as one translation unit. Uniform draws (prior 0):
 /// every sketch and tile factor as often as any other, not only the ones the tuner's prior favours.
-Batch emit_batch(const test::OperatorCase& c, Rng& rng) {
+Batch emit_batch(const test::OperatorCase& c, int wanted, Rng& rng) {
   auto space = schedule::CpuSketchSpace::make(c.dag, {.cores = 2, .prior = 0.0}).value();
   Batch batch;
   batch.space_size = space.size();
   batch.source = codegen::cpu_preamble();
   std::unordered_set<std::uint64_t> seen;
-  for (int attempt = 0; attempt < 50 * candidates_per_case && static_cast<int>(batch.names.size()) < candidates_per_case; ++attempt) {
+  for (int attempt = 0; attempt < 50 * wanted && static_cast<int>(batch.names.size()) < wanted; ++attempt) {
     auto candidate = space.sample(rng);
     if (attempt % 2 == 1) candidate = space.mutate(candidate, rng);
     if (!seen.insert(candidate.hash()).second) continue;
@@ -74,12 +83,13 @@ int check_batch(const test::OperatorCase& c, const Batch& batch, const std::file
 }
 }  // namespace
 
-TEST_CASE("at least 100 random candidates of every operator family compile and match the reference") {
+TEST_CASE("random candidates of every operator family compile and match the reference") {
   Rng rng(19);
   const auto cases = test::operator_cases(rng, /*large=*/true);
   const test::TempDir dir;
   std::vector<Batch> batches;
-  for (const auto& c : cases) batches.push_back(emit_batch(c, rng));
+  const int wanted = candidates_per_case();
+  for (const auto& c : cases) batches.push_back(emit_batch(c, wanted, rng));
   // Two compilers at a time (CI has two cores).
   std::vector<std::future<Expected<void>>> builds(cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -92,8 +102,8 @@ TEST_CASE("at least 100 random candidates of every operator family compile and m
     CAPTURE(cases[i].name);
     auto built = builds[i].get();
     REQUIRE_MESSAGE(built.has_value(), built.error().describe());
-    // A space with fewer than 100 candidates (element-wise operators at small shapes) is tested whole.
-    CHECK(batches[i].names.size() == std::min<std::uint64_t>(candidates_per_case, batches[i].space_size));
+    // A space smaller than that (element-wise operators at small shapes) is tested whole.
+    CHECK(batches[i].names.size() == std::min<std::uint64_t>(static_cast<std::uint64_t>(wanted), batches[i].space_size));
     CHECK(check_batch(cases[i], batches[i], dir / ("case" + std::to_string(i) + ".so")) == static_cast<int>(batches[i].names.size()));
   }
 }
@@ -105,7 +115,7 @@ TEST_CASE("generated kernels also build with Clang and match the reference") {
   measure::CompileOptions clang;
   clang.compiler = "clang++";
   for (std::size_t i : {std::size_t{0}, std::size_t{5}}) {  // a matmul and a convolution
-    const Batch batch = emit_batch(cases[i], rng);
+    const Batch batch = emit_batch(cases[i], candidates_per_case(), rng);
     const auto library = dir / ("clang" + std::to_string(i) + ".so");
     auto built = measure::compile_shared_library(batch.source, library, clang);
     if (!built && built.error().message.find("cannot run the compiler") != std::string::npos) {
