@@ -167,6 +167,15 @@ if(TARGET crosstune::xgboost)
            --threads 2 --cost-model xgb --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_xgb.json --no-resume --json)
   set_tests_properties(cli.tune_matmul_xgb PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
     "\"trials\": 16, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [0-9.]*[1-9][0-9.]*")
+  # Trees reading the loop statistics of each candidate's lowered program (--features loops), and both.
+  foreach(_features loops steps+loops)
+    string(REPLACE "+" "_" _name ${_features})
+    add_test(NAME cli.tune_matmul_${_name} COMMAND ${_cli} tune --op matmul --shape 48,40,56 --trials 16 --per-round 8
+             --population 128 --threads 2 --cost-model xgb --features ${_features} --no-reference
+             --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_${_name}.json --no-resume --json)
+    set_tests_properties(cli.tune_matmul_${_name} PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+      "\"trials\": 16, \"resumed\": 0, \"failures\": 0, \"rounds\": 2, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*")
+  endforeach()
 endif()
 # The shipped model: eval and finetune default to it. The V100 sample is mostly among its training records,
 # so this checks that the file is a trained model, not how well it generalises (docs/results.md does that).
