@@ -167,6 +167,12 @@ if(TARGET crosstune::xgboost)
            --threads 2 --cost-model xgb --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_xgb.json --no-resume --json)
   set_tests_properties(cli.tune_matmul_xgb PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
     "\"trials\": 16, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [0-9.]*[1-9][0-9.]*")
+  # Simulated annealing as the search policy.
+  add_test(NAME cli.tune_matmul_annealing COMMAND ${_cli} tune --op matmul --shape 48,40,56 --trials 16 --per-round 8
+           --threads 2 --cost-model xgb --search annealing --no-reference
+           --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_annealing.json --no-resume --json)
+  set_tests_properties(cli.tune_matmul_annealing PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+    "\"trials\": 16, \"resumed\": 0, \"failures\": 0, \"rounds\": 2, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*")
   # Trees reading the loop statistics of each candidate's lowered program (--features loops), and both.
   foreach(_features loops steps+loops)
     string(REPLACE "+" "_" _name ${_features})

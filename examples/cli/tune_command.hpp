@@ -53,6 +53,7 @@
 #endif
 #include "crosstune/schedule/replay.hpp"
 #include "crosstune/search/evolutionary_search.hpp"
+#include "crosstune/search/simulated_annealing.hpp"
 #include "crosstune/search/tuner.hpp"
 #include "measure_command.hpp"
 #include "progress.hpp"
@@ -367,7 +368,9 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     if (!transfer.empty()) tuner.transfer_from(transfer, {.per_task = 8, .sources_per_key = 8});  // the 8 best of each source workload
     return tuner.tune(tasks, budget, callbacks);
   };
-  Expected<search::TuneResult> tuned = o.search == "random" ? run(search::RandomSearch{}) : run(search::EvolutionarySearch(evo));
+  Expected<search::TuneResult> tuned = o.search == "random"      ? run(search::RandomSearch{})
+                                       : o.search == "annealing" ? run(search::SimulatedAnnealing{})
+                                                                 : run(search::EvolutionarySearch(evo));
   clear_progress_line();
   if (!tuned) fail(tuned.error());
   if (tuned->guard.checked && tuned->guard.fell_back)
@@ -569,7 +572,9 @@ inline void add_tune_command(CLI::App& app) {
                   "(loop statistics of the lowered program: strides, footprints, reuse, vector and parallel extents against the hardware) or "
                   "steps+loops (the step sequence, with the loop statistics of the largest store)")
       ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
-  cmd->add_option("--search", o->search, "evolutionary (default) or random")->check(CLI::IsMember({"evolutionary", "random"}));
+  cmd->add_option("--search", o->search,
+                  "evolutionary (Ansor's, default), annealing (simulated annealing over the model's scores: 128 chains, 80 steps) or random")
+      ->check(CLI::IsMember({"evolutionary", "annealing", "random"}));
   cmd->add_option("--per-round", o->per_round, "Candidates measured per round (default 64)")->check(count_in(1, 100000));
   cmd->add_option("--population", o->population, "Evolutionary search: population at most (default 2048; 32 per candidate of a round, at least 256)")->check(count_in(2, 1000000));
   cmd->add_option("--iterations", o->iterations, "Evolutionary search: generations per round (default 4)")->check(count_in(0, 1000));

@@ -101,6 +101,7 @@
 
 #include "crosstune/search/evolutionary_search.hpp"
 #include "crosstune/search/search_policy.hpp"
+#include "crosstune/search/simulated_annealing.hpp"
 #include "crosstune/search/task_scheduler.hpp"
 #include "crosstune/search/transfer_tuning.hpp"
 #include "crosstune/search/tuner.hpp"

@@ -336,7 +336,7 @@ fi
 expect 2 '--log is required' "$cli" tune --op matmul --shape 4,4,4
 expect 2 '--network: vgg not in' "$cli" tune --network vgg --log t.json
 expect 2 '--op excludes --network' "$cli" tune --network resnet50 --op matmul --shape 4,4,4 --log t.json
-expect 2 '--search: annealing not in' "$cli" tune --op matmul --shape 4,4,4 --search annealing --log t.json
+expect 2 '--search: genetic not in' "$cli" tune --op matmul --shape 4,4,4 --search genetic --log t.json
 expect 2 '--model: File does not exist' "$cli" tune --op matmul --shape 4,4,4 --model /nonexistent/m.bin --log t.json
 expect 2 'give --op NAME with --shape' "$cli" tune --log t.json
 expect 1 'folder /nonexistent/dir does not exist' "$cli" tune --op matmul --shape 4,4,4 --log /nonexistent/dir/t.json

@@ -60,6 +60,7 @@ static_assert(crosstune::Sampler<KeepFirstRecord>);
 static_assert(!crosstune::Sampler<SelectWithoutRng>);
 static_assert(!crosstune::Sampler<int>);
 
+#include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 
 namespace {
@@ -88,6 +89,7 @@ struct ExtractWithoutHardware {
 }  // namespace
 
 static_assert(crosstune::FeatureExtractor<crosstune::features::StepSequenceExtractor>);
+static_assert(crosstune::FeatureExtractor<crosstune::features::LoopFeatureExtractor>);
 static_assert(crosstune::FeatureExtractor<StepCount>);
 static_assert(!crosstune::FeatureExtractor<ExtractWithoutHardware>);
 static_assert(!crosstune::FeatureExtractor<crosstune::data::UniformSampler>);
@@ -234,6 +236,7 @@ static_assert(!crosstune::model::Network<int>);
 // --- search policies -----------------------------------------------------------------------------------
 
 #include "crosstune/search/evolutionary_search.hpp"
+#include "crosstune/search/simulated_annealing.hpp"
 
 namespace {
 // The smallest policy (docs/policies/search-policy.md): the first sketch's candidates in knob order.
@@ -260,6 +263,7 @@ struct NotCopyable : FirstUnmeasured {
 
 static_assert(crosstune::search::SearchPolicy<crosstune::search::RandomSearch>);
 static_assert(crosstune::search::SearchPolicy<crosstune::search::EvolutionarySearch>);
+static_assert(crosstune::search::SearchPolicy<crosstune::search::SimulatedAnnealing>);
 static_assert(crosstune::search::SearchPolicy<FirstUnmeasured>);
 static_assert(!crosstune::search::SearchPolicy<AskWithoutRng>);
 static_assert(!crosstune::search::SearchPolicy<NotCopyable>);

@@ -66,28 +66,14 @@ struct EvolutionaryOptions {
   }
 };
 
-/// What the last ask() did: candidates scored, and how the answer was made up.
-struct EvolutionaryStats {
-  std::size_t scored = 0;      ///< candidates the model scored, over all generations
-  std::size_t distinct = 0;    ///< distinct unmeasured candidates among them
-  std::size_t from_model = 0;  ///< answer candidates picked by score
-  std::size_t random = 0;      ///< answer candidates drawn at random (eps-greedy, or no model)
-  float best_score = 0;        ///< the best score of the answer
-};
+/// What the last ask() did: candidates scored (over all generations), and how the answer was made up.
+using EvolutionaryStats = GuidedStats;
 
-class EvolutionarySearch {
+class EvolutionarySearch : public GuidedPolicy<EvolutionaryOptions, EvolutionaryStats> {
  public:
-  explicit EvolutionarySearch(EvolutionaryOptions options = {}) : options_(options) {
-    if (auto ok = options_.validate(); !ok) throw ErrorException(ok.error());
-  }
+  explicit EvolutionarySearch(EvolutionaryOptions options = {}) : GuidedPolicy(options) {}
   /// A search with a user's options, or the Error naming the one out of range.
-  [[nodiscard]] static Expected<EvolutionarySearch> make(EvolutionaryOptions options) {
-    if (auto ok = options.validate(); !ok) return unexpected(std::move(ok).error());
-    return EvolutionarySearch(options);
-  }
-
-  [[nodiscard]] const EvolutionaryOptions& options() const noexcept { return options_; }
-  [[nodiscard]] const EvolutionaryStats& last_stats() const noexcept { return stats_; }
+  [[nodiscard]] static Expected<EvolutionarySearch> make(EvolutionaryOptions options) { return checked<EvolutionarySearch>(options); }
 
   [[nodiscard]] std::vector<CpuCandidate> ask(const SearchContext& context, std::size_t n, Rng& rng) {
     stats_ = {};
@@ -105,16 +91,16 @@ class EvolutionarySearch {
     std::vector<CpuCandidate> population;
     population.reserve(size);
     const auto from_measured =
-        std::min(measured_.size(), static_cast<std::size_t>(std::floor(options_.init_measured_ratio * static_cast<double>(size))));
-    for (std::size_t i = 0; i < from_measured; ++i) population.push_back(measured_[i].second);
+        std::min(measured_.best().size(), static_cast<std::size_t>(std::floor(options_.init_measured_ratio * static_cast<double>(size))));
+    for (std::size_t i = 0; i < from_measured; ++i) population.push_back(measured_.best()[i].second);
     while (population.size() < size) population.push_back(space.sample(rng));
 
     // Every unmeasured candidate scored, by hash: its best score (scores of one candidate agree).
-    std::unordered_map<std::uint64_t, std::pair<float, CpuCandidate>> seen;
+    ScoredCandidates seen;
     std::unordered_map<std::uint64_t, bool> measured_cache;
     auto is_measured = [&](const CpuCandidate& c, std::uint64_t h) {
       auto [it, inserted] = measured_cache.try_emplace(h, false);
-      if (inserted) it->second = context.is_measured(c) || measured_hashes_.contains(h);
+      if (inserted) it->second = context.is_measured(c) || measured_.hashes().contains(h);
       return it->second;
     };
     std::vector<float> scores;
@@ -165,29 +151,7 @@ class EvolutionarySearch {
     stats_.distinct = seen.size();
 
     // The answer: the best-scored unmeasured candidates, then eps-greedy random ones.
-    const auto random_share = static_cast<std::size_t>(std::llround(options_.eps_greedy * static_cast<double>(n)));
-    std::vector<std::pair<float, const CpuCandidate*>> ranked;
-    ranked.reserve(seen.size());
-    for (const auto& [h, entry] : seen) ranked.emplace_back(entry.first, &entry.second);
-    const std::size_t by_model = std::min(ranked.size(), n - std::min(n, random_share));
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(by_model), ranked.end(),
-                      [](const auto& a, const auto& b) {
-                        // Ties by hash, so that the answer does not depend on the map's order.
-                        return a.first != b.first ? a.first > b.first : a.second->hash() < b.second->hash();
-                      });
-    std::vector<CpuCandidate> out;
-    out.reserve(n);
-    for (std::size_t i = 0; i < by_model; ++i) {
-      taken.insert(ranked[i].second->hash());
-      out.push_back(*ranked[i].second);
-    }
-    stats_.from_model = out.size();
-    stats_.best_score = by_model > 0 ? ranked.front().first : 0.0f;
-    for (const auto& h : measured_hashes_) taken.insert(h);
-    auto random = sample_unmeasured(context, n - out.size(), rng, taken);
-    stats_.random = random.size();
-    for (auto& c : random) out.push_back(std::move(c));
-    return out;
+    return answered(answer_by_score(seen, n, options_.eps_greedy, context, rng, measured_.hashes()));
   }
 
   /// The population for an answer of `n` candidates (EvolutionaryOptions::per_candidate).
@@ -196,22 +160,6 @@ class EvolutionarySearch {
     const std::size_t wanted = n > options_.population / options_.per_candidate ? options_.population : n * options_.per_candidate;
     return std::max<std::size_t>(2, std::min(options_.population, std::max(wanted, options_.min_population)));
   }
-
-  /// Keeps the best measured candidates (by mean cost) as parents of the next first generations.
-  void tell(const SearchContext&, std::span<const CpuCandidate> candidates, std::span<const double> seconds) {
-    for (std::size_t i = 0; i < candidates.size() && i < seconds.size(); ++i) {
-      measured_hashes_.insert(candidates[i].hash());
-      if (std::isfinite(seconds[i]) && seconds[i] > 0) measured_.emplace_back(seconds[i], candidates[i]);
-    }
-    std::stable_sort(measured_.begin(), measured_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (measured_.size() > options_.keep_measured) measured_.resize(options_.keep_measured);
-  }
-
- private:
-  EvolutionaryOptions options_;
-  EvolutionaryStats stats_;
-  std::vector<std::pair<double, CpuCandidate>> measured_;  ///< best first
-  std::unordered_set<std::uint64_t> measured_hashes_;       ///< every candidate told, failed or not
 };
 
 }  // namespace crosstune::search
