@@ -27,6 +27,14 @@ TEST_CASE("a named workload gives its op, FLOPs, dimensions, bytes and intensity
   CHECK(row[c::hashed] == 0.0f);
   CHECK(row[c::bytes] == doctest::Approx(std::log2(1 + bytes) / 48));
   CHECK(row[c::intensity] == doctest::Approx(std::log2(1 + flops / bytes) / 12));
+  // From the key's text: the same row; a text that does not parse is described as unknown.
+  std::array<float, workload_dims> from_text{};
+  encode_workload(R"(["matmul_layer", 128, 4032, 1000])", from_text.data());
+  CHECK(from_text == row);
+  std::array<float, workload_dims> unparsed{}, expected{};
+  encode_workload("not a key", unparsed.data());
+  encode_workload(data::describe_workload("not a key"), nullptr, expected.data());
+  CHECK(unparsed == expected);
 }
 
 TEST_CASE("a hashed key gives its tensor shapes and bytes, FLOPs unknown") {

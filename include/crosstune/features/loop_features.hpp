@@ -45,7 +45,6 @@
 #include "crosstune/codegen/lower.hpp"
 #include "crosstune/core/expected.hpp"
 #include "crosstune/core/record.hpp"
-#include "crosstune/data/workload_info.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
@@ -441,9 +440,7 @@ class LoopFeatureExtractor {
         auto dag = replayer_.dag(task->workload_key);
         if (dag) it->second.dag = *dag;
         it->second.workload.resize(workload_dims);
-        const auto key = parse_workload_key(task->workload_key);
-        encode_workload(key ? data::describe_workload(*key) : data::describe_workload(task->workload_key), key ? &*key : nullptr,
-                        it->second.workload.data());
+        encode_workload(task->workload_key, it->second.workload.data());
       }
       entries_[i] = &it->second;
     }

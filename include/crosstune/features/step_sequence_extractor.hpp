@@ -26,7 +26,6 @@
 
 #include "crosstune/core/expected.hpp"
 #include "crosstune/core/record.hpp"
-#include "crosstune/data/workload_info.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/workload_features.hpp"
@@ -132,9 +131,7 @@ class StepSequenceExtractor {
       auto [it, inserted] = workload_index_.try_emplace(task, workload_rows_.size() / workload_dims);
       if (inserted) {
         workload_rows_.resize(workload_rows_.size() + workload_dims);
-        const auto key = parse_workload_key(task->workload_key);
-        encode_workload(key ? data::describe_workload(*key) : data::describe_workload(task->workload_key),
-                        key ? &*key : nullptr, workload_rows_.data() + workload_rows_.size() - workload_dims);
+        encode_workload(task->workload_key, workload_rows_.data() + workload_rows_.size() - workload_dims);
         owners_.push_back(records[i].task);  // keeps the cache key alive
       }
       task_rows_[i] = it->second;

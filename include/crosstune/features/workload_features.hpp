@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <optional>
+#include <string_view>
 
 #include "crosstune/core/workload_key.hpp"
 #include "crosstune/data/workload_info.hpp"
@@ -108,6 +109,13 @@ inline void encode_workload(const data::WorkloadInfo& info, const WorkloadKey* k
     row[c::bytes] = static_cast<float>(std::log2(1.0 + *bytes) / 48.0);
     if (info.flops) row[c::intensity] = static_cast<float>(std::log2(1.0 + *info.flops / *bytes) / 12.0);
   }
+}
+
+/// Writes the workload encoding of a task's workload key (parsed when it parses, described from its text
+/// when it does not) into `row[0, workload_dims)`.
+inline void encode_workload(std::string_view workload_key, float* row) {
+  const auto key = parse_workload_key(workload_key);
+  encode_workload(key ? data::describe_workload(*key) : data::describe_workload(workload_key), key ? &*key : nullptr, row);
 }
 
 }  // namespace crosstune::features
