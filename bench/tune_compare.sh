@@ -7,7 +7,11 @@
 #
 # Usage: bash bench/tune_compare.sh              (or: bash bench/run.sh --tune, after the other benchmarks)
 #        TRIALS=8 bash bench/tune_compare.sh     (a smoke test: a few minutes, not a result)
-# Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0).
+#        MATCH=third bash bench/tune_compare.sh  (the issue's goal as asked: MetaSchedule runs first, with TRIALS
+#                                                 trials; then crosstune gets a third of its wall time as
+#                                                 --time-budget and as many trials as fit in it)
+# Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0),
+# CT_ARGS (more `crosstune tune` options, e.g. "--transfer models/pretrained-cpu.json.gz"; default none).
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
 # channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs
 # build/release/bin/crosstune (cmake --build --preset release); the peer needs TVM in build/peer-venv
@@ -22,6 +26,9 @@ PER_ROUND=${PER_ROUND:-64}
 THREADS=${THREADS:-$(nproc)}
 CASES=${CASES:-gemm conv}
 SEED=${SEED:-0}
+MATCH=${MATCH:-trials}
+case "$MATCH" in trials|third) ;; *) echo "tune_compare: MATCH must be trials or third, not $MATCH" >&2; exit 2 ;; esac
+read -r -a CT_EXTRA <<< "${CT_ARGS:-}"
 CROSSTUNE=build/release/bin/crosstune
 OUT=build/bench-results
 [ -x "$CROSSTUNE" ] || { echo "tune_compare: $CROSSTUNE is not built (cmake --build --preset release)" >&2; exit 1; }
@@ -43,19 +50,41 @@ for c in $CASES; do
                ms_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1 --layout NHWC) ;;
     *) echo "tune_compare: unknown case $c (gemm, conv, conv-nhwc)" >&2; exit 2 ;;
   esac
-  echo "== $c: crosstune tune, $TRIALS trials" >&2
-  rm -f "$OUT/tune_$c.json"
-  load "$c crosstune before"
-  "$CROSSTUNE" tune "${ct_args[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$SEED" \
-    --log "$OUT/tune_$c.json" --no-resume --json > "$OUT/tune_$c.crosstune.json" ||
-    echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune.json"
-  load "$c crosstune after"
-  echo "== $c: TVM MetaSchedule, $TRIALS trials" >&2
-  load "$c metaschedule before"
-  "$PEER_PYTHON" bench/peers/metaschedule_tune.py "${ms_args[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" \
-    --threads "$THREADS" --seed "$SEED" > "$OUT/tune_$c.metaschedule.json" ||
-    echo '{"skipped": "bench/peers/metaschedule_tune.py failed; its messages are above"}' > "$OUT/tune_$c.metaschedule.json"
-  load "$c metaschedule after"
+  run_crosstune() {  # $@: the budget options
+    echo "== $c: crosstune tune, $*" >&2
+    rm -f "$OUT/tune_$c.json"
+    load "$c crosstune before"
+    "$CROSSTUNE" tune "${ct_args[@]}" "$@" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$SEED" \
+      --log "$OUT/tune_$c.json" --no-resume --json "${CT_EXTRA[@]}" > "$OUT/tune_$c.crosstune.json" ||
+      echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune.json"
+    load "$c crosstune after"
+  }
+  run_metaschedule() {
+    echo "== $c: TVM MetaSchedule, $TRIALS trials" >&2
+    load "$c metaschedule before"
+    "$PEER_PYTHON" bench/peers/metaschedule_tune.py "${ms_args[@]}" --trials "$TRIALS" --per-round "$PER_ROUND" \
+      --threads "$THREADS" --seed "$SEED" > "$OUT/tune_$c.metaschedule.json" ||
+      echo '{"skipped": "bench/peers/metaschedule_tune.py failed; its messages are above"}' > "$OUT/tune_$c.metaschedule.json"
+    load "$c metaschedule after"
+  }
+  if [ "$MATCH" = third ]; then
+    run_metaschedule
+    # A third of MetaSchedule's wall time, as crosstune's hard deadline (the trial count is the CLI's maximum).
+    budget=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("%.1f" % (d["seconds"] / 3) if "seconds" in d else "")' "$OUT/tune_$c.metaschedule.json" 2>/dev/null || true)
+    if [ -n "$budget" ]; then
+      run_crosstune --trials 10000000 --time-budget "$budget"
+    else
+      echo "tune_compare: MetaSchedule gave no wall time for $c; crosstune runs $TRIALS trials instead" >&2
+      run_crosstune --trials "$TRIALS"
+    fi
+  else
+    run_crosstune --trials "$TRIALS"
+    run_metaschedule
+  fi
 done
 # shellcheck disable=SC2086
 python3 bench/tune_ratios.py --dir "$OUT" $CASES
+[ -z "${CT_ARGS:-}" ] || echo "crosstune tune options added (CT_ARGS): $CT_ARGS"
+[ "$MATCH" = trials ] || echo "crosstune's budget (MATCH=third): a third of MetaSchedule's wall time as --time-budget, no trial limit"

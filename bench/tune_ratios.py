@@ -82,6 +82,8 @@ def main():
             ratio(ct.get("best_gflops"), ms.get("best_gflops")),
             ratio(ms.get("seconds"), ct.get("seconds")),
         ])
+        if ct.get("transferred"):
+            notes.append(f"{c}, crosstune: {ct['transferred']} schedules transplanted from --transfer's log, measured first")
         for side, d in (("crosstune", ct), ("MetaSchedule", ms)):
             if d.get("failures"):
                 notes.append(f"{c}, {side}: {d['failures']} of {d.get('trials')} candidates failed")

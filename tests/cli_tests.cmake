@@ -182,6 +182,16 @@ if(TARGET crosstune::xgboost)
     set_tests_properties(cli.tune_matmul_${_name} PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
       "\"trials\": 16, \"resumed\": 0, \"failures\": 0, \"rounds\": 2, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*")
   endforeach()
+  # Trees fitting the throughput with Ansor's weighting (--tree-objective weighted): the second round is
+  # guided by them (its "train" time is that of their fit).
+  add_test(NAME cli.tune_matmul_weighted_trees COMMAND ${_cli} tune --op matmul --shape 48,40,56 --trials 16 --per-round 8
+           --population 128 --threads 2 --cost-model xgb --tree-objective weighted --no-reference
+           --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_weighted_trees.json --no-resume --json)
+  set_tests_properties(cli.tune_matmul_weighted_trees PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
+    "\"trials\": 16, \"resumed\": 0, \"failures\": 0, \"rounds\": 2, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*.*\"train\": [0-9.]*[1-9]")
+  add_test(NAME cli.tune_refuses_an_unknown_tree_objective COMMAND ${_cli} tune --op matmul --shape 48,40,56 --trials 8
+           --tree-objective listwise --log ${CMAKE_CURRENT_BINARY_DIR}/tune_unknown_objective.json)
+  set_tests_properties(cli.tune_refuses_an_unknown_tree_objective PROPERTIES WILL_FAIL TRUE)
 endif()
 # The shipped model: eval and finetune default to it. The V100 sample is mostly among its training records,
 # so this checks that the file is a trained model, not how well it generalises (docs/results.md does that).

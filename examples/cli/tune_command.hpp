@@ -69,6 +69,7 @@ struct TuneOptions {
   std::string cost_model = "bilstm";
 #endif
   std::string features = "steps";  ///< what the models read: steps, loops (loop statistics) or steps+loops
+  std::string tree_objective = "rank";  ///< the fresh trees' objective: rank (pairwise) or weighted (throughput-weighted squared error)
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
@@ -274,11 +275,13 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     fail(Error(ErrorKind::invalid_argument, "--cost-model xgb: this crosstune was built without XGBoost", {}, 0, 0,
                "install libxgboost-dev (scripts/setup.sh does) and build again, or use --cost-model bilstm"));
 #endif
-  std::function<OnlineModel()> fresh = [layout = extractor.layout(), seed = o.op.seed, trees = o.cost_model == "xgb"]() -> OnlineModel {
+  std::function<OnlineModel()> fresh = [layout = extractor.layout(), seed = o.op.seed, trees = o.cost_model == "xgb",
+                                           weighted = o.tree_objective == "weighted"]() -> OnlineModel {
 #ifdef CROSSTUNE_WITH_XGBOOST
-    if (trees) return model::XgbModel(layout);
+    if (trees) return model::XgbModel(layout, {.throughput_weighted = weighted});
 #endif
     (void)trees;
+    (void)weighted;
     return model::BiLstmAttentionModel(layout, fresh_model_sizes(), seed);
   };
   std::optional<OnlineModel> model;
@@ -567,6 +570,10 @@ inline void add_tune_command(CLI::App& app) {
                   "and fallback with it. xgb (gradient-boosted trees on pooled step features; the default where crosstune was built with XGBoost) "
                   "or bilstm (the default otherwise)")
       ->check(CLI::IsMember({"bilstm", "xgb"}));
+  cmd->add_option("--tree-objective", o->tree_objective,
+                  "What the fresh trees fit: rank (XGBoost's pairwise ranker within the task, default) or weighted (the normalised "
+                  "throughput, each squared error weighted by it, as Ansor trains its online trees)")
+      ->check(CLI::IsMember({"rank", "weighted"}));
   cmd->add_option("--features", o->features,
                   "What the cost models read: steps (the schedule's step sequence, default; what the shipped models read) or loops "
                   "(loop statistics of the lowered program: strides, footprints, reuse, vector and parallel extents against the hardware) or "

@@ -95,6 +95,36 @@ TEST_CASE("fit on a trained XGBoost model adds trees (fine-tuning)") {
   CHECK(before != after);
 }
 
+TEST_CASE("throughput-weighted trees fit the label-weighted mean where records cannot be told apart") {
+  // Forty records with one feature vector, half labelled 0.9 and half 0.1: a squared-error fit can only
+  // predict a constant, the mean 0.5; weighted by the labels, the weighted mean
+  // (0.9 * 0.9 + 0.1 * 0.1) / (0.9 + 0.1) = 0.82. Both are the closed-form minimisers, reached here to
+  // within 1e-3 after 100 rounds at eta 0.2, whatever loss TrainOptions names.
+  test::Synthetic s = test::make_synthetic(40, 3);
+  for (std::size_t b = 1; b < s.batch.size(); ++b) {
+    s.batch.lengths[b] = s.batch.lengths[0];
+    for (std::size_t t = 0; t < 8; ++t) {
+      s.batch.mask(b, t) = s.batch.mask(0, t);
+      for (std::size_t k = 0; k < 6; ++k) s.batch.steps(b, t, k) = s.batch.steps(0, t, k);
+    }
+    for (std::size_t k = 0; k < 2; ++k) s.batch.workload(b, k) = s.batch.workload(0, k);
+  }
+  for (std::size_t b = 0; b < s.batch.size(); ++b) {
+    s.labels[b] = b % 2 == 0 ? 0.9f : 0.1f;
+    s.tasks[b] = 0;
+  }
+  const LabelledBatch train{&s.batch, s.labels, s.tasks};
+  for (const bool weighted : {false, true}) {
+    XgbModel model(test::synthetic_layout, {.max_depth = 3, .rounds_per_epoch = 10, .throughput_weighted = weighted});
+    Rng rng(0);
+    REQUIRE(model.fit(train, nullptr, {.epochs = 10, .loss = weighted ? Loss::rank : Loss::mse, .threads = 1}, rng));
+    std::vector<float> scores(s.batch.size());
+    REQUIRE(model.predict(s.batch, scores));
+    const double expected = weighted ? 0.82 : 0.5;
+    for (float v : scores) CHECK(v == doctest::Approx(expected).epsilon(1e-3));
+  }
+}
+
 TEST_CASE("XGBoost refuses untrained prediction, foreign layouts and mismatched sizes with a reason") {
   const Split data;
   XgbModel model(test::synthetic_layout);

@@ -5,6 +5,8 @@
 // an XGBoost ensemble. `Loss::mse` trains a regressor on the normalised throughput
 // (reg:squarederror); `Loss::rank` and `Loss::mse_and_rank` train XGBoost's pairwise ranker
 // (rank:pairwise) with one query group per task, the tree counterpart of the neural models' rank loss.
+// `XgbParams::throughput_weighted` trains the regressor with each record weighted by its label, Ansor's
+// objective for its online trees, whatever the loss says.
 // An "epoch" is `XgbParams::rounds_per_epoch` boosting rounds, after which the validation PCA is taken;
 // the best epoch's trees are kept and `patience` stops early, as in the neural trainer. Calling fit() on
 // a trained model adds trees fitted to the new records: fine-tuning for trees.
@@ -72,6 +74,11 @@ struct XgbParams {
   double subsample = 1.0;
   double colsample_bytree = 1.0;
   std::size_t rounds_per_epoch = 10;  ///< boosting rounds between validation checks
+  /// Train a regressor whose squared errors are weighted by the labels (the normalised throughputs),
+  /// whatever TrainOptions::loss says: Ansor's objective for its online trees (Zheng et al., OSDI'20,
+  /// section 5.2), which fits the fast candidates more closely than the slow ones. A training choice,
+  /// not saved in the model file.
+  bool throughput_weighted = false;
 };
 
 inline constexpr std::uint32_t xgb_file_version = 1;  // xgb_file_magic is in serialization.hpp
@@ -702,7 +709,14 @@ class XgbModel {
         !ok) {
       return unexpected(std::move(ok).error());
     }
-    const bool rank = options.loss != Loss::mse;
+    const bool rank = options.loss != Loss::mse && !params_.throughput_weighted;
+    if (params_.throughput_weighted) {
+      if (auto ok = detail::xgb_check(XGDMatrixSetFloatInfo(dtrain->get(), "weight", labels.data(), n),
+                                      "setting weights");
+          !ok) {
+        return unexpected(std::move(ok).error());
+      }
+    }
     if (rank) {
       if (auto ok =
               detail::xgb_check(XGDMatrixSetUIntInfo(dtrain->get(), "group", groups.data(), groups.size()),
