@@ -25,7 +25,6 @@
 #include <span>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -77,13 +76,8 @@ class EvolutionarySearch : public GuidedPolicy<EvolutionaryOptions, Evolutionary
 
   [[nodiscard]] std::vector<CpuCandidate> ask(const SearchContext& context, std::size_t n, Rng& rng) {
     stats_ = {};
-    std::unordered_set<std::uint64_t> taken;
     if (n == 0 || context.space == nullptr) return {};
-    if (!context.score) {  // nothing to guide the search yet
-      auto out = sample_unmeasured(context, n, rng, taken);
-      stats_.random = out.size();
-      return out;
-    }
+    if (!context.score) return unguided(context, n, rng);  // nothing to guide the search yet
     const schedule::CpuSketchSpace& space = *context.space;
 
     // The first generation: the best measured, then random samples.

@@ -190,6 +190,13 @@ class GuidedPolicy {
     if (auto ok = options.validate(); !ok) return unexpected(std::move(ok).error());
     return Policy(options);
   }
+  /// The answer while no model guides the search: `n` random candidates, never measured nor told.
+  std::vector<CpuCandidate> unguided(const SearchContext& context, std::size_t n, Rng& rng) {
+    std::unordered_set<std::uint64_t> taken(measured_.hashes());
+    auto out = sample_unmeasured(context, n, rng, taken);
+    stats_.random = out.size();
+    return out;
+  }
   /// Takes the answer's make-up into the statistics and returns its candidates.
   std::vector<CpuCandidate> answered(GuidedAnswer answer) {
     stats_.from_model = answer.from_model;

@@ -77,12 +77,7 @@ class SimulatedAnnealing : public GuidedPolicy<AnnealingOptions, AnnealingStats>
   [[nodiscard]] std::vector<CpuCandidate> ask(const SearchContext& context, std::size_t n, Rng& rng) {
     stats_ = {};
     if (n == 0 || context.space == nullptr) return {};
-    if (!context.score) {  // nothing to guide the walk yet
-      std::unordered_set<std::uint64_t> taken(measured_.hashes());
-      auto out = sample_unmeasured(context, n, rng, taken);
-      stats_.random = out.size();
-      return out;
-    }
+    if (!context.score) return unguided(context, n, rng);  // nothing to guide the walk yet
     const schedule::CpuSketchSpace& space = *context.space;
     const std::size_t chains = options_.chains;
 
