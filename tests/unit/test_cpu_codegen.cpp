@@ -242,6 +242,46 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
   check_matmul_kernels(rows8 + rows32 + wide + rows_scalar, {"rows8", "rows32", "wide", "scalar"}, 32, 128, 16, 10);
 }
 
+TEST_CASE("a parallel loop accumulating in place in an output passes the buffers to its body again as restrict parameters") {
+  // OpenMP's outlined body loses __restrict (cpu.hpp, shared_buffers, says what it costs)
+  auto dag = share(ir::matmul(32, 16, 64));
+  auto in_place = [&] {
+    schedule::State s(dag);
+    s.split(2, 0, {8}).value();
+    s.split(2, 2, {16}).value();
+    const std::int64_t order[] = {0, 2, 4, 1, 3};  // x.0 y.0 k x.1 y.1
+    s.reorder(2, order).value();
+    s.annotate(2, 0, IteratorAnnotation::parallel).value();
+    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
+    return s;
+  }();
+  auto source = [&](const schedule::State& s, const char* name, bool restrict_bodies) {
+    codegen::CpuCodegenOptions options;
+    options.function_name = name;
+    options.preamble = std::string(name) == "lambda";
+    options.restrict_parallel_bodies = restrict_bodies;
+    return codegen::emit_cpp(codegen::lower(s).value(), options);
+  };
+  const std::string lambda = source(in_place, "lambda", true);
+  CHECK(contains(lambda, "for (int x_0 = 0; x_0 < 4; ++x_0) {\n"
+                         "    [&](const float* __restrict A, const float* __restrict B, float* __restrict compute) {"));
+  CHECK(contains(lambda, "    }(A, B, compute);\n  }\n"));
+  CHECK(contains(lambda, "compute[x_0 * 512 + x_1 * 64 + y_0 * 16 + y_1] += A["));
+  // turned off: the loop body as it is
+  const std::string plain = source(in_place, "plain", false);
+  CHECK_FALSE(contains(plain, "[&]("));
+  // a parallel loop that accumulates into a local tile only (cache_write) keeps its body as it is
+  const std::string local = source(tiled_matmul(dag), "local", true);
+  CHECK(contains(local, "#pragma omp parallel for"));
+  CHECK_FALSE(contains(local, "[&]("));
+  // without OpenMP there is no parallel region and no lambda
+  codegen::CpuCodegenOptions serial;
+  serial.openmp = false;
+  CHECK_FALSE(contains(codegen::emit_cpp(codegen::lower(in_place).value(), serial), "[&]("));
+
+  check_matmul_kernels(lambda + plain + local, {"lambda", "plain", "local"}, 32, 64, 16, 11);
+}
+
 TEST_CASE("kernel_signature and kernel_source give the measurers the kernel's buffers and a unit-sharable source") {
   auto dag = share(ir::matmul(8, 4, 6));
   const auto nest = codegen::lower(tiled_matmul(dag)).value();

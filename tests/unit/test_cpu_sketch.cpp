@@ -14,6 +14,7 @@
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/ir/workloads.hpp"
 #include "operator_cases.hpp"
+#include "test_support.hpp"
 
 using namespace crosstune;
 using test::share;
@@ -263,7 +264,37 @@ TEST_CASE("the space size counts every distinct candidate, and exhaustive sampli
   // 8 = 2·2·2 into 4 ordered parts: C(6, 3) = 20 tilings per spatial axis
   const auto mm = space_of(ir::matmul(8, 8, 8));
   const std::uint64_t per_sketch = 20 * 20 * 4 /* k in two parts */ * 2 * 2 * 2 * 4;
-  CHECK(mm.size() == per_sketch + 20 * 20 * 4 * 1 * 2 * 2 * 4);  // cache_write (2 fusion levels) + in place
+  // cache_write (2 fusion levels, 2 parallel choices) + in place (1 fusion level, 4 parallel choices: two levels)
+  CHECK(mm.size() == per_sketch + 20 * 20 * 4 * 1 * 4 * 2 * 4);
+}
+
+TEST_CASE("a tile accumulating in place runs its second tile level in parallel when the first is too short") {
+  // Nothing is computed inside an in-place tile's loops, so the parallel fusion may take the first two
+  // spatial levels (they run before the first reduction loop); with the first level all 1, the kernel
+  // would otherwise run on one core.
+  const auto space = CpuSketchSpace::make(share(ir::matmul(64, 32, 64)), {.cores = 8}).value();
+  REQUIRE(space.sketches()[1].in_place);
+  const auto& sk = space.sketches()[1];
+  CpuCandidate c;
+  c.sketch = 1;
+  c.values.assign(sk.value_count, 0);
+  for (const auto& k : sk.knobs) {
+    if (k.what == "tile x" || k.what == "tile y") {  // 64 = 1 * 4 * 4 * 4: the first level is one iteration
+      c.values[k.offset] = 1;
+      c.values[k.offset + 1] = c.values[k.offset + 2] = c.values[k.offset + 3] = 4;
+    } else if (k.what == "tile k") {
+      c.values[k.offset] = 8, c.values[k.offset + 1] = 4;
+    } else if (k.what == "parallel") {
+      CHECK(k.options == 4);
+    }
+  }
+  const auto state = space.apply(c).value();
+  const auto& stage = state.stage(static_cast<std::size_t>(state.stage_of(space.dag().outputs().front())));
+  REQUIRE_FALSE(stage.iters.empty());
+  CHECK(stage.iters[0].annotation == IteratorAnnotation::parallel);
+  CHECK(stage.extent(0) == 4 * 4);  // x.0 y.0 x.1 y.1 fused: 1 * 1 * 4 * 4 iterations for 8 cores
+  const std::string source = codegen::emit_cpp(codegen::lower(state).value());
+  CHECK(test::contains(source, "#pragma omp parallel for"));
 }
 
 TEST_CASE("element-wise stages by rows keep the inner loop's indices affine") {

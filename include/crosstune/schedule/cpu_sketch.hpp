@@ -516,7 +516,9 @@ class CpuSketchSpace {
         for (const auto& axis : op.reduce_axes) add_knob(sk, tile(axis.extent, 2, 0, "tile " + axis.name));
         const bool fused = p.partner >= 0 || p.cache_write;
         p.fusion_level = add_knob(sk, choice(fused ? 2 : 1, "fusion level"));
-        p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, p.spatial), "parallel"));
+        // The loops the parallel fusion can take: the first level's, or with the stage in place (nothing
+        // computed inside it) the first two levels', which run before the first reduction loop.
+        p.parallel = add_knob(sk, choice(std::max<std::int32_t>(1, fused ? p.spatial : 2 * p.spatial), "parallel"));
         p.vectorize = add_knob(sk, choice(2, "vectorize"));
         p.unroll = add_knob(sk, choice(static_cast<std::int64_t>(options_.unroll_steps.size()), "unroll"));
         sk.plans.push_back(p);
@@ -842,8 +844,8 @@ class CpuSketchSpace {
     const std::int64_t unroll = options_.unroll_steps[static_cast<std::size_t>(value(p.unroll))];
     if (unroll > 0)
       if (auto ok = st.pragma(local, 0, "auto_unroll_max_step$" + std::to_string(unroll)); !ok) return ok;
-    if (reader < 0) {  // tiled in place
-      if (auto ok = parallel_outer(st, local, value(p.parallel) + 1, static_cast<std::int64_t>(n)); !ok) return unexpected(std::move(ok).error());
+    if (reader < 0) {  // tiled in place: the parallel fusion can reach into the second level
+      if (auto ok = parallel_outer(st, local, value(p.parallel) + 1, static_cast<std::int64_t>(2 * n)); !ok) return unexpected(std::move(ok).error());
       return {};
     }
     // The reader follows the first `level` spatial levels; the tiled stage runs inside the last of them.
