@@ -164,13 +164,15 @@ schedule::State register_tile(std::shared_ptr<const ir::ComputeDag> dag, std::in
 TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and the kernel is still right") {
   // GCC would vectorise the k loop with a vector accumulator per tile statement (cpu.hpp says why not)
   auto dag = share(ir::matmul(32, 32, 32));
-  const std::string big = codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), {.function_name = "big"});
+  // (the tile's promotion to a local array is left out here: the next test case has it)
+  const std::string big = codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), {.function_name = "big", .promote_register_tiles = false});
   CHECK(contains(big, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar\n      for (int k = 0;"));
   CHECK(contains(big, "CROSSTUNE_UNROLL(16)\n        for (int x_1 = 0;"));
   // a tile of 4 statements: GCC's vectorised reduction is no slower, the loop is left alone
   codegen::CpuCodegenOptions small_options;
   small_options.function_name = "small";
   small_options.preamble = false;
+  small_options.promote_register_tiles = false;
   const std::string small = codegen::emit_cpp(codegen::lower(register_tile(dag, 2, 2)).value(), small_options);
   CHECK_FALSE(contains(small, "safelen"));
   // a tile whose inner loop is vectorised keeps its omp simd, and the k loop is left alone
@@ -179,6 +181,7 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   codegen::CpuCodegenOptions vectorised_options;
   vectorised_options.function_name = "vectorised";
   vectorised_options.preamble = false;
+  vectorised_options.promote_register_tiles = false;
   const std::string vectorised = codegen::emit_cpp(codegen::lower(vectorised_tile).value(), vectorised_options);
   CHECK_FALSE(contains(vectorised, "safelen"));
   CHECK(contains(vectorised, "#pragma omp simd\n          for (int y_1 = 0;"));
@@ -201,6 +204,56 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   check_matmul_kernels(big + small + vectorised + plain, {"big", "small", "vectorised", "rolled"}, 32, 32, 32, 9);
 }
 
+TEST_CASE("a register tile under its reduction loop accumulates in a local array, and the kernel is still right") {
+  // GCC keeps a slice of a larger buffer in memory across the reduction loop (cpu.hpp, register_tile)
+  auto dag = share(ir::matmul(32, 16, 128));
+  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) {
+    schedule::State s(dag);
+    s.split(2, 0, {rows}).value();
+    s.split(2, 2, {lanes}).value();
+    const std::int64_t order[] = {0, 2, 4, 1, 3};  // x.0 y.0 k x.1 y.1
+    s.reorder(2, order).value();
+    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
+    return s;
+  };
+  auto source = [&](const schedule::State& s, const char* name, bool promote = true) {
+    codegen::CpuCodegenOptions options;
+    options.function_name = name;
+    options.preamble = std::string(name) == "tile";
+    options.promote_register_tiles = promote;
+    return codegen::emit_cpp(codegen::lower(s).value(), options);
+  };
+  const std::string tile = source(vector_tile(8, 32), "tile");
+  CHECK(contains(tile, "alignas(64) float ct_tile[256];"));
+  CHECK(contains(tile, "ct_tile[x_1 * 32 + y_1] = compute["));
+  CHECK(contains(tile, "for (int k = 0; k < 16; ++k) {"));
+  CHECK(contains(tile, "ct_tile[x_1 * 32 + y_1] += A["));
+  CHECK(contains(tile, "] = ct_tile[x_1 * 32 + y_1];"));
+  CHECK_FALSE(contains(source(vector_tile(8, 32), "off", false), "ct_tile"));
+  // more elements than 32 AVX-512 registers hold: left in its buffer
+  const std::string wide = source(vector_tile(16, 64), "wide");
+  CHECK_FALSE(contains(wide, "ct_tile"));
+  // a tile loop neither unrolled nor vectorised stays a loop: nothing to promote
+  schedule::State rolled(dag);
+  rolled.split(2, 0, {8}).value();
+  rolled.split(2, 2, {32}).value();
+  const std::int64_t order[] = {0, 2, 4, 1, 3};
+  rolled.reorder(2, order).value();
+  const std::string plain = source(rolled, "rolled");
+  CHECK_FALSE(contains(plain, "ct_tile"));
+  // an unrolled tile under a reduction loop kept scalar: promoted, the loop still kept scalar
+  schedule::State scalar(dag);
+  scalar.split(2, 0, {16}).value();
+  scalar.split(2, 2, {16}).value();
+  scalar.reorder(2, order).value();
+  scalar.pragma(2, 0, "auto_unroll_max_step$512").value();
+  const std::string kept_scalar = source(scalar, "scalar");
+  CHECK(contains(kept_scalar, "float ct_tile[256];"));
+  CHECK(contains(kept_scalar, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar\n"));
+
+  check_matmul_kernels(tile + wide + plain + kept_scalar, {"tile", "wide", "rolled", "scalar"}, 32, 128, 16, 12);
+}
+
 TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step says, and the kernel is still right") {
   // GCC keeps an 8x64 accumulator tile in memory when its row loop stays a loop (cpu.hpp says why)
   auto dag = share(ir::matmul(32, 16, 128));
@@ -217,6 +270,7 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
     codegen::CpuCodegenOptions options;
     options.function_name = name;
     options.preamble = std::string(name) == "rows8";
+    options.promote_register_tiles = false;  // the next test case has it
     return codegen::emit_cpp(codegen::lower(s).value(), options);
   };
   const std::string rows8 = source(vector_tile(8, 64), "rows8");
@@ -266,7 +320,8 @@ TEST_CASE("a parallel loop accumulating in place in an output passes the buffers
   CHECK(contains(lambda, "for (int x_0 = 0; x_0 < 4; ++x_0) {\n"
                          "    [&](const float* __restrict A, const float* __restrict B, float* __restrict compute) {"));
   CHECK(contains(lambda, "    }(A, B, compute);\n  }\n"));
-  CHECK(contains(lambda, "compute[x_0 * 512 + x_1 * 64 + y_0 * 16 + y_1] += A["));
+  // (the 8x16 tile under k is accumulated in ct_tile, then stored into the output)
+  CHECK(contains(lambda, "compute[x_0 * 512 + x_1 * 64 + y_0 * 16 + y_1] = ct_tile[x_1 * 16 + y_1];"));
   // turned off: the loop body as it is
   const std::string plain = source(in_place, "plain", false);
   CHECK_FALSE(contains(plain, "[&]("));
