@@ -149,13 +149,20 @@ TEST_CASE("emitted kernels compile and compute the reference's result") {
 }
 
 namespace {
-/// A 32^3 matmul tiled x_0, y_0, k, x_1, y_1 with tile x_tile by y_tile unrolled under the k loop.
-schedule::State register_tile(std::shared_ptr<const ir::ComputeDag> dag, std::int64_t x_tile, std::int64_t y_tile) {
+/// A matmul's x and y split by `rows` and `lanes` under k (x.0 y.0 k x.1 y.1), the lanes vectorised or not.
+schedule::State split_tile(std::shared_ptr<const ir::ComputeDag> dag, std::int64_t rows, std::int64_t lanes, bool vectorise) {
   schedule::State s(std::move(dag));
-  s.split(2, 0, {x_tile}).value();
-  s.split(2, 2, {y_tile}).value();
+  s.split(2, 0, {rows}).value();
+  s.split(2, 2, {lanes}).value();
   const std::int64_t order[] = {0, 2, 4, 1, 3};
   s.reorder(2, order).value();
+  if (vectorise) s.annotate(2, 4, IteratorAnnotation::vectorize).value();
+  return s;
+}
+
+/// A 32^3 matmul tiled x_0, y_0, k, x_1, y_1 with tile x_tile by y_tile unrolled under the k loop.
+schedule::State register_tile(std::shared_ptr<const ir::ComputeDag> dag, std::int64_t x_tile, std::int64_t y_tile) {
+  schedule::State s = split_tile(std::move(dag), x_tile, y_tile, false);
   s.pragma(2, 0, "auto_unroll_max_step$512").value();
   return s;
 }
@@ -186,11 +193,7 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   CHECK_FALSE(contains(vectorised, "safelen"));
   CHECK(contains(vectorised, "#pragma omp simd\n          for (int y_1 = 0;"));
   // a loop left inside the k loop (the tile is not unrolled): nothing to keep scalar
-  schedule::State rolled(dag);
-  rolled.split(2, 0, {16}).value();
-  rolled.split(2, 2, {16}).value();
-  const std::int64_t order[] = {0, 2, 4, 1, 3};
-  rolled.reorder(2, order).value();
+  const schedule::State rolled = split_tile(dag, 16, 16, false);
   codegen::CpuCodegenOptions rolled_options;
   rolled_options.function_name = "rolled";
   rolled_options.preamble = false;
@@ -207,15 +210,7 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
 TEST_CASE("a register tile under its reduction loop accumulates in a local array, and the kernel is still right") {
   // GCC keeps a slice of a larger buffer in memory across the reduction loop (cpu.hpp, register_tile)
   auto dag = share(ir::matmul(32, 16, 128));
-  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) {
-    schedule::State s(dag);
-    s.split(2, 0, {rows}).value();
-    s.split(2, 2, {lanes}).value();
-    const std::int64_t order[] = {0, 2, 4, 1, 3};  // x.0 y.0 k x.1 y.1
-    s.reorder(2, order).value();
-    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
-    return s;
-  };
+  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) { return split_tile(dag, rows, lanes, true); };
   auto source = [&](const schedule::State& s, const char* name, bool promote = true) {
     codegen::CpuCodegenOptions options;
     options.function_name = name;
@@ -234,18 +229,10 @@ TEST_CASE("a register tile under its reduction loop accumulates in a local array
   const std::string wide = source(vector_tile(16, 64), "wide");
   CHECK_FALSE(contains(wide, "ct_tile"));
   // a tile loop neither unrolled nor vectorised stays a loop: nothing to promote
-  schedule::State rolled(dag);
-  rolled.split(2, 0, {8}).value();
-  rolled.split(2, 2, {32}).value();
-  const std::int64_t order[] = {0, 2, 4, 1, 3};
-  rolled.reorder(2, order).value();
-  const std::string plain = source(rolled, "rolled");
+  const std::string plain = source(split_tile(dag, 8, 32, false), "rolled");
   CHECK_FALSE(contains(plain, "ct_tile"));
   // an unrolled tile under a reduction loop kept scalar: promoted, the loop still kept scalar
-  schedule::State scalar(dag);
-  scalar.split(2, 0, {16}).value();
-  scalar.split(2, 2, {16}).value();
-  scalar.reorder(2, order).value();
+  schedule::State scalar = split_tile(dag, 16, 16, false);
   scalar.pragma(2, 0, "auto_unroll_max_step$512").value();
   const std::string kept_scalar = source(scalar, "scalar");
   CHECK(contains(kept_scalar, "float ct_tile[256];"));
@@ -257,15 +244,7 @@ TEST_CASE("a register tile under its reduction loop accumulates in a local array
 TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step says, and the kernel is still right") {
   // GCC keeps an 8x64 accumulator tile in memory when its row loop stays a loop (cpu.hpp says why)
   auto dag = share(ir::matmul(32, 16, 128));
-  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) {
-    schedule::State s(dag);
-    s.split(2, 0, {rows}).value();
-    s.split(2, 2, {lanes}).value();
-    const std::int64_t order[] = {0, 2, 4, 1, 3};
-    s.reorder(2, order).value();
-    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
-    return s;
-  };
+  auto vector_tile = [&](std::int64_t rows, std::int64_t lanes) { return split_tile(dag, rows, lanes, true); };
   auto source = [&](const schedule::State& s, const char* name) {
     codegen::CpuCodegenOptions options;
     options.function_name = name;
@@ -281,12 +260,7 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
   const std::string wide = source(vector_tile(16, 64), "wide");
   CHECK_FALSE(contains(wide, "CROSSTUNE_UNROLL"));
   // a row loop whose lanes are not vectorised is left alone
-  schedule::State scalar(dag);
-  scalar.split(2, 0, {8}).value();
-  scalar.split(2, 2, {64}).value();
-  const std::int64_t order[] = {0, 2, 4, 1, 3};
-  scalar.reorder(2, order).value();
-  const std::string rows_scalar = source(scalar, "scalar");
+  const std::string rows_scalar = source(split_tile(dag, 8, 64, false), "scalar");
   CHECK_FALSE(contains(rows_scalar, "CROSSTUNE_UNROLL"));
   // without OpenMP the rows are still unrolled (the pragma is GCC's or Clang's own)
   codegen::CpuCodegenOptions serial;
@@ -299,16 +273,8 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
 TEST_CASE("a parallel loop accumulating in place in an output passes the buffers to its body again as restrict parameters") {
   // OpenMP's outlined body loses __restrict (cpu.hpp, shared_buffers, says what it costs)
   auto dag = share(ir::matmul(32, 16, 64));
-  auto in_place = [&] {
-    schedule::State s(dag);
-    s.split(2, 0, {8}).value();
-    s.split(2, 2, {16}).value();
-    const std::int64_t order[] = {0, 2, 4, 1, 3};  // x.0 y.0 k x.1 y.1
-    s.reorder(2, order).value();
-    s.annotate(2, 0, IteratorAnnotation::parallel).value();
-    s.annotate(2, 4, IteratorAnnotation::vectorize).value();
-    return s;
-  }();
+  schedule::State in_place = split_tile(dag, 8, 16, true);  // x.0 y.0 k x.1 y.1, accumulating in the output
+  in_place.annotate(2, 0, IteratorAnnotation::parallel).value();
   auto source = [&](const schedule::State& s, const char* name, bool restrict_bodies) {
     codegen::CpuCodegenOptions options;
     options.function_name = name;

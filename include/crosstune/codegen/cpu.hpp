@@ -252,14 +252,20 @@ class Printer {
     const ir::ExprNode& v = nest_.pool[store.value];
     if ((v.op != ir::ExprOp::add && v.op != ir::ExprOp::max && v.op != ir::ExprOp::min) || !is_same_load(v.a, store.buffer, store.index))
       return std::nullopt;
-    // The reduction variable must not index the tile, and the rest of the value must not read its buffer.
+    // The reduction variables must not index the tile and every tile loop must (so that no two elements
+    // of ct_tile stand for one of the buffer), and the rest of the value must not read the buffer.
     bool ok = true;
+    std::vector<bool> indexes(tile.loops.size(), false);
     for (ir::ExprId i : store.index)
       nest_.pool.post_order(i, [&](ir::ExprId id) {
         const ir::ExprNode& n = nest_.pool[id];
+        if (n.op != ir::ExprOp::var) return;
         for (const Stmt* r : tile.reductions)
-          if (n.op == ir::ExprOp::var && n.integer == r->loop) ok = false;
+          if (n.integer == r->loop) ok = false;
+        for (std::size_t t = 0; t < tile.loops.size(); ++t)
+          if (n.integer == tile.loops[t]->loop) indexes[t] = true;
       });
+    ok = ok && std::all_of(indexes.begin(), indexes.end(), [](bool b) { return b; });
     nest_.pool.post_order(v.b, [&](ir::ExprId id) {
       const ir::ExprNode& n = nest_.pool[id];
       if (n.op == ir::ExprOp::load && n.integer == store.buffer) ok = false;
