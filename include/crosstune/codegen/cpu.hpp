@@ -35,7 +35,7 @@ struct CpuCodegenOptions {
   bool packed_entry = true;                  ///< also emit `<name>_packed(float* const* args)`, which
                                              ///< calls the kernel with args[0..] in parameter order
   bool promote_register_tiles = true;        ///< accumulate a register tile in a small local array around
-                                             ///< its innermost reduction loop (see register_tile)
+                                             ///< the reduction loops over it (see register_tile)
   bool restrict_parallel_bodies = true;      ///< pass the buffers to each parallel loop's body again as
                                              ///< __restrict lambda parameters (false: the printing of
                                              ///< before 2026-12, kept for comparisons; see shared_buffers)
@@ -158,8 +158,7 @@ class Printer {
           line(depth, "CROSSTUNE_UNROLL(" + std::to_string(loop.extent) + ")");
         else if (serial)
           line(depth, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar");
-        line(depth, "for (" + index_type_ + " " + loop.name + " = 0; " + loop.name + " < " + std::to_string(loop.extent) + "; ++" +
-                        loop.name + ") {");
+        line(depth, loop_header(loop));
         const std::vector<std::int32_t> shared = parallel && options_.restrict_parallel_bodies ? shared_buffers(s.body) : std::vector<std::int32_t>{};
         if (shared.empty()) {
           for (const Stmt& inner : s.body) stmt(inner, depth + 1, in_parallel || parallel, in_simd || simd || serial);
@@ -181,16 +180,8 @@ class Printer {
       case StmtKind::store: {
         const Buffer& b = nest_.buffers[static_cast<std::size_t>(s.buffer)];
         const std::string target = b.name + "[" + flat_index(b, s.index) + "]";
-        std::string text;
-        const ir::ExprNode v = pool_[s.value];  // a copy: printing grows pool_
         // buffer[i] = buffer[i] + x  →  buffer[i] += x
-        if (v.op == ir::ExprOp::add && is_same_load(v.a, s.buffer, s.index)) {
-          text = target + " += " + expr(v.b, 0) + ";";
-        } else if ((v.op == ir::ExprOp::max || v.op == ir::ExprOp::min) && is_same_load(v.a, s.buffer, s.index)) {
-          text = target + " = " + std::string(v.op == ir::ExprOp::max ? "ct_max(" : "ct_min(") + target + ", " + expr(v.b, 0) + ");";
-        } else {
-          text = target + " = " + expr(s.value, 0) + ";";
-        }
+        std::string text = accumulates(s) ? accumulation(target, s) : target + " = " + expr(s.value, 0) + ";";
         if (s.condition != ir::no_expr) text = "if (" + expr(s.condition, 0) + ") " + text;
         line(depth, text);
         return;
@@ -198,9 +189,9 @@ class Printer {
     }
   }
 
-  /// A register tile under a reduction loop: the loops inside it (spatial, each unrolled or vectorised,
+  /// A register tile under reduction loops: the loops inside them (spatial, each unrolled or vectorised,
   /// at most `tile_elements_max` elements in all) and the one statement at their bottom, which accumulates
-  /// (+=, max or min) into one element of a buffer that the reduction loop's variable does not index.
+  /// (+=, max or min) into one element of a buffer that the reduction variables do not index.
   struct RegisterTile {
     std::vector<const Stmt*> reductions;  ///< the reduction loops around the tile, perfectly nested, outermost first
     std::vector<const Stmt*> loops;  ///< the tile's loops, outermost first
@@ -249,9 +240,7 @@ class Printer {
     if (tile.loops.empty()) return std::nullopt;
     const Stmt& store = *tile.store;
     if (store.condition != ir::no_expr) return std::nullopt;
-    const ir::ExprNode& v = nest_.pool[store.value];
-    if ((v.op != ir::ExprOp::add && v.op != ir::ExprOp::max && v.op != ir::ExprOp::min) || !is_same_load(v.a, store.buffer, store.index))
-      return std::nullopt;
+    if (!accumulates(store)) return std::nullopt;
     // The reduction variables must not index the tile and every tile loop must (so that no two elements
     // of ct_tile stand for one of the buffer), and the rest of the value must not read the buffer.
     bool ok = true;
@@ -266,7 +255,7 @@ class Printer {
           if (n.integer == tile.loops[t]->loop) indexes[t] = true;
       });
     ok = ok && std::all_of(indexes.begin(), indexes.end(), [](bool b) { return b; });
-    nest_.pool.post_order(v.b, [&](ir::ExprId id) {
+    nest_.pool.post_order(nest_.pool[store.value].b, [&](ir::ExprId id) {
       const ir::ExprNode& n = nest_.pool[id];
       if (n.op == ir::ExprOp::load && n.integer == store.buffer) ok = false;
     });
@@ -297,7 +286,7 @@ class Printer {
           line(at, "CROSSTUNE_UNROLL(" + std::to_string(l.extent) + ")");
         else if (options_.openmp && !inside_serial)
           line(at, "#pragma omp simd");
-        line(at, "for (" + index_type_ + " " + l.name + " = 0; " + l.name + " < " + std::to_string(l.extent) + "; ++" + l.name + ") {");
+        line(at, loop_header(l));
         ++at;
       }
       line(at, body);
@@ -317,17 +306,11 @@ class Printer {
         line(at, "CROSSTUNE_UNROLL(" + std::to_string(l.extent) + ")");
       else if (serial)
         line(at, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar");
-      line(at, "for (" + index_type_ + " " + l.name + " = 0; " + l.name + " < " + std::to_string(l.extent) + "; ++" + l.name + ") {");
+      line(at, loop_header(l));
       in_serial = in_serial || serial;
       ++at;
     }
-    const ir::ExprNode v = pool_[store.value];  // a copy: printing grows pool_
-    std::string update;
-    if (v.op == ir::ExprOp::add)
-      update = element + " += " + expr(v.b, 0) + ";";
-    else
-      update = element + " = " + std::string(v.op == ir::ExprOp::max ? "ct_max(" : "ct_min(") + element + ", " + expr(v.b, 0) + ");";
-    tile_loops(at, in_serial, update);
+    tile_loops(at, in_serial, accumulation(element, store));
     for (std::size_t i = 0; i < tile.reductions.size(); ++i) line(--at, "}");
     tile_loops(depth + 1, false, target + " = " + element + ";");
     line(depth, "}");
@@ -344,7 +327,7 @@ class Printer {
   /// changed nothing (docs/codegen.md).
   [[nodiscard]] std::vector<std::int32_t> shared_buffers(const std::vector<Stmt>& body) const {
     std::vector<bool> used(nest_.buffers.size(), false), inside(nest_.buffers.size(), false);
-    bool accumulates = false;
+    bool accumulating = false;
     auto mark_expr = [&](ir::ExprId root) {
       if (root == ir::no_expr) return;
       nest_.pool.post_order(root, [&](ir::ExprId id) {
@@ -357,9 +340,7 @@ class Printer {
         if (s.kind == StmtKind::allocate) inside[static_cast<std::size_t>(s.buffer)] = true;
         if (s.kind == StmtKind::store) {
           used[static_cast<std::size_t>(s.buffer)] = true;
-          const ir::ExprNode& v = nest_.pool[s.value];
-          accumulates = accumulates || ((v.op == ir::ExprOp::add || v.op == ir::ExprOp::max || v.op == ir::ExprOp::min) &&
-                                        is_same_load(v.a, s.buffer, s.index) && !inside[static_cast<std::size_t>(s.buffer)]);
+          accumulating = accumulating || (accumulates(s) && !inside[static_cast<std::size_t>(s.buffer)]);
           mark_expr(s.value);
           mark_expr(s.condition);
           for (ir::ExprId i : s.index) mark_expr(i);
@@ -368,11 +349,29 @@ class Printer {
       }
     };
     walk(walk, body);
-    if (!accumulates) return {};
+    if (!accumulating) return {};
     std::vector<std::int32_t> out;
     for (std::size_t b = 0; b < used.size(); ++b)
       if (used[b] && !inside[b]) out.push_back(static_cast<std::int32_t>(b));
     return out;
+  }
+
+  /// Whether store `s` accumulates: buffer[i] = buffer[i] + x (or max, min).
+  [[nodiscard]] bool accumulates(const Stmt& s) const {
+    const ir::ExprNode& v = pool_[s.value];
+    return (v.op == ir::ExprOp::add || v.op == ir::ExprOp::max || v.op == ir::ExprOp::min) && is_same_load(v.a, s.buffer, s.index);
+  }
+
+  /// An accumulating store `s` printed as an update of `target`: `target += x;` or `target = ct_max(target, x);`.
+  std::string accumulation(const std::string& target, const Stmt& s) {
+    const ir::ExprNode v = pool_[s.value];  // a copy: printing grows pool_
+    if (v.op == ir::ExprOp::add) return target + " += " + expr(v.b, 0) + ";";
+    return target + " = " + std::string(v.op == ir::ExprOp::max ? "ct_max(" : "ct_min(") + target + ", " + expr(v.b, 0) + ");";
+  }
+
+  /// `for (int name = 0; name < extent; ++name) {`
+  [[nodiscard]] std::string loop_header(const Loop& l) const {
+    return "for (" + index_type_ + " " + l.name + " = 0; " + l.name + " < " + std::to_string(l.extent) + "; ++" + l.name + ") {";
   }
 
   [[nodiscard]] bool is_same_load(ir::ExprId id, std::int32_t buffer, const std::vector<ir::ExprId>& index) const {
