@@ -36,6 +36,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -73,6 +74,7 @@ struct TuneOptions {
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
+  std::size_t finalists = 4, finalist_passes = 2;  ///< search::RemeasureOptions: top and passes
   bool json = false, no_resume = false, no_reference = false;
 };
 
@@ -175,6 +177,13 @@ class SigintToFlag {
  private:
   struct sigaction previous_ {};
 };
+
+/// The time line of the report: where the wall time went, and the log.
+inline void print_time_shares(const search::TuneProfile& p, const std::string& log) {
+  auto share = [&](double part) { return p.total > 0 ? 100.0 * part / p.total : 0.0; };
+  std::printf("time: measuring %.0f%%, search %.0f%%, prediction %.0f%%, training %.0f%%, lowering %.0f%%, finalists %.0f%%\nlog: %s\n",
+              share(p.measure), share(p.search), share(p.predict), share(p.train), share(p.lower), share(p.remeasure), log.c_str());
+}
 
 /// What ended the run, in words: "stopped by the deadline".
 inline std::string stop_words(const std::string& reason) {
@@ -311,7 +320,20 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     for_each_record({o.log}, false, "reading --log", [&](const Record& r) {
       if (std::find(keys.begin(), keys.end(), r.task->workload_key) != keys.end()) resumed.push_back(r);
     });
-    if (!resumed.empty()) note("resuming from %s: %zu records of these tasks are not measured again", o.log.c_str(), resumed.size());
+    if (!resumed.empty()) {
+      // A candidate measured again (the finalists of an earlier run) is one candidate.
+      std::unordered_set<std::string> distinct;
+      for (const auto& r : resumed) {
+        std::string text = r.task->workload_key;
+        for (std::size_t i = 0; i < r.steps.size(); ++i) io::append_step(text, r.steps[i]);
+        distinct.insert(std::move(text));
+      }
+      if (distinct.size() == resumed.size())
+        note("resuming from %s: %zu records of these tasks are not measured again", o.log.c_str(), resumed.size());
+      else
+        note("resuming from %s: %zu candidates of these tasks (%zu records) are not measured again", o.log.c_str(), distinct.size(),
+             resumed.size());
+    }
   }
   // Transfer-tuning: the tuned records of other shapes are transplanted onto these tasks first.
   std::vector<Record> transfer;
@@ -329,6 +351,8 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   to.model_ready = !o.model.empty();
   to.stop = &interrupted;
   to.slow_cutoff_ratio = o.slow_cutoff;
+  to.remeasure.top = o.finalists;
+  to.remeasure.passes = o.finalist_passes;
   search::EvolutionaryOptions evo;
   evo.population = o.population;
   evo.iterations = o.iterations;
@@ -450,7 +474,6 @@ inline void run_tune(const TuneOptions& o) {
     untuned_estimate += t.weight * confirmed[i].untuned;
   }
   const auto& p = result.profile;
-  auto share = [&](double part) { return p.total > 0 ? 100.0 * part / p.total : 0.0; };
   if (o.network.empty()) {
     const auto& t = result.tasks[0];
     const double best = confirmed[0].best > 0 ? confirmed[0].best : t.best_seconds;
@@ -458,16 +481,24 @@ inline void run_tune(const TuneOptions& o) {
     const double best_gflops = best > 0 && std::isfinite(best) ? static_cast<double>(t.flops) / best * 1e-9 : 0;
     const double eigen_gflops = eigen > 0 ? static_cast<double>(t.flops) / eigen * 1e-9 : 0;
     const double ratio = eigen_gflops > 0 ? best_gflops / eigen_gflops : 0;
+    const double tuning_gflops = t.tuning_best_seconds > 0 && std::isfinite(t.tuning_best_seconds)
+                                     ? static_cast<double>(t.flops) / t.tuning_best_seconds * 1e-9
+                                     : 0;
+    // The winner's median over its re-measurements as a finalist (0: there were none).
+    const double finalist_gflops = !t.finalists.empty() && t.best_seconds > 0 ? static_cast<double>(t.flops) / t.best_seconds * 1e-9 : 0;
     if (o.json) {
       std::printf("{\"task\": %s, \"workload_key\": %s, \"threads\": %lld, \"trials\": %zu, \"resumed\": %zu, \"failures\": %zu, "
                   "\"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", \"best_seconds\": %.9g, \"best_gflops\": %.3f, "
+                  "\"tuning_best_gflops\": %.3f, \"finalist_gflops\": %.3f, \"finalists\": %zu, \"ties\": %zu, \"remeasured\": %zu, "
                   "\"reference_seconds\": %.9g, \"reference_gflops\": %.3f, \"ratio\": %.4f, \"profile\": {\"search\": %.3f, \"predict\": %.3f, "
-                  "\"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"total\": %.3f}, \"guard\": {\"checked\": %s, \"pca\": %.4f, "
+                  "\"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"remeasure\": %.3f, \"total\": %.3f}, "
+                  "\"guard\": {\"checked\": %s, \"pca\": %.4f, "
                   "\"compared\": %s, \"half_pca\": %.4f, \"fresh_pca\": %.4f, \"fell_back\": %s}, \"transferred\": %zu, "
                   "\"transfer_note\": %s, \"log\": %s}\n",
                   json_quoted(what).c_str(), json_quoted(t.workload_key).c_str(), static_cast<long long>(cores), result.trials, t.resumed,
-                  t.failures, result.rounds, result.seconds, result.stop_reason.c_str(), best, best_gflops, eigen, eigen_gflops, ratio,
-                  p.search, p.predict, p.train, p.lower, p.measure, p.total, result.guard.checked ? "true" : "false", result.guard.pca,
+                  t.failures, result.rounds, result.seconds, result.stop_reason.c_str(), best, best_gflops, tuning_gflops, finalist_gflops,
+                  t.finalists.size(), t.ties, result.remeasured, eigen, eigen_gflops, ratio, p.search, p.predict, p.train, p.lower, p.measure,
+                  p.remeasure, p.total, result.guard.checked ? "true" : "false", result.guard.pca,
                   result.guard.compared ? "true" : "false", result.guard.half_pca, result.guard.fresh_pca,
                   result.guard.fell_back ? "true" : "false", t.transferred, json_quoted(t.transfer_note).c_str(), json_quoted(o.log).c_str());
     } else {
@@ -479,31 +510,39 @@ inline void run_tune(const TuneOptions& o) {
         std::printf("  best kernel      %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, best).c_str(), ms_text(best).c_str());
       else
         std::printf("  best kernel      none: %s\n", no_kernel_reason(result, t).c_str());
+      if (!t.finalists.empty())
+        std::printf("  picked from %zu finalists, each measured again %zu times: %s GFLOP/s there (the best while tuning read %s)%s\n",
+                    t.finalists.size(), o.finalist_passes, gflops_text(t.flops, t.best_seconds).c_str(),
+                    gflops_text(t.flops, t.tuning_best_seconds).c_str(),
+                    t.ties == 0 ? "" : ("; " + std::to_string(t.ties) + " of them tied with it").c_str());
       if (eigen > 0) {
         std::printf("  Eigen reference  %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, eigen).c_str(), ms_text(eigen).c_str());
         std::printf("  ratio            %8.2f\n", ratio);
       } else if (!o.no_reference) {
         std::printf("  Eigen reference  none: %s\n", confirmed[0].eigen_note.c_str());
       }
-      std::printf("time: measuring %.0f%%, search %.0f%%, prediction %.0f%%, training %.0f%%, lowering %.0f%%\nlog: %s\n", share(p.measure),
-                  share(p.search), share(p.predict), share(p.train), share(p.lower), o.log.c_str());
+      print_time_shares(p, o.log);
     }
   } else {
     if (o.json) {
       std::printf("{\"network\": \"%s\", \"threads\": %lld, \"trials\": %zu, \"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", "
                   "\"estimate_seconds\": %.9g, \"untuned_seconds\": %.9g, \"reference_seconds\": %.9g, \"profile\": {\"search\": %.3f, "
-                  "\"predict\": %.3f, \"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"total\": %.3f}, \"guard\": {\"checked\": %s, "
+                  "\"predict\": %.3f, \"train\": %.3f, \"lower\": %.3f, \"measure\": %.3f, \"remeasure\": %.3f, \"total\": %.3f}, \"remeasured\": %zu, "
+                  "\"guard\": {\"checked\": %s, "
                   "\"pca\": %.4f, \"compared\": %s, \"half_pca\": %.4f, \"fresh_pca\": %.4f, \"fell_back\": %s}, \"log\": %s, \"tasks\": [",
                   what.c_str(), static_cast<long long>(cores), result.trials, result.rounds, result.seconds, result.stop_reason.c_str(),
-                  complete ? estimate : -1.0, untuned_estimate, eigen_estimate, p.search, p.predict, p.train, p.lower, p.measure, p.total,
-                  result.guard.checked ? "true" : "false", result.guard.pca, result.guard.compared ? "true" : "false", result.guard.half_pca,
+                  complete ? estimate : -1.0, untuned_estimate, eigen_estimate, p.search, p.predict, p.train, p.lower, p.measure, p.remeasure,
+                  p.total, result.remeasured, result.guard.checked ? "true" : "false", result.guard.pca, result.guard.compared ? "true" : "false", result.guard.half_pca,
                   result.guard.fresh_pca, result.guard.fell_back ? "true" : "false", json_quoted(o.log).c_str());
       for (std::size_t i = 0; i < result.tasks.size(); ++i) {
         const auto& t = result.tasks[i];
         std::printf("%s{\"name\": %s, \"workload_key\": %s, \"weight\": %g, \"flops\": %lld, \"trials\": %zu, \"transferred\": %zu, "
-                    "\"best_seconds\": %.9g, \"reference_seconds\": %.9g, \"untuned_seconds\": %.9g}",
+                    "\"best_seconds\": %.9g, \"tuning_best_seconds\": %.9g, \"finalists\": %zu, \"ties\": %zu, \"reference_seconds\": %.9g, "
+                    "\"untuned_seconds\": %.9g}",
                     i ? ", " : "", json_quoted(t.name).c_str(), json_quoted(t.workload_key).c_str(), t.weight, static_cast<long long>(t.flops),
-                    t.trials, t.transferred, confirmed[i].best > 0 ? confirmed[i].best : t.best_seconds, confirmed[i].eigen, confirmed[i].untuned);
+                    t.trials, t.transferred, confirmed[i].best > 0 ? confirmed[i].best : t.best_seconds,
+                    std::isfinite(t.tuning_best_seconds) ? t.tuning_best_seconds : -1.0, t.finalists.size(), t.ties, confirmed[i].eigen,
+                    confirmed[i].untuned);
       }
       std::printf("]}\n");
     } else {
@@ -528,8 +567,8 @@ inline void run_tune(const TuneOptions& o) {
       std::printf("network estimate (Σ weight × best): %s ms", complete ? ms_text(estimate).c_str() : "- (a task has no working kernel)");
       if (untuned_estimate > 0) std::printf("; untuned %s ms", ms_text(untuned_estimate).c_str());
       if (eigen_estimate > 0) std::printf("; Eigen where it has the operator, untuned elsewhere %s ms", ms_text(eigen_estimate).c_str());
-      std::printf("\ntime: measuring %.0f%%, search %.0f%%, prediction %.0f%%, training %.0f%%, lowering %.0f%%\nlog: %s\n", share(p.measure),
-                  share(p.search), share(p.predict), share(p.train), share(p.lower), o.log.c_str());
+      std::printf("\n");
+      print_time_shares(p, o.log);
     }
   }
   std::fflush(stdout);
@@ -598,6 +637,11 @@ inline void add_tune_command(CLI::App& app) {
                   "A candidate whose first run is this many times slower than the task's best is timed by that run alone "
                   "(default 10; 0: full timing for all)")
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--finalists", o->finalists,
+                  "At the end, measure the fastest K candidates of each task again, interleaved, and pick the winner on those "
+                  "measurements alone (default 4; 0: keep the fastest as first measured). With --time-budget, its last 5% is kept for them")
+      ->check(count_in(0, 1000));
+  cmd->add_option("--finalist-passes", o->finalist_passes, "Times each finalist is measured again (default 2)")->check(count_in(1, 100));
   cmd->add_flag("--no-resume", o->no_resume, "Do not read --log's records first (they are still appended to)");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the final measurements of the best kernels, Eigen and the untuned kernels");
   cmd->add_flag("--json", o->json, "Print the result as JSON (best_gflops, reference_gflops, ratio, trials, seconds, ...)");

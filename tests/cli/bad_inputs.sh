@@ -364,9 +364,10 @@ expect 1 'no working kernel: no candidate was measured before the deadline.*give
 # A log that exists is resumed: its records are not measured again, and the new ones are appended.
 rm -f resumed.json
 "$cli" --quiet tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json >/dev/null 2>&1
-expect 0 'resuming from resumed.json: 8 records of these tasks are not measured again' \
+# Each run also measures its 4 finalists twice more (--finalists): 8 + 8 records, 8 distinct candidates.
+expect 0 'resuming from resumed.json: 8 candidates of these tasks \(16 records\) are not measured again' \
   "$cli" tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json
-if grep -q '8 trials (0 failed, 8 resumed)' stdout.txt && [ "$(wc -l <resumed.json)" -eq 16 ] &&
+if grep -q '8 trials (0 failed, 8 resumed)' stdout.txt && [ "$(wc -l <resumed.json)" -eq 32 ] &&
   [ "$(sed 's/, "r": .*//' resumed.json | sort -u | wc -l)" -eq 16 ]; then  # 16 distinct (task, steps)
   passed=$((passed + 1))
 else

@@ -56,6 +56,7 @@
 #include "crosstune/io/record_format.hpp"
 #include "crosstune/ir/dag.hpp"
 #include "crosstune/ir/workloads.hpp"
+#include "crosstune/measure/timing.hpp"
 #include "crosstune/schedule/cpu_sketch.hpp"
 #include "crosstune/search/search_policy.hpp"
 #include "crosstune/search/task_scheduler.hpp"
@@ -114,6 +115,21 @@ struct TransferGuardReport {
   std::string message{};
 };
 
+/// The end of a run: the `top` fastest candidates of each task, as measured while tuning, are measured
+/// again `passes` times, interleaved (1 2 3 4 1 2 3 4), and the winner is the one with the lowest median
+/// over those measurements alone. The fastest of hundreds of noisy measurements is partly luck: on a
+/// 2-core VM whose same kernel read 75-146 GFLOP/s from one measurement to the next, a GEMM tuning run's
+/// best read 164 GFLOP/s while tuning and 67 when measured again (docs/results.md, twelfth pass).
+/// Measured apart from the search, the finalists give the winner an unbiased figure and say whether it
+/// is really ahead (TaskResult::ties).
+struct RemeasureOptions {
+  std::size_t top = 4;     ///< finalists per task (0: none, the best stands as measured while tuning)
+  std::size_t passes = 2;  ///< measurements of each finalist, interleaved (at least 1)
+  /// With a deadline (TuneBudget::seconds), the search stops this share of the budget early, so that the
+  /// finalists are measured before the deadline (the tasks with the largest weight x latency first).
+  double reserve_share = 0.05;
+};
+
 struct TunerOptions {
   std::size_t measures_per_round = 64;  ///< candidates measured per round (Ansor: 64)
   std::uint64_t seed = 0;               ///< of the search and the model updates
@@ -145,6 +161,7 @@ struct TunerOptions {
   double slow_cutoff_ratio = 10;
   TaskSchedulerOptions scheduler{};
   TransferGuardOptions guard{};
+  RemeasureOptions remeasure{};
   const std::atomic<bool>* stop = nullptr;  ///< raised by the embedder (e.g. on SIGINT): stop as at the deadline
 };
 
@@ -155,9 +172,17 @@ struct TuneProfile {
   double train = 0;     ///< model updates
   double lower = 0;     ///< candidates to C++ (apply, lower, print)
   double measure = 0;   ///< the measurer: build, check, time, log (set_task included)
+  double remeasure = 0; ///< the finalists measured again at the end (RemeasureOptions), lowering included
   double total = 0;
 
   [[nodiscard]] double model() const noexcept { return predict + train; }
+};
+
+/// A candidate measured again at the end of a run (RemeasureOptions).
+struct Finalist {
+  Record record;          ///< as measured while tuning (or resumed): its steps and its first costs
+  measure::Timing timing; ///< the costs of the re-measurements alone, every repeat of every pass
+  std::string failure{};  ///< why a re-measurement failed (empty: none did); such a finalist cannot win
 };
 
 /// A task's outcome.
@@ -165,8 +190,13 @@ struct TaskResult {
   std::string name, workload_key;
   double weight = 1;
   std::int64_t flops = 0;
-  double best_seconds = std::numeric_limits<double>::infinity();  ///< +inf: nothing succeeded
-  std::optional<Record> best{};   ///< the best record (measured here or resumed)
+  /// The winner's cost: with finalists, the median of its re-measurements; without, its mean cost as
+  /// measured while tuning. +inf: nothing succeeded.
+  double best_seconds = std::numeric_limits<double>::infinity();
+  std::optional<Record> best{};   ///< the winner's record as measured while tuning (or resumed)
+  double tuning_best_seconds = std::numeric_limits<double>::infinity();  ///< the lowest mean cost seen while tuning
+  std::vector<Finalist> finalists{};  ///< measured again at the end, the winner first (empty: none were)
+  std::size_t ties = 0;           ///< finalists the winner cannot be told from (95% intervals of the means overlap)
   std::size_t trials = 0;         ///< measured in this run
   std::size_t failures = 0;       ///< of those, failed (any error code)
   std::size_t resumed = 0;        ///< records taken from resume()
@@ -184,6 +214,7 @@ struct TaskResult {
 struct TuneResult {
   std::vector<TaskResult> tasks;
   std::size_t trials = 0;   ///< measured in this run, over all tasks
+  std::size_t remeasured = 0;  ///< finalists' measurements at the end (not trials: nothing new is tried)
   std::size_t rounds = 0;
   double seconds = 0;       ///< wall time of tune()
   std::string stop_reason;  ///< "trials", "deadline", "stopped", "callback", "every task is done", or the measurer's reason
@@ -356,6 +387,10 @@ class Tuner {
     if (budget.trials == 0 && !(budget.seconds > 0)) return bad("the budget has neither trials nor seconds", "set trials, seconds or both");
     if (!(budget.seconds >= 0) || !std::isfinite(budget.seconds)) return bad("budget.seconds must be a finite number >= 0", "0: no deadline");
     if (options_.measures_per_round == 0) return bad("measures_per_round must be at least 1", "Ansor measures 64 per round");
+    if (options_.remeasure.top > 0 && options_.remeasure.passes == 0)
+      return bad("remeasure.passes must be at least 1 when remeasure.top is set", "2 passes; or remeasure.top = 0 for none");
+    if (!(options_.remeasure.reserve_share >= 0 && options_.remeasure.reserve_share < 1))
+      return bad("remeasure.reserve_share must be a number in [0, 1)", "0.05: the last 5% of a deadline is kept for the finalists");
     if (!(options_.update_growth >= 0 && options_.update_growth <= 100))
       return bad("update_growth must be a number in [0, 100]",
                  "0.25: update once the records have grown by a quarter; 0: at a fixed interval");
@@ -390,9 +425,13 @@ class Tuner {
     }
 
     std::atomic<bool> stop{false};
-    std::optional<clock::time_point> deadline;
-    if (budget.seconds > 0)
+    // The search's deadline comes early by the share kept for the finalists (RemeasureOptions).
+    std::optional<clock::time_point> deadline, search_deadline;
+    if (budget.seconds > 0) {
+      const double search_seconds = budget.seconds * (options_.remeasure.top > 0 ? 1 - options_.remeasure.reserve_share : 1.0);
       deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(budget.seconds));
+      search_deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(search_seconds));
+    }
     if constexpr (requires(Measurer& m) { m.set_stop_flag(&stop); }) measurer_.set_stop_flag(&stop);
     struct ClearStopFlag {
       Measurer& m;
@@ -400,7 +439,9 @@ class Tuner {
         if constexpr (requires(Measurer& x) { x.set_stop_flag(nullptr); }) m.set_stop_flag(nullptr);
       }
     } clear_stop{measurer_};
-    detail::Watchdog watchdog(stop, deadline, options_.stop);
+    std::optional<detail::Watchdog> watchdog_storage;
+    watchdog_storage.emplace(stop, search_deadline, options_.stop);
+    detail::Watchdog& watchdog = *watchdog_storage;
 
     std::optional<std::size_t> current;  // the task the measurer is set to
     while (true) {
@@ -534,6 +575,7 @@ class Tuner {
         if (m.ok()) {
           ++ok_count;
           history_.push_back(m.record);
+          offer_leader(s, m.record);
           if (seconds[i] < s.result.best_seconds) {
             s.result.best_seconds = seconds[i];
             s.result.best = m.record;
@@ -604,6 +646,24 @@ class Tuner {
       }
     }
     result.deadline_hit = watchdog.deadline_fired();
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      states_[i].result.tuning_best_seconds = states_[i].result.best_seconds;
+      result.tasks[i] = states_[i].result;
+    }
+
+    // The finalists, measured again before the real deadline: not after an external stop (Ctrl-C, the
+    // embedder's flag) nor after the measurer gave up (failures in a row).
+    const bool ended_normally = result.stop_reason == "trials" || result.stop_reason == "deadline" ||
+                                result.stop_reason == "callback" || result.stop_reason == "every task is done";
+    if (options_.remeasure.top > 0 && ended_normally && !(options_.stop != nullptr && options_.stop->load())) {
+      watchdog_storage.reset();  // its flag may be up: the search's deadline has passed
+      stop.store(false);
+      detail::Watchdog final_watchdog(stop, deadline, options_.stop);
+      const auto t0 = clock::now();
+      remeasure_finalists(result, stop, current);
+      result.profile.remeasure += detail::seconds_since(t0);
+      result.deadline_hit = result.deadline_hit || final_watchdog.deadline_fired();
+    }
     result.seconds = detail::seconds_since(start);
     result.profile.total = result.seconds;
     return result;
@@ -619,6 +679,7 @@ class Tuner {
     std::unordered_set<std::uint64_t> measured;  ///< step hashes of every candidate measured or resumed
     std::vector<CpuCandidate> refused;           ///< proposed but not lowerable
     std::vector<StepSequence> transfer_pending;  ///< transplanted schedules not measured yet
+    std::vector<Record> leaders;                 ///< the fastest successful records, fastest first (RemeasureOptions::top)
     std::size_t rounds_without_gain = 0;
     TaskResult result;
   };
@@ -640,7 +701,7 @@ class Tuner {
     const hw::HardwareParams p = hardware_params_of(hardware_);
     auto space = schedule::CpuSketchSpace::make(t.dag, schedule::CpuSketchOptions::from(p));
     if (!space) return unexpected(std::move(space).error());
-    TaskState s{t.dag, nullptr, std::move(*space), {}, policy_, {}, {}, {}, 0, {}};
+    TaskState s{t.dag, nullptr, std::move(*space), {}, policy_, {}, {}, {}, {}, 0, {}};
     auto task = std::make_shared<Task>();
     task->workload_key = t.dag->workload_key();
     task->target = Target(target_string());
@@ -676,6 +737,7 @@ class Tuner {
           Record copy = r;
           copy.task = s.record_task;  // trained on as measured for this target
           history_.push_back(copy);
+          offer_leader(s, r);
           if (r.result.mean_cost_seconds() < s.result.best_seconds) {
             s.result.best_seconds = r.result.mean_cost_seconds();
             s.result.best = r;
@@ -685,6 +747,90 @@ class Tuner {
       }
     }
     resumed_.clear();
+  }
+
+  /// Keeps `r` among the task's `remeasure.top` fastest successful records (distinct steps: a step
+  /// sequence is measured once).
+  void offer_leader(TaskState& s, const Record& r) const {
+    const std::size_t top = options_.remeasure.top;
+    if (top == 0) return;
+    const double cost = r.result.mean_cost_seconds();
+    if (s.leaders.size() >= top && !(cost < s.leaders.back().result.mean_cost_seconds())) return;
+    auto at = std::upper_bound(s.leaders.begin(), s.leaders.end(), cost,
+                               [](double c, const Record& x) { return c < x.result.mean_cost_seconds(); });
+    s.leaders.insert(at, r);
+    if (s.leaders.size() > top) s.leaders.pop_back();
+  }
+
+  /// Measures each task's leaders again, `passes` times interleaved in one batch, and makes the one with
+  /// the lowest median over those measurements the task's best (RemeasureOptions). Tasks go in order of
+  /// weight x latency, so that a deadline cuts the least important ones; a task not reached, or whose
+  /// finalists all failed again, keeps its best as measured while tuning.
+  void remeasure_finalists(TuneResult& result, const std::atomic<bool>& stop, std::optional<std::size_t>& current) {
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < states_.size(); ++i)
+      if (!states_[i].leaders.empty()) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return states_[a].result.weight * states_[a].result.best_seconds > states_[b].result.weight * states_[b].result.best_seconds;
+    });
+    if constexpr (requires(Measurer& m) { m.set_slow_cutoff(1.0); }) measurer_.set_slow_cutoff(0.0);
+    for (const std::size_t t : order) {
+      if (stop.load()) return;
+      TaskState& s = states_[t];
+      // The leaders as kernels, each `passes` times with its own entry name, interleaved.
+      std::vector<measure::Candidate> candidates;
+      std::vector<std::size_t> of;  // the leader each candidate measures
+      for (std::size_t pass = 0; pass < options_.remeasure.passes; ++pass)
+        for (std::size_t i = 0; i < s.leaders.size(); ++i) {
+          schedule::State state(s.dag);
+          if (!state.apply(s.leaders[i].steps)) continue;  // it applied when it was measured
+          auto made = make_candidate(s, state, candidates.size());
+          if (!made) continue;
+          made->record = s.leaders[i];
+          made->record.task = s.record_task;
+          made->record.result = {};
+          candidates.push_back(std::move(*made));
+          of.push_back(i);
+        }
+      if (candidates.empty()) continue;
+      if (current != t) {
+        if (!measurer_.set_task(s.measure_task)) continue;  // measured before, so only a stop refuses it now
+        current = t;
+      }
+      const measure::BatchResult batch = measurer_.measure(std::span<const measure::Candidate>(candidates));
+      std::vector<Finalist> finalists(s.leaders.size());
+      for (std::size_t i = 0; i < finalists.size(); ++i) finalists[i].record = s.leaders[i];
+      std::vector<std::size_t> passes_seen(finalists.size(), 0);
+      const std::size_t judged_count = std::min(batch.measurements.size(), of.size());
+      for (std::size_t j = 0; j < judged_count; ++j) {
+        const measure::Measurement& m = batch.measurements[j];
+        Finalist& f = finalists[of[j]];
+        ++passes_seen[of[j]];
+        if (m.ok()) {
+          f.timing.costs_seconds.insert(f.timing.costs_seconds.end(), m.record.result.costs_seconds.begin(), m.record.result.costs_seconds.end());
+        } else if (f.failure.empty()) {
+          f.failure = std::string(to_string(m.record.result.error)) + (m.message.empty() ? "" : ": " + m.message.substr(0, 300));
+        }
+      }
+      result.remeasured += judged_count;
+      // Each finalist needs all its passes: one cut short by a stop is left out, not judged on less.
+      std::vector<Finalist> judged;
+      for (std::size_t i = 0; i < finalists.size(); ++i)
+        if (passes_seen[i] == options_.remeasure.passes) judged.push_back(std::move(finalists[i]));
+      auto can_win = [](const Finalist& f) { return f.failure.empty() && !f.timing.costs_seconds.empty(); };
+      std::stable_sort(judged.begin(), judged.end(), [&](const Finalist& a, const Finalist& b) {
+        if (can_win(a) != can_win(b)) return can_win(a);
+        return can_win(a) && a.timing.median_seconds() < b.timing.median_seconds();
+      });
+      if (judged.empty() || !can_win(judged.front())) continue;
+      s.result.best = judged.front().record;
+      s.result.best_seconds = judged.front().timing.median_seconds();
+      s.result.ties = 0;
+      for (std::size_t i = 1; i < judged.size(); ++i)
+        if (can_win(judged[i]) && judged[i].timing.tied_with(judged.front().timing)) ++s.result.ties;
+      s.result.finalists = std::move(judged);
+      result.tasks[t] = s.result;
+    }
   }
 
   /// The transplanted schedules of a task (transfer_from's records), best first: by the model's score when
