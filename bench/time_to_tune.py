@@ -52,18 +52,23 @@ def read_json(path):
 
 def timed_records(log_path):
     """[(trial, seconds since the start, workload key, mean cost or None)] from a crosstune log: each record's
-    timestamp less the first record's timestamp and its build and run time."""
+    timestamp less the first record's timestamp and its build and run time. A candidate measured again (the
+    finalists `crosstune tune` measures at the end of a run) is one trial, counted at its first reading."""
     try:
         with open(log_path) as f:
             lines = [json.loads(line) for line in f if line.strip()]
     except (OSError, json.JSONDecodeError):
         return []
-    out, start = [], None
-    for i, rec in enumerate(lines):
+    out, start, seen = [], None, set()
+    for rec in lines:
         costs, error, all_cost, stamp = rec["r"][0], rec["r"][1], rec["r"][2], rec["r"][3]
         if start is None:
             start = stamp - all_cost
-        out.append((i + 1, stamp - start, rec["i"][0][0], sum(costs) / len(costs) if error == 0 and costs else None))
+        candidate = (rec["i"][0][0], json.dumps(rec["i"][1]))
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        out.append((len(out) + 1, stamp - start, rec["i"][0][0], sum(costs) / len(costs) if error == 0 and costs else None))
     return out
 
 

@@ -107,6 +107,7 @@ inline void run_calibrate(const CalibrateOptions& o) {
   tune.per_round = 16;
   tune.time_budget = std::max(1.0, o.budget_minutes * 60.0 * 0.75);
   tune.no_reference = true;
+  tune.finalists = 0;  // measuring for training data: no winner to pick, and no candidate counted twice
   tune.op.seed = o.seed;
   note("calibrate: measuring %zu tasks for %.0f s, then training", tasks.size(), tune.time_budget);
   const search::TuneResult tuned = tune_tasks(tune, tasks, "calibration set");

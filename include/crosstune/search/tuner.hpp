@@ -495,10 +495,17 @@ class Tuner {
       std::vector<measure::Candidate> candidates;
       std::vector<CpuCandidate> kept;
       candidates.reserve(asked.size() + transplanted.size());
+      // Two candidates of a round can make the same program (different knobs, the same steps): it is
+      // measured once.
+      std::unordered_set<std::uint64_t> this_round;
       for (auto& c : asked) {
         std::optional<measure::Candidate> made;
-        if (auto state = s.space->apply(c))
+        auto state = s.space->apply(c);
+        if (state) {
+          const std::uint64_t steps = detail::steps_hash(state->steps());
+          if (s.measured.contains(steps) || !this_round.insert(steps).second) continue;
           if (auto lowered = make_candidate(s, *state, candidates.size())) made = std::move(*lowered);
+        }
         if (!made) {
           s.refused.push_back(c);
           continue;
