@@ -367,10 +367,11 @@ TEST_CASE("the model is trained online and then guides the evolutionary search")
   auto result = tuner.tune(gemm_task(), {.trials = 24}, callbacks).value();
   CHECK(result.trials == 24);
   CHECK(tuner.model_ready());
-  REQUIRE(ready_after_round.size() == 3);
+  // 8 candidates a round, fewer when two of them make the same program (measured once): 3 rounds or more.
+  REQUIRE(ready_after_round.size() >= 3);
   CHECK(ready_after_round[0]);  // 8 successful records after the first round
   CHECK(result.profile.train > 0);
-  CHECK(result.profile.predict > 0);  // rounds 2 and 3 were scored by the model
+  CHECK(result.profile.predict > 0);  // the later rounds were scored by the model
   std::filesystem::remove_all(dir);
 }
 

@@ -12,6 +12,9 @@
 //   4. the policy is told the costs, and the model is updated on the records measured so far (the sampler
 //      chooses which), so the next round's guesses are better.
 //
+// When the search ends, each task's fastest few candidates are measured again, interleaved, and the winner
+// is picked on those measurements alone (RemeasureOptions: the fastest first reading is partly luck).
+//
 // The budget is a number of trials, a hard wall-clock deadline or both: at the deadline the measurer is
 // stopped mid-batch (when it has set_stop_flag) and the best found so far is returned. resume() takes a
 // log's records first: they are never measured again, they train the model, and their best counts.
