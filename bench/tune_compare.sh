@@ -11,6 +11,7 @@
 #                                                 trials; then crosstune gets a third of its wall time as
 #                                                 --time-budget and as many trials as fit in it)
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0),
+# SEEDS (crosstune's seeds, one run each against the one MetaSchedule run, e.g. "0 1 2"; default SEED),
 # CT_ARGS (more `crosstune tune` options, e.g. "--transfer models/pretrained-cpu.json.gz"; default none).
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
 # channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs
@@ -18,7 +19,8 @@
 # (bench/install-peers.sh) and skips without it.
 # Output in build/bench-results/: tune_<case>.json (crosstune's log of every candidate, this run's only),
 # tune_<case>.crosstune.json and tune_<case>.metaschedule.json (the two results), tune_load.txt
-# (/proc/loadavg before and after each side).
+# (/proc/loadavg before and after each side); with SEEDS, the first seed's files as above and each other
+# seed's as tune_<case>.s<seed>.json and tune_<case>.crosstune.s<seed>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-256}
@@ -26,6 +28,11 @@ PER_ROUND=${PER_ROUND:-64}
 THREADS=${THREADS:-$(nproc)}
 CASES=${CASES:-gemm conv}
 SEED=${SEED:-0}
+read -r -a SEED_LIST <<< "${SEEDS:-$SEED}"
+[ "${#SEED_LIST[@]}" -gt 0 ] || { echo "tune_compare: SEEDS is empty" >&2; exit 2; }
+for s in "${SEED_LIST[@]}"; do
+  [[ "$s" =~ ^[0-9]+$ ]] || { echo "tune_compare: SEEDS must be non-negative integers, not '$s'" >&2; exit 2; }
+done
 MATCH=${MATCH:-trials}
 case "$MATCH" in trials|third) ;; *) echo "tune_compare: MATCH must be trials or third, not $MATCH" >&2; exit 2 ;; esac
 read -r -a CT_EXTRA <<< "${CT_ARGS:-}"
@@ -40,6 +47,7 @@ LOAD="$OUT/tune_load.txt"
 load() { echo "$1 $(date -u +%H:%M:%S) $(cat /proc/loadavg)" >> "$LOAD"; }
 
 for c in $CASES; do
+  rm -f "$OUT/tune_$c".crosstune.s*.json "$OUT/tune_$c".s*.json  # an earlier run's other seeds
   # shellcheck disable=SC2054 # the commas are in the shapes
   case "$c" in
     # crosstune's matmul takes M,K,N; the peer's gemm M,N,K (the same for a cube).
@@ -50,14 +58,18 @@ for c in $CASES; do
                ms_args=(--op conv2d --shape 1,64,56,56,64,3,3 --padding 1 --layout NHWC) ;;
     *) echo "tune_compare: unknown case $c (gemm, conv, conv-nhwc)" >&2; exit 2 ;;
   esac
-  run_crosstune() {  # $@: the budget options
-    echo "== $c: crosstune tune, $*" >&2
-    rm -f "$OUT/tune_$c.json"
-    load "$c crosstune before"
-    "$CROSSTUNE" tune "${ct_args[@]}" "$@" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$SEED" \
-      --log "$OUT/tune_$c.json" --no-resume --json "${CT_EXTRA[@]}" > "$OUT/tune_$c.crosstune.json" ||
-      echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune.json"
-    load "$c crosstune after"
+  run_crosstune() {  # $@: the budget options; once per seed of SEEDS
+    for seed in "${SEED_LIST[@]}"; do
+      local tag=""
+      [ "$seed" = "${SEED_LIST[0]}" ] || tag=".s$seed"
+      echo "== $c: crosstune tune, $*, seed $seed" >&2
+      rm -f "$OUT/tune_$c$tag.json"
+      load "$c crosstune seed $seed before"
+      "$CROSSTUNE" tune "${ct_args[@]}" "$@" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$seed" \
+        --log "$OUT/tune_$c$tag.json" --no-resume --json "${CT_EXTRA[@]}" > "$OUT/tune_$c.crosstune$tag.json" ||
+        echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune$tag.json"
+      load "$c crosstune seed $seed after"
+    done
   }
   run_metaschedule() {
     echo "== $c: TVM MetaSchedule, $TRIALS trials" >&2
@@ -85,6 +97,6 @@ print("%.1f" % (d["seconds"] / 3) if "seconds" in d else "")' "$OUT/tune_$c.meta
   fi
 done
 # shellcheck disable=SC2086
-python3 bench/tune_ratios.py --dir "$OUT" $CASES
+python3 bench/tune_ratios.py --dir "$OUT" --seeds "${SEED_LIST[*]}" $CASES
 [ -z "${CT_ARGS:-}" ] || echo "crosstune tune options added (CT_ARGS): $CT_ARGS"
 [ "$MATCH" = trials ] || echo "crosstune's budget (MATCH=third): a third of MetaSchedule's wall time as --time-budget, no trial limit"

@@ -6,12 +6,16 @@ bench/peers/metaschedule_tune.py) and wall time, measured in the same run, and t
 crosstune GFLOP/s / MetaSchedule GFLOP/s (above 1: crosstune's kernel is faster) and MetaSchedule wall /
 crosstune wall (above 1: crosstune tuned faster). Then the host, the date and the load.
 
-Usage: python3 bench/tune_ratios.py [--dir build/bench-results] [gemm conv conv-nhwc]
+With several crosstune seeds (tune_compare.sh's SEEDS) there is a row for each seed against the one
+MetaSchedule run, and a line per case with the ratios' median and range.
+
+Usage: python3 bench/tune_ratios.py [--dir build/bench-results] [--seeds "0 1 2"] [gemm conv conv-nhwc]
 """
 import argparse
 import datetime
 import json
 import os
+import statistics
 
 CASES = {
     "gemm": "GEMM 1024³",
@@ -54,39 +58,57 @@ def ratio(a, b):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dir", default="build/bench-results")
+    parser.add_argument("--seeds", default="", help="crosstune's seeds, the first one's files untagged (tune_compare.sh)")
     parser.add_argument("cases", nargs="*", default=list(CASES))
     args = parser.parse_args()
-    notes, dates, peers = [], [], set()
+    seeds = args.seeds.split() or [None]
+    notes, dates, peers, spreads = [], [], set(), []
     rows = []
     for c in args.cases:
-        ct_path = os.path.join(args.dir, f"tune_{c}.crosstune.json")
-        ct, ms = read(ct_path), read(os.path.join(args.dir, f"tune_{c}.metaschedule.json"))
-        if os.path.exists(ct_path):
-            dates.append(os.path.getmtime(ct_path))
-        for side, d in (("crosstune", ct), ("MetaSchedule", ms)):
-            if "skipped" in d:
-                notes.append(f"{c}, {side}: skipped ({d['skipped']})")
+        ms = read(os.path.join(args.dir, f"tune_{c}.metaschedule.json"))
+        if "skipped" in ms:
+            notes.append(f"{c}, MetaSchedule: skipped ({ms['skipped']})")
+        elif ms.get("failures"):
+            notes.append(f"{c}, MetaSchedule: {ms['failures']} of {ms.get('trials')} candidates failed")
         if "tvm" in ms:
             peers.add(f"TVM {ms['tvm']}, target {ms.get('target')}")
-        trials = str(ct.get("trials", "-"))
-        if "trials" in ms and ms["trials"] != ct.get("trials"):
-            trials += f" / {ms['trials']}"
-        rows.append([
-            CASES.get(c, c),
-            trials,
-            num(ct.get("best_gflops"), ".1f"),
-            num(ct.get("seconds"), ".0f"),
-            num(ct.get("reference_gflops"), ".1f"),
-            num(ms.get("best_gflops"), ".1f"),
-            num(ms.get("seconds"), ".0f"),
-            ratio(ct.get("best_gflops"), ms.get("best_gflops")),
-            ratio(ms.get("seconds"), ct.get("seconds")),
-        ])
-        if ct.get("transferred"):
-            notes.append(f"{c}, crosstune: {ct['transferred']} schedules transplanted from --transfer's log, measured first")
-        for side, d in (("crosstune", ct), ("MetaSchedule", ms)):
-            if d.get("failures"):
-                notes.append(f"{c}, {side}: {d['failures']} of {d.get('trials')} candidates failed")
+        gflops_ratios, wall_ratios = [], []
+        for i, seed in enumerate(seeds):
+            tag = "" if i == 0 else f".s{seed}"
+            ct_path = os.path.join(args.dir, f"tune_{c}.crosstune{tag}.json")
+            ct = read(ct_path)
+            if os.path.exists(ct_path):
+                dates.append(os.path.getmtime(ct_path))
+            who = "crosstune" + ("" if seed is None else f" seed {seed}")
+            if "skipped" in ct:
+                notes.append(f"{c}, {who}: skipped ({ct['skipped']})")
+            trials = str(ct.get("trials", "-"))
+            if "trials" in ms and ms["trials"] != ct.get("trials"):
+                trials += f" / {ms['trials']}"
+            row = [CASES.get(c, c)] + ([] if seed is None else [seed]) + [
+                trials,
+                num(ct.get("best_gflops"), ".1f"),
+                num(ct.get("seconds"), ".0f"),
+                num(ct.get("reference_gflops"), ".1f"),
+                num(ms.get("best_gflops"), ".1f"),
+                num(ms.get("seconds"), ".0f"),
+                ratio(ct.get("best_gflops"), ms.get("best_gflops")),
+                ratio(ms.get("seconds"), ct.get("seconds")),
+            ]
+            rows.append(row)
+            if row[-2] != "-":
+                gflops_ratios.append(float(row[-2]))
+            if row[-1] != "-":
+                wall_ratios.append(float(row[-1]))
+            if ct.get("transferred"):
+                notes.append(f"{c}, {who}: {ct['transferred']} schedules transplanted from --transfer's log, measured first")
+            if ct.get("failures"):
+                notes.append(f"{c}, {who}: {ct['failures']} of {ct.get('trials')} candidates failed")
+        if len(gflops_ratios) > 1:
+            at_least = sum(r >= 1 for r in gflops_ratios)
+            spreads.append(f"{CASES.get(c, c)}: GFLOP/s ratio median {statistics.median(gflops_ratios):.2f} "
+                           f"(range {min(gflops_ratios):.2f}-{max(gflops_ratios):.2f}, {at_least} of {len(gflops_ratios)} seeds "
+                           f"at 1 or above); wall ratio median {statistics.median(wall_ratios):.2f}")
     when = datetime.datetime.fromtimestamp(max(dates) if dates else datetime.datetime.now().timestamp())
     threads = {str(d) for d in [read(os.path.join(args.dir, f"tune_{c}.crosstune.json")).get("threads") for c in args.cases] if d}
     print(f"\nHost: {host()}, {os.cpu_count()} CPUs; {'/'.join(sorted(threads)) or '?'} threads a kernel; "
@@ -94,12 +116,16 @@ def main():
     for p in sorted(peers):
         print(f"MetaSchedule: {p}")
     print()
-    head = ["case", "trials", "crosstune GFLOP/s", "crosstune wall s", "Eigen GFLOP/s", "MetaSchedule GFLOP/s",
+    head = ["case"] + ([] if seeds == [None] else ["seed"]) + ["trials", "crosstune GFLOP/s", "crosstune wall s", "Eigen GFLOP/s", "MetaSchedule GFLOP/s",
             "MetaSchedule wall s", "GFLOP/s ratio (crosstune / MS)", "wall ratio (MS / crosstune)"]
     print("| " + " | ".join(head) + " |")
-    print("|---|---:|" + "---:|" * (len(head) - 2))
+    print("|---|" + "---:|" * (len(head) - 1))
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    if spreads:
+        print()
+        for line in spreads:
+            print(line)
     print("\nGFLOP/s: each side's best kernel measured again after tuning (5 repeats of at least 100 ms);"
           "\nwall: the tuning loop, end to end. Trials \"a / b\": crosstune's, then MetaSchedule's, when they differ.")
     for n in notes:

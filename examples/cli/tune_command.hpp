@@ -34,9 +34,9 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
-#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -322,12 +322,8 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
     });
     if (!resumed.empty()) {
       // A candidate measured again (the finalists of an earlier run) is one candidate.
-      std::unordered_set<std::string> distinct;
-      for (const auto& r : resumed) {
-        std::string text = r.task->workload_key;
-        for (std::size_t i = 0; i < r.steps.size(); ++i) io::append_step(text, r.steps[i]);
-        distinct.insert(std::move(text));
-      }
+      std::set<std::pair<std::string_view, std::uint64_t>> distinct;  // as the Tuner keys them
+      for (const auto& r : resumed) distinct.emplace(r.task->workload_key, hash_value(r.steps));
       if (distinct.size() == resumed.size())
         note("resuming from %s: %zu records of these tasks are not measured again", o.log.c_str(), resumed.size());
       else
@@ -485,7 +481,7 @@ inline void run_tune(const TuneOptions& o) {
                                      ? static_cast<double>(t.flops) / t.tuning_best_seconds * 1e-9
                                      : 0;
     // The winner's median over its re-measurements as a finalist (0: there were none).
-    const double finalist_gflops = !t.finalists.empty() && t.best_seconds > 0 ? static_cast<double>(t.flops) / t.best_seconds * 1e-9 : 0;
+    const double finalist_gflops = t.picked_by_finalists() && t.best_seconds > 0 ? static_cast<double>(t.flops) / t.best_seconds * 1e-9 : 0;
     if (o.json) {
       std::printf("{\"task\": %s, \"workload_key\": %s, \"threads\": %lld, \"trials\": %zu, \"resumed\": %zu, \"failures\": %zu, "
                   "\"rounds\": %zu, \"seconds\": %.3f, \"stop_reason\": \"%s\", \"best_seconds\": %.9g, \"best_gflops\": %.3f, "
@@ -510,11 +506,14 @@ inline void run_tune(const TuneOptions& o) {
         std::printf("  best kernel      %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, best).c_str(), ms_text(best).c_str());
       else
         std::printf("  best kernel      none: %s\n", no_kernel_reason(result, t).c_str());
-      if (!t.finalists.empty())
+      if (t.picked_by_finalists())
         std::printf("  picked from %zu finalists, each measured again %zu times: %s GFLOP/s there (the best while tuning read %s)%s\n",
                     t.finalists.size(), o.finalist_passes, gflops_text(t.flops, t.best_seconds).c_str(),
                     gflops_text(t.flops, t.tuning_best_seconds).c_str(),
                     t.ties == 0 ? "" : ("; " + std::to_string(t.ties) + " of them tied with it").c_str());
+      else if (!t.finalists.empty())
+        std::printf("  finalists: all %zu failed when measured again (first: %s); the best stands as measured while tuning\n",
+                    t.finalists.size(), t.finalists.front().failure.c_str());
       if (eigen > 0) {
         std::printf("  Eigen reference  %8s GFLOP/s  (%s ms)\n", gflops_text(t.flops, eigen).c_str(), ms_text(eigen).c_str());
         std::printf("  ratio            %8.2f\n", ratio);

@@ -3,13 +3,13 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <unordered_set>
 #include <vector>
 
 using namespace crosstune;
 
 namespace {
-StepSequence every_kind() {
-  StepSequence s;
+StepSequence every_kind(StepSequence s = {}) {
   const std::array<std::int64_t, 3> lengths{2, 1, 4};
   const std::array<std::int64_t, 2> ids{0, 1};
   s.add_annotation(4, 0, IteratorAnnotation::parallel);
@@ -111,4 +111,43 @@ TEST_CASE("step sequences compare by content, iterate in order and clear") {
   CHECK(n == a.size());
   a.clear();
   CHECK(a.empty());
+}
+
+TEST_CASE("equal step sequences hash equal, whatever their pool layout; a changed field changes the hash") {
+  const StepSequence a = every_kind();
+  // The same steps built with spare capacity after a popped step (its list and text gone with it).
+  StepSequence junk;
+  junk.reserve(32, 64, 64);
+  junk.add_cache_read(9, "global", std::array<std::int64_t, 2>{3, 3});
+  junk.pop_back();
+  const StepSequence b = every_kind(std::move(junk));
+  REQUIRE(a == b);
+  CHECK(hash_value(a) == hash_value(b));
+  CHECK(std::hash<StepSequence>{}(a) == std::hash<StepSequence>{}(b));
+
+  // Each single change: one field, one list value, one text byte, a step moved to the list of another.
+  StepSequence c;
+  c.add_split(2, 0, 1024, std::array<std::int64_t, 3>{2, 1, 8}, true);
+  StepSequence d;
+  d.add_split(2, 0, 1024, std::array<std::int64_t, 3>{2, 1, 4}, true);
+  StepSequence e;
+  e.add_split(2, 0, 1024, std::array<std::int64_t, 3>{2, 1, 4}, false);
+  StepSequence f;
+  f.add_pragma(2, 0, "auto_unroll_max_step$16");
+  StepSequence g;
+  g.add_pragma(2, 0, "auto_unroll_max_step$64");
+  StepSequence h;  // {1, 2} then an empty list, against {1} then {2}
+  h.add_reorder(0, std::array<std::int64_t, 2>{1, 2});
+  h.add_reorder(0, std::span<const std::int64_t>{});
+  StepSequence i;
+  i.add_reorder(0, std::array<std::int64_t, 1>{1});
+  i.add_reorder(0, std::array<std::int64_t, 1>{2});
+  const std::vector<const StepSequence*> all{&a, &c, &d, &e, &f, &g, &h, &i};
+  std::unordered_set<std::uint64_t> hashes;
+  for (const StepSequence* s : all) hashes.insert(hash_value(*s));
+  CHECK(hashes.size() == all.size());
+
+  std::unordered_set<StepSequence> set{a, b, c, d};
+  CHECK(set.size() == 3);
+  CHECK(set.contains(every_kind()));
 }

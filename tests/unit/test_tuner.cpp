@@ -206,11 +206,11 @@ TEST_CASE("a random search measures exactly the trial budget, logs every candida
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     CHECK(r.task->workload_key == tasks[0].dag->workload_key());
-    ++times[search::detail::steps_hash(r.steps)];
+    ++times[hash_value(r.steps)];
     if (i < 20) tuning_best = std::min(tuning_best, r.result.mean_cost_seconds());
   }
   CHECK(times.size() == 20);
-  for (const auto& f : t.finalists) CHECK(times[search::detail::steps_hash(f.record.steps)] == 3);
+  for (const auto& f : t.finalists) CHECK(times[hash_value(f.record.steps)] == 3);
   CHECK(t.tuning_best_seconds == doctest::Approx(tuning_best));
   // The finalists are the 4 fastest as first measured.
   std::vector<double> first(records.size() - 8);
@@ -237,7 +237,7 @@ struct NoisyMeasurer {
     for (const auto& c : candidates) {
       measure::Measurement m;
       m.record = c.record;
-      const std::uint64_t h = search::detail::steps_hash(c.record.steps);
+      const std::uint64_t h = hash_value(c.record.steps);
       const int before = (*seen)[h]++;
       if (before > 0 && broken.contains(h)) {
         m.record.result.error = ErrorCode::runtime_device;
@@ -297,7 +297,7 @@ TEST_CASE("the finalists are measured again and the winner is the fastest of tho
   // The finalists are the 4 lowest first readings; the winner, the lowest true cost among them.
   double lowest_true = std::numeric_limits<double>::infinity();
   for (const auto& f : t.finalists) {
-    const std::uint64_t h = search::detail::steps_hash(f.record.steps);
+    const std::uint64_t h = hash_value(f.record.steps);
     CHECK((*measurer.seen)[h] == 3);
     CHECK(f.timing.costs_seconds.size() == 2);
     CHECK(f.timing.median_seconds() == doctest::Approx(NoisyMeasurer::true_cost(h)));
@@ -306,7 +306,7 @@ TEST_CASE("the finalists are measured again and the winner is the fastest of tho
   CHECK(t.best_seconds == doctest::Approx(lowest_true));
   CHECK(t.best->steps == t.finalists[0].record.steps);
   // Not worse than the plain run's pick, by its true cost, and honest: no lucky reading in best_seconds.
-  CHECK(t.best_seconds <= NoisyMeasurer::true_cost(search::detail::steps_hash(p.best->steps)));
+  CHECK(t.best_seconds <= NoisyMeasurer::true_cost(hash_value(p.best->steps)));
   CHECK(t.best_seconds > t.tuning_best_seconds);
   std::size_t equal = 0;  // exact re-measurements: ties only between equal costs
   for (std::size_t i = 1; i < t.finalists.size(); ++i) equal += t.finalists[i].timing.median_seconds() == t.best_seconds;
@@ -314,7 +314,7 @@ TEST_CASE("the finalists are measured again and the winner is the fastest of tho
 
   SUBCASE("a finalist that fails when measured again cannot win") {
     NoisyMeasurer flaky;
-    flaky.broken.insert(search::detail::steps_hash(t.finalists[0].record.steps));
+    flaky.broken.insert(hash_value(t.finalists[0].record.steps));
     const auto again = noisy_run(flaky, 4);
     const auto& a = again.tasks[0];
     REQUIRE(a.finalists.size() == 4);
@@ -322,7 +322,23 @@ TEST_CASE("the finalists are measured again and the winner is the fastest of tho
     CHECK(a.best_seconds == doctest::Approx(t.finalists[1].timing.median_seconds()));
     CHECK(a.finalists.back().record.steps == t.finalists[0].record.steps);
     CHECK(a.finalists.back().failure.find("crashed the second time") != std::string::npos);
+    CHECK(a.picked_by_finalists());
   }
+  SUBCASE("when every finalist fails again, they are kept with their failures and the best stands as measured while tuning") {
+    NoisyMeasurer flaky;
+    for (const auto& f : t.finalists) flaky.broken.insert(hash_value(f.record.steps));
+    const auto again = noisy_run(flaky, 4);
+    const auto& a = again.tasks[0];
+    CHECK(again.remeasured == 8);
+    REQUIRE(a.finalists.size() == 4);
+    CHECK_FALSE(a.picked_by_finalists());
+    for (const auto& f : a.finalists) CHECK(f.failure.find("crashed the second time") != std::string::npos);
+    CHECK(a.best_seconds == p.tuning_best_seconds);
+    CHECK(a.best->steps == p.best->steps);
+    CHECK(a.ties == 0);
+  }
+  CHECK(t.picked_by_finalists());
+  CHECK_FALSE(p.picked_by_finalists());
 }
 
 TEST_CASE("a resumed log is not measured again and its best counts") {
@@ -345,7 +361,7 @@ TEST_CASE("a resumed log is not measured again and its best counts") {
   const auto after = test::read_log(dir / "log.json");
   REQUIRE(after.size() == 24 + 16);
   std::set<std::uint64_t> distinct;
-  for (const auto& r : after) distinct.insert(search::detail::steps_hash(r.steps));
+  for (const auto& r : after) distinct.insert(hash_value(r.steps));
   CHECK(distinct.size() == 24);
   std::filesystem::remove_all(dir);
 }

@@ -21,6 +21,7 @@
 #include <array>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <optional>
@@ -375,6 +376,34 @@ class StepSequence {
     return true;
   }
 
+  /// FNV-1a over every field of every step: equal sequences (operator==) hash equal, whatever their
+  /// pool layout. The key of "measured already" sets (the Tuner, transfer-tuning, resume).
+  [[nodiscard]] friend std::uint64_t hash_value(const StepSequence& steps) noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](std::uint64_t v) {
+      for (int i = 0; i < 8; ++i) {
+        h ^= (v >> (8 * i)) & 0xffu;
+        h *= 1099511628211ull;
+      }
+    };
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const detail::StepData& d = steps.steps_[i];
+      mix(static_cast<std::uint64_t>(d.kind));
+      mix(static_cast<std::uint64_t>(d.flag));
+      mix(static_cast<std::uint64_t>(d.annotation));
+      mix(static_cast<std::uint64_t>(d.stage_id));
+      mix(static_cast<std::uint64_t>(d.iter_id));
+      mix(static_cast<std::uint64_t>(d.first));
+      mix(static_cast<std::uint64_t>(d.second));
+      const auto list = steps[i].list();
+      mix(list.size());
+      for (auto v : list) mix(static_cast<std::uint64_t>(v));
+      for (char c : steps[i].text()) mix(static_cast<unsigned char>(c));
+      mix(0xfeu);  // ends the step: a list value cannot pass for the next step's kind
+    }
+    return h;
+  }
+
  private:
   friend class StepView;
 
@@ -438,3 +467,9 @@ inline std::span<const std::int64_t> StepView::reader_stage_ids() const {
 }
 
 }  // namespace crosstune
+
+/// StepSequence in unordered containers: hash_value.
+template <>
+struct std::hash<crosstune::StepSequence> {
+  std::size_t operator()(const crosstune::StepSequence& steps) const noexcept { return static_cast<std::size_t>(hash_value(steps)); }
+};

@@ -305,38 +305,12 @@ inline void append_copy(StepSequence& out, StepView step) {
   return out;
 }
 
-/// FNV-1a over every field of every step: equal sequences hash equal.
-[[nodiscard]] inline std::uint64_t steps_hash(const StepSequence& steps) noexcept {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= (v >> (8 * i)) & 0xffu;
-      h *= 1099511628211ull;
-    }
-  };
-  for (StepView step : steps) {
-    const auto& d = step.data();
-    mix(static_cast<std::uint64_t>(d.kind));
-    mix(static_cast<std::uint64_t>(d.flag));
-    mix(static_cast<std::uint64_t>(d.annotation));
-    mix(static_cast<std::uint64_t>(d.stage_id));
-    mix(static_cast<std::uint64_t>(d.iter_id));
-    mix(static_cast<std::uint64_t>(d.first));
-    mix(static_cast<std::uint64_t>(d.second));
-    mix(step.list().size());
-    for (auto v : step.list()) mix(static_cast<std::uint64_t>(v));
-    for (char c : step.text()) mix(static_cast<unsigned char>(c));
-    mix(0xfeu);
-  }
-  return h;
-}
-
 /// A set of step sequences (hash buckets, confirmed by equality).
 class SeenSteps {
  public:
   /// True if `steps` was new (and is now held).
   bool insert(const StepSequence& steps) {
-    auto& bucket = buckets_[steps_hash(steps)];
+    auto& bucket = buckets_[hash_value(steps)];
     for (const StepSequence* s : bucket)
       if (*s == steps) return false;
     held_.push_back(std::make_unique<StepSequence>(steps));

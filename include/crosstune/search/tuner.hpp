@@ -198,7 +198,9 @@ struct TaskResult {
   double best_seconds = std::numeric_limits<double>::infinity();
   std::optional<Record> best{};   ///< the winner's record as measured while tuning (or resumed)
   double tuning_best_seconds = std::numeric_limits<double>::infinity();  ///< the lowest mean cost seen while tuning
-  std::vector<Finalist> finalists{};  ///< measured again at the end, the winner first (empty: none were)
+  /// Measured again at the end, the winner first (empty: none were). When every one failed again, they are
+  /// kept with their failures and the best stands as measured while tuning (picked_by_finalists() false).
+  std::vector<Finalist> finalists{};
   std::size_t ties = 0;           ///< finalists the winner cannot be told from (95% intervals of the means overlap)
   std::size_t trials = 0;         ///< measured in this run
   std::size_t failures = 0;       ///< of those, failed (any error code)
@@ -210,6 +212,10 @@ struct TaskResult {
 
   [[nodiscard]] double gflops() const noexcept {
     return std::isfinite(best_seconds) && best_seconds > 0 ? static_cast<double>(flops) / best_seconds * 1e-9 : 0.0;
+  }
+  /// The winner was picked by its re-measurements (best_seconds is their median).
+  [[nodiscard]] bool picked_by_finalists() const noexcept {
+    return !finalists.empty() && finalists.front().failure.empty() && !finalists.front().timing.costs_seconds.empty();
   }
 };
 
@@ -270,13 +276,6 @@ struct OnlineUpdateDefaults<model::TrainOptions> {
 };
 
 namespace detail {
-/// A hash of a step sequence (of its log text: equal steps, equal text).
-[[nodiscard]] inline std::uint64_t steps_hash(const StepSequence& steps) {
-  std::string text;
-  for (std::size_t i = 0; i < steps.size(); ++i) io::append_step(text, steps[i]);
-  return std::hash<std::string>{}(text);
-}
-
 /// Raises `flag` at `deadline` (if any) or when `external` is raised, whichever is first.
 class Watchdog {
  public:
@@ -505,7 +504,7 @@ class Tuner {
         std::optional<measure::Candidate> made;
         auto state = s.space->apply(c);
         if (state) {
-          const std::uint64_t steps = detail::steps_hash(state->steps());
+          const std::uint64_t steps = hash_value(state->steps());
           if (s.measured.contains(steps) || !this_round.insert(steps).second) continue;
           if (auto lowered = make_candidate(s, *state, candidates.size())) made = std::move(*lowered);
         }
@@ -579,7 +578,7 @@ class Tuner {
       const double best_before = s.result.best_seconds;
       for (std::size_t i = 0; i < judged; ++i) {
         const measure::Measurement& m = batch.measurements[i];
-        s.measured.insert(detail::steps_hash(m.record.steps));
+        s.measured.insert(hash_value(m.record.steps));
         seconds[i] = m.ok() ? m.record.result.mean_cost_seconds() : std::numeric_limits<double>::infinity();
         ++s.result.trials;
         if (m.ok()) {
@@ -741,7 +740,7 @@ class Tuner {
     for (const Record& r : resumed_) {
       for (TaskState& s : states_) {
         if (r.task->workload_key != s.result.workload_key) continue;
-        if (!s.measured.insert(detail::steps_hash(r.steps)).second) break;
+        if (!s.measured.insert(hash_value(r.steps)).second) break;
         ++s.result.resumed;
         if (r.result.ok()) {
           Record copy = r;
@@ -775,7 +774,8 @@ class Tuner {
   /// Measures each task's leaders again, `passes` times interleaved in one batch, and makes the one with
   /// the lowest median over those measurements the task's best (RemeasureOptions). Tasks go in order of
   /// weight x latency, so that a deadline cuts the least important ones; a task not reached, or whose
-  /// finalists all failed again, keeps its best as measured while tuning.
+  /// finalists all failed again (they are kept in TaskResult::finalists), keeps its best as measured while
+  /// tuning.
   void remeasure_finalists(TuneResult& result, const std::atomic<bool>& stop, std::optional<std::size_t>& current) {
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < states_.size(); ++i)
@@ -832,13 +832,15 @@ class Tuner {
         if (can_win(a) != can_win(b)) return can_win(a);
         return can_win(a) && a.timing.median_seconds() < b.timing.median_seconds();
       });
-      if (judged.empty() || !can_win(judged.front())) continue;
-      s.result.best = judged.front().record;
-      s.result.best_seconds = judged.front().timing.median_seconds();
-      s.result.ties = 0;
-      for (std::size_t i = 1; i < judged.size(); ++i)
-        if (can_win(judged[i]) && judged[i].timing.tied_with(judged.front().timing)) ++s.result.ties;
-      s.result.finalists = std::move(judged);
+      if (judged.empty()) continue;
+      if (can_win(judged.front())) {
+        s.result.best = judged.front().record;
+        s.result.best_seconds = judged.front().timing.median_seconds();
+        s.result.ties = 0;
+        for (std::size_t i = 1; i < judged.size(); ++i)
+          if (can_win(judged[i]) && judged[i].timing.tied_with(judged.front().timing)) ++s.result.ties;
+      }
+      s.result.finalists = std::move(judged);  // every one failed again: kept, with their failures, for the report
       result.tasks[t] = s.result;
     }
   }
@@ -850,7 +852,7 @@ class Tuner {
     auto found = transfer_schedules(*s.dag, transfer_sources_, transfer_options_, &report);
     std::vector<StepSequence> pending;
     for (auto& c : found)
-      if (!s.measured.contains(detail::steps_hash(c.steps))) pending.push_back(std::move(c.steps));
+      if (!s.measured.contains(hash_value(c.steps))) pending.push_back(std::move(c.steps));
     if (model_ready_ && pending.size() > 1) {
       std::vector<Record> records(pending.size());
       for (std::size_t i = 0; i < pending.size(); ++i) records[i] = Record{s.record_task, pending[i], {}, {}};
@@ -881,7 +883,7 @@ class Tuner {
     context.space = &*s.space;
     context.measured = [&s](const CpuCandidate& c) {
       auto state = s.space->apply(c);
-      return state && s.measured.contains(detail::steps_hash(state->steps()));
+      return state && s.measured.contains(hash_value(state->steps()));
     };
     if (model_ready_) {
       context.score = [this, &s, &profile](std::span<const CpuCandidate> candidates, std::span<float> scores) {
