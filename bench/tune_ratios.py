@@ -108,7 +108,8 @@ def main():
             at_least = sum(r >= 1 for r in gflops_ratios)
             spreads.append(f"{CASES.get(c, c)}: GFLOP/s ratio median {statistics.median(gflops_ratios):.2f} "
                            f"(range {min(gflops_ratios):.2f}-{max(gflops_ratios):.2f}, {at_least} of {len(gflops_ratios)} seeds "
-                           f"at 1 or above); wall ratio median {statistics.median(wall_ratios):.2f}")
+                           f"at 1 or above)" +
+                           (f"; wall ratio median {statistics.median(wall_ratios):.2f}" if wall_ratios else ""))
     when = datetime.datetime.fromtimestamp(max(dates) if dates else datetime.datetime.now().timestamp())
     threads = {str(d) for d in [read(os.path.join(args.dir, f"tune_{c}.crosstune.json")).get("threads") for c in args.cases] if d}
     print(f"\nHost: {host()}, {os.cpu_count()} CPUs; {'/'.join(sorted(threads)) or '?'} threads a kernel; "

@@ -113,7 +113,7 @@ TEST_CASE("step sequences compare by content, iterate in order and clear") {
   CHECK(a.empty());
 }
 
-TEST_CASE("equal step sequences hash equal, whatever their pool layout; a changed field changes the hash") {
+TEST_CASE("equal step sequences hash equal, also after a popped step; a changed field changes the hash") {
   const StepSequence a = every_kind();
   // The same steps built with spare capacity after a popped step (its list and text gone with it).
   StepSequence junk;
@@ -125,7 +125,7 @@ TEST_CASE("equal step sequences hash equal, whatever their pool layout; a change
   CHECK(hash_value(a) == hash_value(b));
   CHECK(std::hash<StepSequence>{}(a) == std::hash<StepSequence>{}(b));
 
-  // Each single change: one field, one list value, one text byte, a step moved to the list of another.
+  // Each single change: one field, one list value, one text byte, a list value moved across a step boundary.
   StepSequence c;
   c.add_split(2, 0, 1024, std::array<std::int64_t, 3>{2, 1, 8}, true);
   StepSequence d;
