@@ -45,7 +45,7 @@ set_tests_properties(cli.example_custom_policy PROPERTIES TIMEOUT 600
 # crosstune tune: an operator against Eigen (JSON fields; its 4 finalists measured twice more), and a network's table
 # (resume and deadlines: cli/bad_inputs.sh).
 add_test(NAME cli.tune_matmul COMMAND ${_cli} tune --op matmul --shape 64,64,64 --trials 16 --per-round 8 --population 128 --threads 1
-         --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --no-resume --json)
+         --log ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --best ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_best.json --no-resume --json)
 set_tests_properties(cli.tune_matmul PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "\"trials\": 16, .*\"best_gflops\": [0-9.]*[1-9][0-9.]*, \"tuning_best_gflops\": [0-9.]*[1-9][0-9.]*, \"finalist_gflops\": [0-9.]*[1-9][0-9.]*, \"finalists\": 4, \"ties\": [0-3], \"remeasured\": 8, \"reference_seconds\": [0-9.e-]+, \"reference_gflops\": [0-9.]*[1-9][0-9.]*, \"ratio\": [0-9.]*[1-9].*\"remeasure\": [0-9.]*[1-9]")
 add_test(NAME cli.calibrate COMMAND ${_cli} calibrate --budget 2 --tasks 1 --epochs 3 --threads 2
@@ -229,6 +229,10 @@ set_tests_properties(cli.codegen_replay_k80 PROPERTIES PASS_REGULAR_EXPRESSION "
 add_test(NAME cli.codegen_replay_source COMMAND ${_cli} codegen --replay ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul.json --source --top 1)
 set_tests_properties(cli.codegen_replay_source PROPERTIES DEPENDS cli.tune_matmul PASS_REGULAR_EXPRESSION
   "// record [0-9]+: workload \\[\"matmul_layer\", 64, 64, 64\\], target llvm [^\n]*, logged [0-9.]+ ms, [0-9.]+ GFLOP/s, function crosstune_record_[0-9]+\n// \\[\"[A-Z]+\".*#include <cmath>.*extern \"C\" void crosstune_record_[0-9]+\\(")
+# --best: the winner alone, one record that replays to C++.
+add_test(NAME cli.codegen_replay_tune_best COMMAND ${_cli} codegen --replay ${CMAKE_CURRENT_BINARY_DIR}/tune_matmul_best.json --source)
+set_tests_properties(cli.codegen_replay_tune_best PROPERTIES DEPENDS cli.tune_matmul PASS_REGULAR_EXPRESSION
+  "// record 1: workload \\[\"matmul_layer\", 64, 64, 64\\][^\n]*function crosstune_record_1\n.*extern \"C\" void crosstune_record_1\\(")
 add_test(NAME cli.codegen_source_needs_replay COMMAND ${_cli} codegen --op matmul --shape 8,8,8 --source)
 set_tests_properties(cli.codegen_source_needs_replay PROPERTIES WILL_FAIL TRUE)
 add_test(NAME cli.codegen_replay_table COMMAND ${_cli} codegen --replay ${_logs})

@@ -23,6 +23,8 @@ Confirmation, as `crosstune tune` does for its best kernel: the best schedule of
 min_repeat_ms=100), no flush, on --threads threads (TVM_NUM_THREADS); best_seconds is the mean of the 5
 repeats. Its output is checked against NumPy first (MetaSchedule's runner checks nothing): a wrong best
 kernel skips the peer rather than giving a number. "tuning_best_seconds" is the best the runner saw.
+With --export, that kernel is also written as a shared library, for bench/peers/duel.py to time it
+interleaved with crosstune's.
 "curve" has one point per measured round: [trials so far, seconds since tune_tir began, best GFLOP/s
 so far], from a measure callback appended to the default ones (it only reads the round's results).
 
@@ -34,7 +36,7 @@ prints {"skipped": "<why>"} and exits 0, so the benchmarks run on.
 
 Usage: build/peer-venv/bin/python bench/peers/metaschedule_tune.py [--op gemm|conv2d] [--shape ...]
        [--padding 1] [--stride 1] [--layout NCHW|NHWC] [--trials 256] [--per-round 64] [--threads 2] [--mcpu znver5]
-       [--seed 0] [--work-dir DIR (kept; default a temporary folder, removed)]
+       [--seed 0] [--work-dir DIR (kept; default a temporary folder, removed)] [--export best.so]
 """
 import argparse
 import os
@@ -67,6 +69,8 @@ def parse_args():
     parser.add_argument("--mcpu", default=None, help="default: the host's, as TVM's LLVM names it")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--export", default=None,
+                        help="also write the confirmed best kernel here as a shared library (bench/peers/duel.py)")
     args = parser.parse_args()
     args.shape = [int(s) for s in (args.shape or DEFAULT_SHAPES[args.op]).split(",")]
     if len(args.shape) != (3 if args.op == "gemm" else 7) or min(args.shape) < 1:
@@ -170,6 +174,8 @@ def main():
         evaluator = rt_mod.time_evaluator(rt_mod.entry_name, dev, **CONFIRM)
         costs = [float(c) for c in evaluator(*tvm_args).results]
         best_seconds = statistics.mean(costs)
+        if args.export:
+            lib.export_library(args.export)
     finally:
         if args.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -195,6 +201,7 @@ def main():
         "best_gflops": flops / best_seconds * 1e-9,
         "confirm_costs": costs,
         "max_rel_error": error,
+        "export": args.export,
         "flops": flops,
         "evaluator": TUNING,
         "load_before": load_before,

@@ -18,7 +18,8 @@
 // (codegen/eigen_reference.hpp: GEMM, im2col + GEMM for convolutions) and, for networks, the untuned loop
 // nest, with the same timer, threads and --repeat; those confirmed figures are what is printed, with the
 // ratio to Eigen. Operators Eigen has no peer for (pooling, depthwise convolutions, element-wise) are
-// compared with their untuned kernel.
+// compared with their untuned kernel. --best FILE keeps each task's winner as a one-record-a-task Ansor
+// log, for `crosstune codegen --replay FILE --source` (its C++) or another tool.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -46,6 +47,8 @@
 #include "crosstune/data/samplers.hpp"
 #include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/io/atomic_file.hpp"
+#include "crosstune/io/record_format.hpp"
 #include "crosstune/ir/networks.hpp"
 #include "crosstune/model/cost_model.hpp"
 #include "crosstune/model/one_of.hpp"
@@ -63,7 +66,7 @@ namespace crosstune::cli {
 
 struct TuneOptions {
   CodegenOptions op;  ///< --op/--shape/--key and the operators' flags, --seed
-  std::string network, log, model, transfer, search = "evolutionary", target = "native";
+  std::string network, log, best, model, transfer, search = "evolutionary", target = "native";
 #ifdef CROSSTUNE_WITH_XGBOOST
   std::string cost_model = "xgb";  ///< the fresh model's kind: xgb (with XGBoost) or bilstm
 #else
@@ -220,6 +223,30 @@ inline std::string ms_text(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4f", seconds * 1e3);
   return buf;
+}
+
+/// --best: each task's winner, as its record measured while tuning, in an Ansor log that replaces `path`
+/// atomically (a failure leaves an existing file as it was). Tasks without a working kernel have no line.
+inline void write_best(const std::string& path, const search::TuneResult& result) {
+  std::string text;
+  std::size_t written = 0;
+  for (const auto& t : result.tasks) {
+    if (!t.best) continue;
+    if (auto ok = io::append_record_line(text, *t.best); !ok) {
+      Error e = std::move(ok).error();
+      e.message = "--best: the winner of " + t.name + " cannot be written: " + e.message;
+      fail(e);
+    }
+    text.push_back('\n');
+    ++written;
+  }
+  if (auto ok = io::write_file_atomically(path, text); !ok) {
+    Error e = std::move(ok).error();
+    e.message = "--best: " + e.message;
+    fail(e);
+  }
+  if (written < result.tasks.size())
+    note("--best: %s holds %zu of %zu tasks; the others have no working kernel", path.c_str(), written, result.tasks.size());
 }
 
 }  // namespace tune_detail
@@ -408,7 +435,7 @@ inline void run_tune(const TuneOptions& o) {
   using namespace tune_detail;
   using namespace measure_detail;
   using namespace codegen_detail;
-  check_outputs({o.model, o.transfer}, {{"--log", o.log}});
+  check_outputs({o.model, o.transfer}, {{"--log", o.log}, {"--best", o.best}});
   const TargetChoice& target = target_choice(o.target);
   const auto host = hw::probe_host();
   check_target_runs_here(target, host);
@@ -436,6 +463,7 @@ inline void run_tune(const TuneOptions& o) {
   }
 
   const search::TuneResult result = tune_tasks(o, tasks, what);
+  if (!o.best.empty()) write_best(o.best, result);
   const measure::LocalMeasurerOptions mo = measurer_options(o, target, cores);
   const SigintToFlag sigint;  // Ctrl-C during the final measurements: the report of what was tuned, then exit 130
 
@@ -536,11 +564,12 @@ inline void run_tune(const TuneOptions& o) {
       for (std::size_t i = 0; i < result.tasks.size(); ++i) {
         const auto& t = result.tasks[i];
         std::printf("%s{\"name\": %s, \"workload_key\": %s, \"weight\": %g, \"flops\": %lld, \"trials\": %zu, \"transferred\": %zu, "
-                    "\"best_seconds\": %.9g, \"tuning_best_seconds\": %.9g, \"finalists\": %zu, \"ties\": %zu, \"reference_seconds\": %.9g, "
-                    "\"untuned_seconds\": %.9g}",
+                    "\"best_seconds\": %.9g, \"tuning_best_seconds\": %.9g, \"finalists\": %zu, \"picked_by_finalists\": %s, "
+                    "\"ties\": %zu, \"reference_seconds\": %.9g, \"untuned_seconds\": %.9g}",
                     i ? ", " : "", json_quoted(t.name).c_str(), json_quoted(t.workload_key).c_str(), t.weight, static_cast<long long>(t.flops),
                     t.trials, t.transferred, confirmed[i].best > 0 ? confirmed[i].best : t.best_seconds,
-                    std::isfinite(t.tuning_best_seconds) ? t.tuning_best_seconds : -1.0, t.finalists.size(), t.ties, confirmed[i].eigen,
+                    std::isfinite(t.tuning_best_seconds) ? t.tuning_best_seconds : -1.0, t.finalists.size(),
+                    t.picked_by_finalists() ? "true" : "false", t.ties, confirmed[i].eigen,
                     confirmed[i].untuned);
       }
       std::printf("]}\n");
@@ -641,6 +670,9 @@ inline void add_tune_command(CLI::App& app) {
                   "measurements alone (default 4; 0: keep the fastest as first measured). With --time-budget, its last 5% is kept for them")
       ->check(count_in(0, 1000));
   cmd->add_option("--finalist-passes", o->finalist_passes, "Times each finalist is measured again (default 2)")->check(count_in(1, 100));
+  cmd->add_option("--best", o->best,
+                  "Write each task's winner (the finalists' pick) to this Ansor log, one record a task, replacing the file; "
+                  "`crosstune codegen --replay FILE --source` prints their C++");
   cmd->add_flag("--no-resume", o->no_resume, "Do not read --log's records first (they are still appended to)");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the final measurements of the best kernels, Eigen and the untuned kernels");
   cmd->add_flag("--json", o->json, "Print the result as JSON (best_gflops, reference_gflops, ratio, trials, seconds, ...)");

@@ -344,6 +344,11 @@ printf 'not a model' >bogus.bin
 sentinel t.json
 expect 1 'bogus.bin' "$cli" tune --op matmul --shape 4,4,4 --model bogus.bin --log t.json
 intact t.json
+# --best: refused before any work when it is --log or an input; the file there stays as it was.
+expect 1 '--best and --log name the same file' "$cli" tune --op matmul --shape 4,4,4 --log t.json --best t.json
+intact t.json
+expect 1 '--best names an input' "$cli" tune --op matmul --shape 4,4,4 --model bogus.bin --best bogus.bin --log t2.json
+[ "$(cat bogus.bin)" = 'not a model' ] && passed=$((passed + 1)) || { echo "FAIL: tune --best changed its input"; failed=$((failed + 1)); }
 # --time-budget: the run ends at the deadline, reports its best, and the log holds what was measured
 # (15 s: two candidates built and timed while ctest runs compilers beside it).
 rm -f deadline.json

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""crosstune's best kernel and MetaSchedule's, timed in alternation on the same machine (bench/tune_compare.sh).
+
+Each side's own confirmation times its kernel once, at the end of its run, minutes apart from the other's;
+on a VM whose speed drifts by 10-30% between phases, that decides the ratio as much as the kernels do.
+Here the two kernels are timed in turn, round after round, within seconds of each other, so both see the
+same phases; the ratio of each round and their median is the verdict.
+
+Kernels:
+  crosstune:    C++ from `crosstune codegen --replay BEST --source` (BEST: `crosstune tune --best`), built
+                here with the flags crosstune's measurer uses (c++ -std=c++17 -O3 -march=native -fopenmp
+                -mprefer-vector-width=512), together with a timing loop, into a shared library
+  MetaSchedule: the library metaschedule_tune.py --export wrote (its confirmed best kernel)
+Each runs in a worker process of its own (OMP_NUM_THREADS / TVM_NUM_THREADS = --threads), so the two
+thread pools never share the process; the idle worker waits on a pipe while the other is timed.
+
+Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (from a
+calibration, the same count for every round), then --repeat repeats each timed as one native loop of
+that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's time_evaluator with
+min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side comes first and is not
+counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
+rounds, MetaSchedule first in odd ones), so a drift favours neither, with 50 ms between turns for the
+idle side's threads to stop spinning.
+Both outputs are checked against NumPy on the same inputs first (uniform in [-1, 1], seed 1); a wrong
+kernel ends the duel with an error.
+
+Prints one JSON object on stdout:
+  {"op", "shape", "rounds", "crosstune_gflops": [...], "metaschedule_gflops": [...], "ratios": [...],
+   "median_ratio", "min_ratio", "max_ratio", "crosstune_median_gflops", "metaschedule_median_gflops", ...}
+Usage: build/peer-venv/bin/python bench/peers/duel.py --op gemm --shape 1024,1024,1024 \\
+         --crosstune-source best.cpp --crosstune-entry crosstune_record_1 --metaschedule-lib ms.so
+         [--rounds 10] [--repeat 5] [--min-repeat-ms 100] [--threads 2]
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+def shapes(op, shape, padding, stride, layout):
+    """(input shapes, output shape, flops) of crosstune's DAG, in the kernels' argument order."""
+    if op == "gemm":
+        m, n, k = shape
+        return [(m, k), (k, n)], (m, n), 2.0 * m * n * k
+    n, c, h, w, k, r, s = shape
+    oh = (h + 2 * padding - r) // stride + 1
+    ow = (w + 2 * padding - s) // stride + 1
+    flops = 2.0 * n * k * oh * ow * c * r * s
+    if layout == "NHWC":
+        return [(n, h, w, c), (r, s, c, k)], (n, oh, ow, k), flops
+    return [(n, c, h, w), (k, c, r, s)], (n, k, oh, ow), flops
+
+
+def inputs_of(in_shapes):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    return [rng.uniform(-1, 1, s).astype("float32") for s in in_shapes]
+
+
+# ---- workers: one line of JSON per command read on stdin ----
+
+def worker(args):
+    import numpy as np
+
+    in_shapes, out_shape, _ = shapes(args.op, args.shape, args.padding, args.stride, args.layout)
+    inputs = inputs_of(in_shapes)
+    output = np.zeros(out_shape, "float32")
+    if args.worker == "crosstune":
+        import ctypes
+
+        lib = ctypes.CDLL(args.lib)
+        run = lib.duel_run
+        run.restype = ctypes.c_double
+        run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_long]
+        buffers = inputs + [output]
+        pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
+        run(pointers, 1)
+
+        def timed(number, repeat):
+            return [run(pointers, number) / number for _ in range(repeat)]
+
+        result = output
+    else:
+        import tvm
+
+        dev = tvm.cpu()
+        mod = tvm.runtime.load_module(args.lib)
+        entry = mod.entry_name if hasattr(mod, "entry_name") else "main"
+        tvm_args = [tvm.runtime.tensor(x, dev) for x in inputs] + [tvm.runtime.tensor(output, dev)]
+        mod[entry](*tvm_args)
+
+        def timed(number, repeat):
+            evaluator = mod.time_evaluator(entry, dev, number=number, repeat=repeat, min_repeat_ms=0)
+            return [float(c) for c in evaluator(*tvm_args).results]
+
+        result = tvm_args[-1].numpy()
+    np.save(args.output, result)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        print(json.dumps({"costs": timed(command["number"], command["repeat"])}), flush=True)
+
+
+# ---- the driver ----
+
+HARNESS = """
+#include <chrono>
+extern "C" double duel_run(float* const* args, long number) {
+  const auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < number; ++i) ENTRY_packed(args);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+"""
+
+
+def build_crosstune(source, entry, folder):
+    harness = os.path.join(folder, "duel_crosstune.cpp")
+    with open(harness, "w") as f:
+        f.write(f'#include "{os.path.abspath(source)}"\n#define ENTRY_packed {entry}_packed\n{HARNESS}')
+    library = os.path.join(folder, "duel_crosstune.so")
+    command = [os.environ.get("CXX", "c++"), "-std=c++17", "-O3", "-shared", "-fPIC", "-w", "-march=native", "-fopenmp",
+               "-mprefer-vector-width=512", harness, "-o", library]
+    built = subprocess.run(command, capture_output=True, text=True)
+    if built.returncode != 0:
+        fail(f"the crosstune kernel did not build ({' '.join(command)}):\n{built.stderr[-2000:]}")
+    return library
+
+
+def fail(why):
+    print(f"duel: error: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+class Worker:
+    def __init__(self, side, lib, args, folder):
+        self.side = side
+        self.output = os.path.join(folder, f"{side}_out.npy")
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TVM_NUM_THREADS=str(args.threads))
+        command = [sys.executable, os.path.abspath(__file__), "--worker", side, "--lib", lib, "--output", self.output,
+                   "--op", args.op, "--shape", ",".join(map(str, args.shape)), "--padding", str(args.padding),
+                   "--stride", str(args.stride), "--layout", args.layout]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.reply()  # ready: the kernel ran once and its output is saved
+
+    def reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            fail(f"the {self.side} worker ended (exit {self.process.wait()}); its messages are above")
+        return json.loads(line)
+
+    def time(self, number, repeat):
+        self.process.stdin.write(json.dumps({"number": number, "repeat": repeat}) + "\n")
+        self.process.stdin.flush()
+        return self.reply()["costs"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--op", choices=["gemm", "conv2d"], default="gemm")
+    parser.add_argument("--shape", required=True, help="gemm: M,N,K; conv2d: N,C,H,W,K,R,S")
+    parser.add_argument("--padding", type=int, default=0)
+    parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--min-repeat-ms", type=float, default=100)
+    parser.add_argument("--crosstune-source")
+    parser.add_argument("--crosstune-entry")
+    parser.add_argument("--metaschedule-lib")
+    parser.add_argument("--worker", choices=["crosstune", "metaschedule"], help=argparse.SUPPRESS)
+    parser.add_argument("--lib", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.shape = [int(s) for s in args.shape.split(",")]
+    if len(args.shape) != (3 if args.op == "gemm" else 7) or min(args.shape) < 1:
+        parser.error(f"--shape: {args.op} takes {'M,N,K' if args.op == 'gemm' else 'N,C,H,W,K,R,S'}")
+    if args.worker:
+        return worker(args)
+    for flag in ("crosstune_source", "crosstune_entry", "metaschedule_lib"):
+        if not getattr(args, flag):
+            parser.error(f"--{flag.replace('_', '-')} is required")
+    if args.rounds < 1 or args.repeat < 1 or args.min_repeat_ms <= 0:
+        parser.error("--rounds and --repeat must be at least 1, --min-repeat-ms above 0")
+
+    import numpy as np
+
+    in_shapes, _, flops = shapes(args.op, args.shape, args.padding, args.stride, args.layout)
+    with tempfile.TemporaryDirectory(prefix="duel_") as folder:
+        library = build_crosstune(args.crosstune_source, args.crosstune_entry, folder)
+        workers = [Worker("crosstune", library, args, folder),
+                   Worker("metaschedule", os.path.abspath(args.metaschedule_lib), args, folder)]
+
+        # Both outputs against NumPy.
+        inputs = inputs_of(in_shapes)
+        if args.op == "gemm":
+            want = inputs[0] @ inputs[1]
+        else:
+            want = conv2d_reference(inputs, args)
+        errors = {}
+        for w in workers:
+            got = np.load(w.output)
+            errors[w.side] = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
+            if not errors[w.side] < 1e-3:
+                fail(f"the {w.side} kernel's output differs from NumPy's (max error {errors[w.side]:.3g} of the largest value)")
+
+        # The calls a repeat needs, from each side's first timing of one call; the same for both sides.
+        first = [min(w.time(1, 3)) for w in workers]
+        number = max(1, math.ceil(args.min_repeat_ms * 1e-3 / min(first)))
+        for w in workers:  # a round each, not counted: thread pools started, pages and caches warm
+            w.time(number, 1)
+        costs = {"crosstune": [], "metaschedule": []}
+        for r in range(args.rounds):
+            for w in (workers if r % 2 == 0 else workers[::-1]):
+                time.sleep(0.05)  # the other side's thread pool stops spinning and sleeps
+                costs[w.side].append(statistics.mean(w.time(number, args.repeat)))
+            print(f"duel: round {r + 1}/{args.rounds}: crosstune {flops / costs['crosstune'][-1] * 1e-9:.1f}, "
+                  f"MetaSchedule {flops / costs['metaschedule'][-1] * 1e-9:.1f} GFLOP/s", file=sys.stderr)
+        for w in workers:
+            w.close()
+
+    gflops = {side: [flops / c * 1e-9 for c in cs] for side, cs in costs.items()}
+    ratios = [m / c for c, m in zip(costs["crosstune"], costs["metaschedule"])]
+    print(json.dumps({
+        "op": args.op, "shape": ",".join(map(str, args.shape)), "layout": args.layout if args.op == "conv2d" else None,
+        "threads": args.threads, "rounds": args.rounds, "repeat": args.repeat, "number": number, "flops": flops,
+        "max_rel_error": errors,
+        "crosstune_gflops": [round(g, 3) for g in gflops["crosstune"]],
+        "metaschedule_gflops": [round(g, 3) for g in gflops["metaschedule"]],
+        "ratios": [round(x, 4) for x in ratios],
+        "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios),
+        "crosstune_median_gflops": statistics.median(gflops["crosstune"]),
+        "metaschedule_median_gflops": statistics.median(gflops["metaschedule"]),
+    }, indent=1))
+
+
+def conv2d_reference(inputs, args):
+    """The convolution in NumPy (as te_ops.conv2d_reference, without importing TVM here)."""
+    import numpy as np
+
+    data, weight = inputs
+    p, st = args.padding, args.stride
+    if args.layout == "NCHW":
+        data = data.transpose(0, 2, 3, 1)          # → NHWC
+        weight = weight.transpose(2, 3, 1, 0)      # OIHW → HWIO
+    data = np.pad(data, ((0, 0), (p, p), (p, p), (0, 0)))
+    n, h, w, _ = data.shape
+    r, s, _, k = weight.shape
+    oh, ow = (h - r) // st + 1, (w - s) // st + 1
+    out = np.zeros((n, oh, ow, k), "float32")
+    for y in range(r):
+        for x in range(s):
+            patch = data[:, y:y + st * (oh - 1) + 1:st, x:x + st * (ow - 1) + 1:st, :]
+            out += np.tensordot(patch, weight[y, x], axes=([3], [0])).astype("float32")
+    return out.transpose(0, 3, 1, 2) if args.layout == "NCHW" else out
+
+
+if __name__ == "__main__":
+    main()
