@@ -13,11 +13,12 @@
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0),
 # SEEDS (crosstune's seeds, one run each against the one MetaSchedule run, e.g. "0 1 2"; default SEED),
 # CT_ARGS (more `crosstune tune` options, e.g. "--transfer models/pretrained-cpu.json.gz"; default none),
-# DUEL_ROUNDS (10; 0: no duels).
+# DUEL_ROUNDS (30; 0: no duels).
 # After both sides of a case, bench/peers/duel.py times crosstune's winner (--best) and MetaSchedule's
 # (--export) in alternation, DUEL_ROUNDS rounds of 5 repeats of at least 100 ms each, one duel a seed (about
-# 15 s): each side's own confirmation runs minutes apart from the other's, and on a VM whose speed drifts
-# between phases that decides the ratio as much as the kernels do; the duel's median ratio does not.
+# 40 s): each side's own confirmation runs minutes apart from the other's, and on a VM whose speed drifts
+# between phases that decides the ratio as much as the kernels do; in a duel the phases weigh on both alike.
+# DUEL_ONLY=1 runs the duels alone, again, on the kernels an earlier run left in build/bench-results.
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
 # channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs
 # build/release/bin/crosstune (cmake --build --preset release); the peer needs TVM in build/peer-venv
@@ -41,7 +42,8 @@ for s in "${SEED_LIST[@]}"; do
   [[ "$s" =~ ^[0-9]+$ ]] || { echo "tune_compare: SEEDS must be non-negative integers, not '$s'" >&2; exit 2; }
 done
 MATCH=${MATCH:-trials}
-DUEL_ROUNDS=${DUEL_ROUNDS:-10}
+DUEL_ROUNDS=${DUEL_ROUNDS:-30}
+DUEL_ONLY=${DUEL_ONLY:-0}
 [[ "$DUEL_ROUNDS" =~ ^[0-9]+$ ]] || { echo "tune_compare: DUEL_ROUNDS must be a non-negative integer, not '$DUEL_ROUNDS'" >&2; exit 2; }
 case "$MATCH" in trials|third) ;; *) echo "tune_compare: MATCH must be trials or third, not $MATCH" >&2; exit 2 ;; esac
 read -r -a CT_EXTRA <<< "${CT_ARGS:-}"
@@ -52,12 +54,12 @@ PEER_PYTHON=build/peer-venv/bin/python
 [ -x "$PEER_PYTHON" ] || PEER_PYTHON=python3
 mkdir -p "$OUT"
 LOAD="$OUT/tune_load.txt"
-: > "$LOAD"
+[ "$DUEL_ONLY" = 1 ] || : > "$LOAD"
 load() { echo "$1 $(date -u +%H:%M:%S) $(cat /proc/loadavg)" >> "$LOAD"; }
 
 for c in $CASES; do
   # An earlier run's other seeds, winners, kernels and duels.
-  rm -f "$OUT/tune_$c".crosstune.s*.json "$OUT/tune_$c".s*.json "$OUT/tune_$c".*best.json "$OUT/tune_$c".*best.cpp \
+  [ "$DUEL_ONLY" = 1 ] || rm -f "$OUT/tune_$c".crosstune.s*.json "$OUT/tune_$c".s*.json "$OUT/tune_$c".*best.json "$OUT/tune_$c".*best.cpp \
     "$OUT/tune_$c".duel*.json "$OUT/tune_$c.metaschedule.so"
   # shellcheck disable=SC2054 # the commas are in the shapes
   case "$c" in
@@ -112,7 +114,9 @@ for c in $CASES; do
       load "$c duel seed $seed after"
     done
   }
-  if [ "$MATCH" = third ]; then
+  if [ "$DUEL_ONLY" = 1 ]; then
+    :
+  elif [ "$MATCH" = third ]; then
     run_metaschedule
     # A third of MetaSchedule's wall time, as crosstune's hard deadline (the trial count is the CLI's maximum).
     budget=$(python3 -c 'import json, sys

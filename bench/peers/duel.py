@@ -14,14 +14,15 @@ Kernels:
 Each runs in a worker process of its own (OMP_NUM_THREADS / TVM_NUM_THREADS = --threads), so the two
 thread pools never share the process; the idle worker waits on a pipe while the other is timed.
 
-Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (from a
-calibration, the same count for every round), then --repeat repeats each timed as one native loop of
+Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (grown
+on each side until a repeat lasts that long, then kept for every round), then --repeat repeats each timed as one native loop of
 that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's time_evaluator with
 min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side comes first and is not
 counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
 rounds, MetaSchedule first in odd ones), so a drift favours neither, with 50 ms between turns for the
 idle side's threads to stop spinning.
-Both outputs are checked against NumPy on the same inputs first (uniform in [-1, 1], seed 1); a wrong
+Buffers are 64-byte aligned on both sides (TVM's tensors are; crosstune's get aligned copies, as its
+measurer allocates them). Both outputs are checked against NumPy on the same inputs first (uniform in [-1, 1], seed 1); a wrong
 kernel ends the duel with an error.
 
 Prints one JSON object on stdout:
@@ -29,7 +30,7 @@ Prints one JSON object on stdout:
    "median_ratio", "min_ratio", "max_ratio", "crosstune_median_gflops", "metaschedule_median_gflops", ...}
 Usage: build/peer-venv/bin/python bench/peers/duel.py --op gemm --shape 1024,1024,1024 \\
          --crosstune-source best.cpp --crosstune-entry crosstune_record_1 --metaschedule-lib ms.so
-         [--rounds 10] [--repeat 5] [--min-repeat-ms 100] [--threads 2]
+         [--rounds 30] [--repeat 5] [--min-repeat-ms 100] [--threads 2]
 """
 import argparse
 import json
@@ -62,6 +63,17 @@ def inputs_of(in_shapes):
     return [rng.uniform(-1, 1, s).astype("float32") for s in in_shapes]
 
 
+def aligned(array, alignment=64):
+    """A copy of `array` whose data starts on an `alignment`-byte boundary."""
+    import numpy as np
+
+    raw = np.empty(array.nbytes + alignment, np.uint8)
+    start = (-raw.ctypes.data) % alignment
+    copy = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    copy[...] = array
+    return copy
+
+
 # ---- workers: one line of JSON per command read on stdin ----
 
 def worker(args):
@@ -77,7 +89,10 @@ def worker(args):
         run = lib.duel_run
         run.restype = ctypes.c_double
         run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_long]
-        buffers = inputs + [output]
+        # 64-byte aligned copies, as crosstune's measurer allocates them and TVM's tensors are (NumPy's own
+        # large arrays start 16 bytes into a page: every 512-bit access would cross a cache line).
+        buffers = [aligned(x) for x in inputs + [output]]
+        output = buffers[-1]
         pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
         run(pointers, 1)
 
@@ -171,7 +186,7 @@ def main():
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--min-repeat-ms", type=float, default=100)
     parser.add_argument("--crosstune-source")
@@ -213,16 +228,24 @@ def main():
             if not errors[w.side] < 1e-3:
                 fail(f"the {w.side} kernel's output differs from NumPy's (max error {errors[w.side]:.3g} of the largest value)")
 
-        # The calls a repeat needs, from each side's first timing of one call; the same for both sides.
-        first = [min(w.time(1, 3)) for w in workers]
-        number = max(1, math.ceil(args.min_repeat_ms * 1e-3 / min(first)))
+        # The calls a repeat needs to last --min-repeat-ms, grown on each side until a repeat does (as TVM's
+        # time_evaluator grows them); each side keeps its count for every round.
+        def calls_per_repeat(w):
+            number, goal = 1, args.min_repeat_ms * 1e-3
+            while True:
+                cost = w.time(number, 1)[0]
+                if cost * number >= goal:
+                    return number
+                number = max(number * 2, math.ceil(goal / max(cost, 1e-9)))
+
+        number = {w.side: calls_per_repeat(w) for w in workers}
         for w in workers:  # a round each, not counted: thread pools started, pages and caches warm
-            w.time(number, 1)
+            w.time(number[w.side], 1)
         costs = {"crosstune": [], "metaschedule": []}
         for r in range(args.rounds):
             for w in (workers if r % 2 == 0 else workers[::-1]):
                 time.sleep(0.05)  # the other side's thread pool stops spinning and sleeps
-                costs[w.side].append(statistics.mean(w.time(number, args.repeat)))
+                costs[w.side].append(statistics.mean(w.time(number[w.side], args.repeat)))
             print(f"duel: round {r + 1}/{args.rounds}: crosstune {flops / costs['crosstune'][-1] * 1e-9:.1f}, "
                   f"MetaSchedule {flops / costs['metaschedule'][-1] * 1e-9:.1f} GFLOP/s", file=sys.stderr)
         for w in workers:
