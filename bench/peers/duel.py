@@ -90,7 +90,7 @@ def worker(args):
         run.restype = ctypes.c_double
         run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_long]
         # 64-byte aligned copies, as crosstune's measurer allocates them and TVM's tensors are (NumPy's own
-        # large arrays start 16 bytes into a page: every 512-bit access would cross a cache line).
+        # arrays start 16 or 32 bytes past a 64-byte boundary: every 512-bit access would cross a cache line).
         buffers = [aligned(x) for x in inputs + [output]]
         output = buffers[-1]
         pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
