@@ -226,7 +226,8 @@ inline std::string ms_text(double seconds) {
 }
 
 /// --best: each task's winner, as its record measured while tuning, in an Ansor log that replaces `path`
-/// atomically (a failure leaves an existing file as it was). Tasks without a working kernel have no line.
+/// atomically (a failure leaves an existing file as it was). Tasks without a working kernel have no line;
+/// when no task has one, the file is not written at all (the command then fails for an operator).
 inline void write_best(const std::string& path, const search::TuneResult& result) {
   std::string text;
   std::size_t written = 0;
@@ -239,6 +240,10 @@ inline void write_best(const std::string& path, const search::TuneResult& result
     }
     text.push_back('\n');
     ++written;
+  }
+  if (written == 0) {
+    note("--best: no task has a working kernel; %s is not written", path.c_str());
+    return;
   }
   if (auto ok = io::write_file_atomically(path, text); !ok) {
     Error e = std::move(ok).error();

@@ -363,9 +363,13 @@ fi
 # A model trained on another feature layout than --features gives: refused, naming both.
 expect 1 'feature layout mismatch: the model was trained with extractor "steps", the extractor produces "loops"' \
   "$cli" tune --op matmul --shape 4,4,4 --features loops --model "$data/../../models/pretrained-cpu.bin" --log t.json
-# A deadline before the first measurement: no kernel to use, so the command fails and says why.
+# A deadline before the first measurement: no kernel to use, so the command fails and says why; a --best
+# file already there is left as it was.
+sentinel early_best.json
 expect 1 'no working kernel: no candidate was measured before the deadline.*give a longer --time-budget' \
-  "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100 --time-budget 0.001 --no-reference --log early.json
+  "$cli" --quiet tune --op matmul --shape 96,96,96 --trials 100 --time-budget 0.001 --no-reference --log early.json \
+  --best early_best.json
+intact early_best.json
 # A log that exists is resumed: its records are not measured again, and the new ones are appended.
 rm -f resumed.json
 "$cli" --quiet tune --op matmul --shape 32,32,32 --trials 8 --per-round 8 --population 64 --no-reference --log resumed.json >/dev/null 2>&1
