@@ -103,8 +103,10 @@ for c in $CASES; do
       [ "$seed" = "${SEED_LIST[0]}" ] || tag=".s$seed"
       local best="$OUT/tune_$c$tag.best.json" source="$OUT/tune_$c$tag.best.cpp" entry
       [ -s "$best" ] || { echo "tune_compare: crosstune seed $seed left no winner for $c; no duel" >&2; continue; }
-      "$CROSSTUNE" --quiet codegen --replay "$best" --source > "$source"
+      "$CROSSTUNE" --quiet codegen --replay "$best" --source > "$source" ||
+        { echo "tune_compare: $best does not replay to C++; no duel for seed $seed" >&2; continue; }
       entry=$(sed -n 's|^// record [0-9]*: .*, function \([A-Za-z0-9_]*\)$|\1|p' "$source" | head -n 1)
+      [ -n "$entry" ] || { echo "tune_compare: no kernel function in $source; no duel for seed $seed" >&2; continue; }
       echo "== $c: duel, crosstune seed $seed against MetaSchedule, $DUEL_ROUNDS rounds" >&2
       load "$c duel seed $seed before"
       "$PEER_PYTHON" bench/peers/duel.py "${duel_args[@]}" --threads "$THREADS" --rounds "$DUEL_ROUNDS" \

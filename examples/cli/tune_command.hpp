@@ -676,7 +676,7 @@ inline void add_tune_command(CLI::App& app) {
       ->check(count_in(0, 1000));
   cmd->add_option("--finalist-passes", o->finalist_passes, "Times each finalist is measured again (default 2)")->check(count_in(1, 100));
   cmd->add_option("--best", o->best,
-                  "Write each task's winner (the finalists' pick) to this Ansor log, one record a task, replacing the file; "
+                  "Write each task's winner (the finalists' pick, or with --finalists 0 the fastest measured) to this Ansor log, one record a task, replacing the file; "
                   "`crosstune codegen --replay FILE --source` prints their C++");
   cmd->add_flag("--no-resume", o->no_resume, "Do not read --log's records first (they are still appended to)");
   cmd->add_flag("--no-reference", o->no_reference, "Skip the final measurements of the best kernels, Eigen and the untuned kernels");
