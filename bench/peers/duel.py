@@ -15,15 +15,15 @@ Each runs in a worker process of its own (OMP_NUM_THREADS / TVM_NUM_THREADS = --
 thread pools never share the process; the idle worker waits on a pipe while the other is timed.
 
 Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (grown
-on each side until a repeat lasts that long, then kept for every round), then --repeat repeats each timed as one native loop of
-that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's time_evaluator with
-min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side comes first and is not
+on each side until a repeat lasts that long, then kept for every round), then --repeat repeats, each timed
+as one native loop of that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's
+time_evaluator with min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side comes first and is not
 counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
 rounds, MetaSchedule first in odd ones), so a drift favours neither, with 50 ms between turns for the
 idle side's threads to stop spinning.
 Buffers are 64-byte aligned on both sides (TVM's tensors are; crosstune's get aligned copies, as its
-measurer allocates them). Both outputs are checked against NumPy on the same inputs first (uniform in [-1, 1], seed 1); a wrong
-kernel ends the duel with an error.
+measurer allocates them). Both outputs are checked against NumPy (te_ops's references) on the same inputs
+first (uniform in [-1, 1], seed 1); a wrong kernel ends the duel with an error.
 
 Prints one JSON object on stdout:
   {"op", "shape", "rounds", "crosstune_gflops": [...], "metaschedule_gflops": [...], "ratios": [...],
@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+
 
 def shapes(op, shape, padding, stride, layout):
     """(input shapes, output shape, flops) of crosstune's DAG, in the kernels' argument order."""
@@ -219,8 +220,11 @@ def main():
         inputs = inputs_of(in_shapes)
         if args.op == "gemm":
             want = inputs[0] @ inputs[1]
-        else:
-            want = conv2d_reference(inputs, args)
+        else:  # te_ops imports TVM: here in the driver, which times nothing, never in the crosstune worker
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import te_ops
+
+            want = te_ops.conv2d_reference(*inputs, (args.padding,) * 4, (args.stride, args.stride), args.layout)
         errors = {}
         for w in workers:
             got = np.load(w.output)
@@ -264,27 +268,6 @@ def main():
         "crosstune_median_gflops": statistics.median(gflops["crosstune"]),
         "metaschedule_median_gflops": statistics.median(gflops["metaschedule"]),
     }, indent=1))
-
-
-def conv2d_reference(inputs, args):
-    """The convolution in NumPy (as te_ops.conv2d_reference, without importing TVM here)."""
-    import numpy as np
-
-    data, weight = inputs
-    p, st = args.padding, args.stride
-    if args.layout == "NCHW":
-        data = data.transpose(0, 2, 3, 1)          # → NHWC
-        weight = weight.transpose(2, 3, 1, 0)      # OIHW → HWIO
-    data = np.pad(data, ((0, 0), (p, p), (p, p), (0, 0)))
-    n, h, w, _ = data.shape
-    r, s, _, k = weight.shape
-    oh, ow = (h - r) // st + 1, (w - s) // st + 1
-    out = np.zeros((n, oh, ow, k), "float32")
-    for y in range(r):
-        for x in range(s):
-            patch = data[:, y:y + st * (oh - 1) + 1:st, x:x + st * (ow - 1) + 1:st, :]
-            out += np.tensordot(patch, weight[y, x], axes=([3], [0])).astype("float32")
-    return out.transpose(0, 3, 1, 2) if args.layout == "NCHW" else out
 
 
 if __name__ == "__main__":
