@@ -68,15 +68,20 @@ TEST_CASE("a kernel is one extern C function over restrict pointers, inputs firs
   const std::string source = codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), {.function_name = "mm"});
   CHECK(contains(source, "extern \"C\" void mm(const float* __restrict A, const float* __restrict B, float* __restrict compute) {"));
   CHECK(contains(source, "extern \"C\" void mm_packed(float* const* args) {\n  mm(args[0], args[1], args[2]);"));
-  CHECK(contains(source, "for (int x = 0; x < 32; ++x) {"));
+  CHECK(contains(source, "for (long x = 0; x < 32; ++x) {"));
   CHECK(contains(source, "compute[x * 48 + y] += A[x * 16 + k] * B[k * 48 + y];"));
   CHECK(contains(source, "compute[x * 48 + y] = 0.0f;"));
+  // 32-bit loop variables only on request (and only while every extent fits them)
+  const std::string narrow = codegen::emit_cpp(codegen::lower(schedule::State(dag)).value(), {.function_name = "mm", .wide_indices = false});
+  CHECK(contains(narrow, "for (int x = 0; x < 32; ++x) {"));
+  CHECK_FALSE(contains(narrow, "for (long "));
+  CHECK_FALSE(contains(source, "for (int "));
 }
 
 TEST_CASE("annotations become OpenMP and unroll pragmas, tiles stack arrays") {
   auto dag = share(ir::matmul(64, 32, 64));
   const std::string source = codegen::emit_cpp(codegen::lower(tiled_matmul(dag)).value(), {.function_name = "mm"});
-  CHECK(contains(source, "#pragma omp parallel for\n  for (int x_0_y_0_ = 0; x_0_y_0_ < 32; ++x_0_y_0_) {"));
+  CHECK(contains(source, "#pragma omp parallel for\n  for (long x_0_y_0_ = 0; x_0_y_0_ < 32; ++x_0_y_0_) {"));
   CHECK(contains(source, "#pragma omp simd"));
   CHECK(contains(source, "alignas(64) float compute_local[128];"));
   CHECK(contains(source, "CROSSTUNE_UNROLL("));
@@ -173,8 +178,8 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   auto dag = share(ir::matmul(32, 32, 32));
   // (the tile's promotion to a local array is left out here: the next test case has it)
   const std::string big = codegen::emit_cpp(codegen::lower(register_tile(dag, 16, 16)).value(), {.function_name = "big", .promote_register_tiles = false});
-  CHECK(contains(big, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar\n      for (int k = 0;"));
-  CHECK(contains(big, "CROSSTUNE_UNROLL(16)\n        for (int x_1 = 0;"));
+  CHECK(contains(big, "#pragma omp simd safelen(1) simdlen(1)  // a register tile's reduction: kept scalar\n      for (long k = 0;"));
+  CHECK(contains(big, "CROSSTUNE_UNROLL(16)\n        for (long x_1 = 0;"));
   // a tile of 4 statements: GCC's vectorised reduction is no slower, the loop is left alone
   codegen::CpuCodegenOptions small_options;
   small_options.function_name = "small";
@@ -191,7 +196,7 @@ TEST_CASE("a reduction loop around an unrolled register tile stays scalar, and t
   vectorised_options.promote_register_tiles = false;
   const std::string vectorised = codegen::emit_cpp(codegen::lower(vectorised_tile).value(), vectorised_options);
   CHECK_FALSE(contains(vectorised, "safelen"));
-  CHECK(contains(vectorised, "#pragma omp simd\n          for (int y_1 = 0;"));
+  CHECK(contains(vectorised, "#pragma omp simd\n          for (long y_1 = 0;"));
   // a loop left inside the k loop (the tile is not unrolled): nothing to keep scalar
   const schedule::State rolled = split_tile(dag, 16, 16, false);
   codegen::CpuCodegenOptions rolled_options;
@@ -221,7 +226,7 @@ TEST_CASE("a register tile under its reduction loop accumulates in a local array
   const std::string tile = source(vector_tile(8, 32), "tile");
   CHECK(contains(tile, "alignas(64) float ct_tile[256];"));
   CHECK(contains(tile, "ct_tile[x_1 * 32 + y_1] = compute["));
-  CHECK(contains(tile, "for (int k = 0; k < 16; ++k) {"));
+  CHECK(contains(tile, "for (long k = 0; k < 16; ++k) {"));
   CHECK(contains(tile, "ct_tile[x_1 * 32 + y_1] += A["));
   CHECK(contains(tile, "] = ct_tile[x_1 * 32 + y_1];"));
   CHECK_FALSE(contains(source(vector_tile(8, 32), "off", false), "ct_tile"));
@@ -253,7 +258,7 @@ TEST_CASE("the rows of a vector tile are unrolled whatever auto_unroll_max_step 
     return codegen::emit_cpp(codegen::lower(s).value(), options);
   };
   const std::string rows8 = source(vector_tile(8, 64), "rows8");
-  CHECK(contains(rows8, "CROSSTUNE_UNROLL(8)\n        for (int x_1 = 0; x_1 < 8; ++x_1) {\n          #pragma omp simd\n"));
+  CHECK(contains(rows8, "CROSSTUNE_UNROLL(8)\n        for (long x_1 = 0; x_1 < 8; ++x_1) {\n          #pragma omp simd\n"));
   // more rows than the limit, or more elements than 32 AVX-512 registers hold: left to the schedule
   const std::string rows32 = source(vector_tile(32, 16), "rows32");
   CHECK_FALSE(contains(rows32, "CROSSTUNE_UNROLL"));
@@ -283,7 +288,7 @@ TEST_CASE("a parallel loop accumulating in place in an output passes the buffers
     return codegen::emit_cpp(codegen::lower(s).value(), options);
   };
   const std::string lambda = source(in_place, "lambda", true);
-  CHECK(contains(lambda, "for (int x_0 = 0; x_0 < 4; ++x_0) {\n"
+  CHECK(contains(lambda, "for (long x_0 = 0; x_0 < 4; ++x_0) {\n"
                          "    [&](const float* __restrict A, const float* __restrict B, float* __restrict compute) {"));
   CHECK(contains(lambda, "    }(A, B, compute);\n  }\n"));
   // (the 8x16 tile under k is accumulated in ct_tile, then stored into the output)

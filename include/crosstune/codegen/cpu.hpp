@@ -39,6 +39,9 @@ struct CpuCodegenOptions {
   bool restrict_parallel_bodies = true;      ///< pass the buffers to each parallel loop's body again as
                                              ///< __restrict lambda parameters (false: the printing of
                                              ///< before 2026-12, kept for comparisons; see shared_buffers)
+  bool wide_indices = true;                  ///< loop variables and indices as `long` (false: `int` when
+                                             ///< every buffer and loop is below 2^30 elements, as before
+                                             ///< 2026-12-03; see Printer's constructor)
 };
 
 /// The helpers every kernel uses: floor division for indices that can be negative, min/max, and a
@@ -83,7 +86,11 @@ class Printer {
     std::int64_t largest = 1;
     for (const auto& b : nest.buffers) largest = std::max(largest, b.elements());
     for (const auto& l : nest.loops) largest = std::max(largest, l.extent);
-    index_type_ = largest < (std::int64_t{1} << 30) ? "int" : "long";
+    // `long` whatever the sizes: with `int` indices GCC 12 sign-extends each row's offset and keeps it in
+    // a register or on the stack, where a 64-bit index folds the constant row strides into the addresses'
+    // displacements. GEMM 1024^3 with an 8x64 register tile: 8 loads of row offsets from the stack per
+    // step of k with `int`, none with `long`, 1.05x in alternation (docs/codegen.md).
+    index_type_ = options.wide_indices || largest >= (std::int64_t{1} << 30) ? "long" : "int";
   }
 
   std::string run() {
@@ -369,7 +376,7 @@ class Printer {
     return target + " = " + std::string(v.op == ir::ExprOp::max ? "ct_max(" : "ct_min(") + target + ", " + expr(v.b, 0) + ");";
   }
 
-  /// `for (int name = 0; name < extent; ++name) {`
+  /// `for (long name = 0; name < extent; ++name) {`
   [[nodiscard]] std::string loop_header(const Loop& l) const {
     return "for (" + index_type_ + " " + l.name + " = 0; " + l.name + " < " + std::to_string(l.extent) + "; ++" + l.name + ") {";
   }
