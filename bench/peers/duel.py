@@ -17,12 +17,14 @@ thread pools never share the process; the idle worker waits on a pipe while the 
 Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (grown
 on each side until a repeat lasts that long, then kept for every round), then --repeat repeats, each timed
 as one native loop of that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's
-time_evaluator with min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side comes first and is not
-counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
+time_evaluator with min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side
+comes first and is not counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
 rounds, MetaSchedule first in odd ones), so a drift favours neither, with 50 ms between turns for the
 idle side's threads to stop spinning.
-Buffers are 64-byte aligned on both sides (TVM's tensors are; crosstune's get aligned copies, as its
-measurer allocates them). Both outputs are checked against NumPy (te_ops's references) on the same inputs
+Buffers are 64-byte aligned on both sides (TVM's tensors are, at page offset 64; crosstune's get aligned
+copies, at whatever page offset NumPy gives). Not the same placement on both sides, nor crosstune's
+measurer's (page-aligned buffers): placement moves a kernel by up to ~10% (docs/results.md, fourteenth
+pass, followed up). Both outputs are checked against NumPy (te_ops's references) on the same inputs
 first (uniform in [-1, 1], seed 1); a wrong kernel ends the duel with an error.
 
 Prints one JSON object on stdout:
@@ -90,8 +92,8 @@ def worker(args):
         run = lib.duel_run
         run.restype = ctypes.c_double
         run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_long]
-        # 64-byte aligned copies, as crosstune's measurer allocates them and TVM's tensors are (NumPy's own
-        # arrays start 16 or 32 bytes past a 64-byte boundary: every 512-bit access would cross a cache line).
+        # 64-byte aligned copies, as TVM's tensors are (NumPy's own arrays start 16 or 32 bytes past a 64-byte
+        # boundary: every 512-bit access would cross a cache line). crosstune's measurer uses page-aligned ones.
         buffers = [aligned(x) for x in inputs + [output]]
         output = buffers[-1]
         pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
