@@ -18,21 +18,29 @@ Timing, the same for both: a warm-up call, then the calls a repeat needs to last
 on each side until a repeat lasts that long, then kept for every round), then --repeat repeats, each timed
 as one native loop of that many calls (crosstune: a C++ loop with steady_clock; MetaSchedule: TVM's
 time_evaluator with min_repeat_ms=0); a round's cost is the mean of its repeats. One round of each side
-comes first and is not counted (thread pools started, caches warm). The sides alternate in ABBA order (crosstune first in even
-rounds, MetaSchedule first in odd ones), so a drift favours neither, with 50 ms between turns for the
+on each placement comes first and is not counted (thread pools started, caches warm). The sides, and the
+placements, alternate in ABBA order (crosstune and the first placement first in even rounds, MetaSchedule
+and the last placement first in odd ones), so a drift favours neither, with 50 ms between turns for the
 idle side's threads to stop spinning.
-Buffers are 64-byte aligned on both sides (TVM's tensors are, at page offset 64; crosstune's get aligned
-copies, at whatever page offset NumPy gives). Not the same placement on both sides, nor crosstune's
-measurer's (page-aligned buffers): placement moves a kernel by up to ~10% (docs/results.md, fourteenth
-pass, followed up). Both outputs are checked against NumPy (te_ops's references) on the same inputs
-first (uniform in [-1, 1], seed 1); a wrong kernel ends the duel with an error.
+Buffers: both kernels run on the same placements of their buffers, each placement timed in every round
+(--placements, page offsets in bytes, default 0,64: page-aligned, as crosstune's measurer allocates them,
+and 64 bytes past a page boundary, where TVM's allocator puts a large tensor). Placement alone moves a
+kernel by up to ~10% (docs/results.md, fourteenth pass, followed up); which placement a kernel was tuned
+on then favours neither side. Each buffer is an anonymous mmap of its own, the data starting at the
+offset; TVM gets it through DLPack, without a copy. Both outputs, on every placement, are checked against
+NumPy (te_ops's references) on the same inputs first (uniform in [-1, 1], seed 1); a wrong kernel ends the
+duel with an error.
 
 Prints one JSON object on stdout:
-  {"op", "shape", "rounds", "crosstune_gflops": [...], "metaschedule_gflops": [...], "ratios": [...],
-   "median_ratio", "min_ratio", "max_ratio", "crosstune_median_gflops", "metaschedule_median_gflops", ...}
+  {"op", "shape", "rounds", "placements": [0, 64],
+   "by_placement": {"0": {"crosstune_gflops": [...], "metaschedule_gflops": [...], "ratios": [...], "median_ratio",
+                          "crosstune_median_gflops", "metaschedule_median_gflops"}, "64": {...}},
+   "ratios": [...every placement's, round by round], "median_ratio", "min_ratio", "max_ratio",
+   "crosstune_median_gflops", "metaschedule_median_gflops", ...}
+The top-level figures pool every placement's rounds: the verdict.
 Usage: build/peer-venv/bin/python bench/peers/duel.py --op gemm --shape 1024,1024,1024 \\
          --crosstune-source best.cpp --crosstune-entry crosstune_record_1 --metaschedule-lib ms.so
-         [--rounds 30] [--repeat 5] [--min-repeat-ms 100] [--threads 2]
+         [--rounds 30] [--repeat 5] [--min-repeat-ms 100] [--threads 2] [--placements 0,64]
 """
 import argparse
 import json
@@ -66,13 +74,16 @@ def inputs_of(in_shapes):
     return [rng.uniform(-1, 1, s).astype("float32") for s in in_shapes]
 
 
-def aligned(array, alignment=64):
-    """A copy of `array` whose data starts on an `alignment`-byte boundary."""
+def placed(array, offset):
+    """A copy of `array` in an anonymous mmap of its own, its data `offset` bytes past the page boundary.
+
+    The mapping lives as long as the returned array (NumPy keeps it as the array's base)."""
+    import mmap
+
     import numpy as np
 
-    raw = np.empty(array.nbytes + alignment, np.uint8)
-    start = (-raw.ctypes.data) % alignment
-    copy = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    region = mmap.mmap(-1, offset + array.nbytes)
+    copy = np.frombuffer(region, np.uint8, array.nbytes, offset).view(array.dtype).reshape(array.shape)
     copy[...] = array
     return copy
 
@@ -85,6 +96,8 @@ def worker(args):
     in_shapes, out_shape, _ = shapes(args.op, args.shape, args.padding, args.stride, args.layout)
     inputs = inputs_of(in_shapes)
     output = np.zeros(out_shape, "float32")
+    # One set of buffers a placement; every kernel call of a command uses the set it names.
+    sets = [[placed(x, offset) for x in inputs + [output]] for offset in args.placements]
     if args.worker == "crosstune":
         import ctypes
 
@@ -92,36 +105,38 @@ def worker(args):
         run = lib.duel_run
         run.restype = ctypes.c_double
         run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_long]
-        # 64-byte aligned copies, as TVM's tensors are (NumPy's own arrays start 16 or 32 bytes past a 64-byte
-        # boundary: every 512-bit access would cross a cache line). crosstune's measurer uses page-aligned ones.
-        buffers = [aligned(x) for x in inputs + [output]]
-        output = buffers[-1]
-        pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
-        run(pointers, 1)
+        pointers = [(ctypes.c_void_p * len(b))(*[x.ctypes.data for x in b]) for b in sets]
+        for p in pointers:
+            run(p, 1)
 
-        def timed(number, repeat):
-            return [run(pointers, number) / number for _ in range(repeat)]
-
-        result = output
+        def timed(placement, number, repeat):
+            return [run(pointers[placement], number) / number for _ in range(repeat)]
     else:
         import tvm
 
         dev = tvm.cpu()
         mod = tvm.runtime.load_module(args.lib)
         entry = mod.entry_name if hasattr(mod, "entry_name") else "main"
-        tvm_args = [tvm.runtime.tensor(x, dev) for x in inputs] + [tvm.runtime.tensor(output, dev)]
-        mod[entry](*tvm_args)
+        tvm_sets = [[tvm.runtime.from_dlpack(x) for x in b] for b in sets]  # the same memory, no copy
+        for b, t in zip(sets, tvm_sets):  # shared, not copied: a write on one side shows on the other
+            for x, y in zip(b, t):
+                kept = x.flat[0]
+                x.flat[0] = kept + 1
+                shared = y.numpy().flat[0] == x.flat[0]
+                x.flat[0] = kept
+                if not shared:
+                    fail("TVM copied a buffer given through DLPack; the placements would not hold")
+        for t in tvm_sets:
+            mod[entry](*t)
 
-        def timed(number, repeat):
+        def timed(placement, number, repeat):
             evaluator = mod.time_evaluator(entry, dev, number=number, repeat=repeat, min_repeat_ms=0)
-            return [float(c) for c in evaluator(*tvm_args).results]
-
-        result = tvm_args[-1].numpy()
-    np.save(args.output, result)
+            return [float(c) for c in evaluator(*tvm_sets[placement]).results]
+    np.save(args.output, np.stack([np.array(b[-1]) for b in sets]))
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
-        print(json.dumps({"costs": timed(command["number"], command["repeat"])}), flush=True)
+        print(json.dumps({"costs": timed(command["placement"], command["number"], command["repeat"])}), flush=True)
 
 
 # ---- the driver ----
@@ -161,7 +176,8 @@ class Worker:
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TVM_NUM_THREADS=str(args.threads))
         command = [sys.executable, os.path.abspath(__file__), "--worker", side, "--lib", lib, "--output", self.output,
                    "--op", args.op, "--shape", ",".join(map(str, args.shape)), "--padding", str(args.padding),
-                   "--stride", str(args.stride), "--layout", args.layout]
+                   "--stride", str(args.stride), "--layout", args.layout,
+                   "--placements", ",".join(map(str, args.placements))]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.reply()  # ready: the kernel ran once and its output is saved
 
@@ -171,8 +187,8 @@ class Worker:
             fail(f"the {self.side} worker ended (exit {self.process.wait()}); its messages are above")
         return json.loads(line)
 
-    def time(self, number, repeat):
-        self.process.stdin.write(json.dumps({"number": number, "repeat": repeat}) + "\n")
+    def time(self, placement, number, repeat):  # placement: an index into --placements
+        self.process.stdin.write(json.dumps({"placement": placement, "number": number, "repeat": repeat}) + "\n")
         self.process.stdin.flush()
         return self.reply()["costs"]
 
@@ -192,6 +208,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--min-repeat-ms", type=float, default=100)
+    parser.add_argument("--placements", default="0,64",
+                        help="page offsets of the buffers' data in bytes, comma-separated; every round times each")
     parser.add_argument("--crosstune-source")
     parser.add_argument("--crosstune-entry")
     parser.add_argument("--metaschedule-lib")
@@ -200,6 +218,13 @@ def main():
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.shape = [int(s) for s in args.shape.split(",")]
+    try:
+        args.placements = [int(p) for p in args.placements.split(",")]
+    except ValueError:
+        parser.error(f"--placements: comma-separated byte offsets, such as 0,64, not '{args.placements}'")
+    if not args.placements or len(set(args.placements)) != len(args.placements) or \
+            any(p < 0 or p >= 4096 or p % 4 for p in args.placements):
+        parser.error(f"--placements: distinct offsets in [0, 4096), multiples of 4 (float32), not '{args.placements}'")
     if len(args.shape) != (3 if args.op == "gemm" else 7) or min(args.shape) < 1:
         parser.error(f"--shape: {args.op} takes {'M,N,K' if args.op == 'gemm' else 'N,C,H,W,K,R,S'}")
     if args.worker:
@@ -218,7 +243,7 @@ def main():
         workers = [Worker("crosstune", library, args, folder),
                    Worker("metaschedule", os.path.abspath(args.metaschedule_lib), args, folder)]
 
-        # Both outputs against NumPy.
+        # Both outputs, on every placement, against NumPy.
         inputs = inputs_of(in_shapes)
         if args.op == "gemm":
             want = inputs[0] @ inputs[1]
@@ -229,48 +254,61 @@ def main():
             want = te_ops.conv2d_reference(*inputs, (args.padding,) * 4, (args.stride, args.stride), args.layout)
         errors = {}
         for w in workers:
-            got = np.load(w.output)
-            errors[w.side] = float(np.max(np.abs(got - want)) / max(1e-30, float(np.max(np.abs(want)))))
+            got = np.load(w.output)  # one output a placement
+            errors[w.side] = max(float(np.max(np.abs(g - want)) / max(1e-30, float(np.max(np.abs(want))))) for g in got)
             if not errors[w.side] < 1e-3:
                 fail(f"the {w.side} kernel's output differs from NumPy's (max error {errors[w.side]:.3g} of the largest value)")
 
         # The calls a repeat needs to last --min-repeat-ms, grown on each side until a repeat does (as TVM's
-        # time_evaluator grows them); each side keeps its count for every round.
+        # time_evaluator grows them), on the first placement; each side keeps its count for every round.
         def calls_per_repeat(w):
             number, goal = 1, args.min_repeat_ms * 1e-3
             while True:
-                cost = w.time(number, 1)[0]
+                cost = w.time(0, number, 1)[0]
                 if cost * number >= goal:
                     return number
                 number = max(number * 2, math.ceil(goal / max(cost, 1e-9)))
 
         number = {w.side: calls_per_repeat(w) for w in workers}
-        for w in workers:  # a round each, not counted: thread pools started, pages and caches warm
-            w.time(number[w.side], 1)
-        costs = {"crosstune": [], "metaschedule": []}
+        places = range(len(args.placements))
+        for p in places:  # a round each, not counted: thread pools started, pages and caches warm
+            for w in workers:
+                w.time(p, number[w.side], 1)
+        costs = {(side, p): [] for side in ("crosstune", "metaschedule") for p in places}
         for r in range(args.rounds):
-            for w in (workers if r % 2 == 0 else workers[::-1]):
-                time.sleep(0.05)  # the other side's thread pool stops spinning and sleeps
-                costs[w.side].append(statistics.mean(w.time(number[w.side], args.repeat)))
-            print(f"duel: round {r + 1}/{args.rounds}: crosstune {flops / costs['crosstune'][-1] * 1e-9:.1f}, "
-                  f"MetaSchedule {flops / costs['metaschedule'][-1] * 1e-9:.1f} GFLOP/s", file=sys.stderr)
+            # ABBA over the sides and over the placements, so that a drift favours no side and no placement.
+            for p in (places if r % 2 == 0 else places[::-1]):
+                for w in (workers if r % 2 == 0 else workers[::-1]):
+                    time.sleep(0.05)  # the other side's thread pool stops spinning and sleeps
+                    costs[w.side, p].append(statistics.mean(w.time(p, number[w.side], args.repeat)))
+            print(f"duel: round {r + 1}/{args.rounds}: " + "; ".join(
+                f"offset {offset}: crosstune {flops / costs['crosstune', p][-1] * 1e-9:.1f}, "
+                f"MetaSchedule {flops / costs['metaschedule', p][-1] * 1e-9:.1f}" for p, offset in enumerate(args.placements))
+                + " GFLOP/s", file=sys.stderr)
         for w in workers:
             w.close()
 
-    gflops = {side: [flops / c * 1e-9 for c in cs] for side, cs in costs.items()}
-    ratios = [m / c for c, m in zip(costs["crosstune"], costs["metaschedule"])]
+    def summary(ct, ms):  # the costs of each side's rounds, in the same order
+        gflops = {"crosstune": [flops / c * 1e-9 for c in ct], "metaschedule": [flops / c * 1e-9 for c in ms]}
+        ratios = [m / c for c, m in zip(ct, ms)]
+        return {
+            "crosstune_gflops": [round(g, 3) for g in gflops["crosstune"]],
+            "metaschedule_gflops": [round(g, 3) for g in gflops["metaschedule"]],
+            "ratios": [round(x, 4) for x in ratios],
+            "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios),
+            "crosstune_median_gflops": statistics.median(gflops["crosstune"]),
+            "metaschedule_median_gflops": statistics.median(gflops["metaschedule"]),
+        }
+
+    pooled = summary(*([c for p in places for c in costs[side, p]] for side in ("crosstune", "metaschedule")))
     print(json.dumps({
         "op": args.op, "shape": ",".join(map(str, args.shape)), "layout": args.layout if args.op == "conv2d" else None,
         "threads": args.threads, "rounds": args.rounds, "repeat": args.repeat, "number": number, "flops": flops,
-        "max_rel_error": errors,
-        "crosstune_gflops": [round(g, 3) for g in gflops["crosstune"]],
-        "metaschedule_gflops": [round(g, 3) for g in gflops["metaschedule"]],
-        "ratios": [round(x, 4) for x in ratios],
-        "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios),
-        "crosstune_median_gflops": statistics.median(gflops["crosstune"]),
-        "metaschedule_median_gflops": statistics.median(gflops["metaschedule"]),
+        "max_rel_error": errors, "placements": args.placements,
+        "by_placement": {str(offset): summary(costs["crosstune", p], costs["metaschedule", p])
+                         for p, offset in enumerate(args.placements)},
+        **pooled,
     }, indent=1))
-
 
 if __name__ == "__main__":
     main()
