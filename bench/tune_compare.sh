@@ -13,11 +13,13 @@
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0),
 # SEEDS (crosstune's seeds, one run each against the one MetaSchedule run, e.g. "0 1 2"; default SEED),
 # CT_ARGS (more `crosstune tune` options, e.g. "--transfer models/pretrained-cpu.json.gz"; default none),
-# DUEL_ROUNDS (30; 0: no duels).
+# DUEL_ROUNDS (30; 0: no duels), BIND (1: crosstune's measurer binds the kernels' OpenMP threads to cores,
+# `crosstune tune --bind`, as TVM binds its thread pool by default; 0: unbound).
 # After both sides of a case, bench/peers/duel.py times crosstune's winner (--best) and MetaSchedule's
-# (--export) in alternation, DUEL_ROUNDS rounds of 5 repeats of at least 100 ms each, one duel a seed (about
-# 40 s): each side's own confirmation runs minutes apart from the other's, and on a VM whose speed drifts
-# between phases that decides the ratio as much as the kernels do; in a duel the phases weigh on both alike.
+# (--export) in alternation, DUEL_ROUNDS rounds of 5 repeats of at least 100 ms each on two placements of
+# the same buffers, both sides' threads bound to cores, one duel a seed (about 80 s): each side's own
+# confirmation runs minutes apart from the other's, and on a VM whose speed drifts between phases that
+# decides the ratio as much as the kernels do; in a duel the phases weigh on both alike.
 # DUEL_ONLY=1 runs the duels alone, again, on the kernels an earlier run left in build/bench-results.
 # Cases: gemm = C = A·B float32 1024³; conv = ResNet-50's 3×3 convolution, NCHW, batch 1, 56×56, 64 → 64
 # channels, padding 1; conv-nhwc = the same in channels last (filters HWIO) on both sides. Needs
@@ -44,6 +46,8 @@ done
 MATCH=${MATCH:-trials}
 DUEL_ROUNDS=${DUEL_ROUNDS:-30}
 DUEL_ONLY=${DUEL_ONLY:-0}
+BIND=${BIND:-1}
+case "$BIND" in 0) bind_args=() ;; 1) bind_args=(--bind) ;; *) echo "tune_compare: BIND must be 0 or 1, not $BIND" >&2; exit 2 ;; esac
 [[ "$DUEL_ROUNDS" =~ ^[0-9]+$ ]] || { echo "tune_compare: DUEL_ROUNDS must be a non-negative integer, not '$DUEL_ROUNDS'" >&2; exit 2; }
 case "$MATCH" in trials|third) ;; *) echo "tune_compare: MATCH must be trials or third, not $MATCH" >&2; exit 2 ;; esac
 read -r -a CT_EXTRA <<< "${CT_ARGS:-}"
@@ -80,7 +84,7 @@ for c in $CASES; do
       rm -f "$OUT/tune_$c$tag.json"
       load "$c crosstune seed $seed before"
       "$CROSSTUNE" tune "${ct_args[@]}" "$@" --per-round "$PER_ROUND" --threads "$THREADS" --seed "$seed" \
-        --log "$OUT/tune_$c$tag.json" --best "$OUT/tune_$c$tag.best.json" --no-resume --json "${CT_EXTRA[@]}" \
+        --log "$OUT/tune_$c$tag.json" --best "$OUT/tune_$c$tag.best.json" --no-resume --json "${bind_args[@]}" "${CT_EXTRA[@]}" \
         > "$OUT/tune_$c.crosstune$tag.json" ||
         echo "{\"skipped\": \"crosstune tune failed (exit $?); its messages are above\"}" > "$OUT/tune_$c.crosstune$tag.json"
       load "$c crosstune seed $seed after"

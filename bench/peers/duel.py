@@ -13,6 +13,11 @@ Kernels:
   MetaSchedule: the library metaschedule_tune.py --export wrote (its confirmed best kernel)
 Each runs in a worker process of its own (OMP_NUM_THREADS / TVM_NUM_THREADS = --threads), so the two
 thread pools never share the process; the idle worker waits on a pipe while the other is timed.
+Threads are bound to cores on both sides: TVM binds its thread pool by default, and crosstune's worker
+gets OMP_PROC_BIND=true and OMP_PLACES=cores (unless the environment sets them). Unbound, libgomp's
+threads made a tuned convolution bimodal on the 2-core VM (about 185 or 215 GFLOP/s, switching from
+round to round) where TVM's pool stayed steady, bound or not (docs/results.md, fifteenth pass).
+--no-bind leaves both unbound (TVM_BIND_THREADS=0, OMP_PROC_BIND=false).
 
 Timing, the same for both: a warm-up call, then the calls a repeat needs to last --min-repeat-ms (grown
 on each side until a repeat lasts that long, then kept for every round), then --repeat repeats, each timed
@@ -40,7 +45,7 @@ Prints one JSON object on stdout:
 The top-level figures pool every placement's rounds: the verdict.
 Usage: build/peer-venv/bin/python bench/peers/duel.py --op gemm --shape 1024,1024,1024 \\
          --crosstune-source best.cpp --crosstune-entry crosstune_record_1 --metaschedule-lib ms.so
-         [--rounds 30] [--repeat 5] [--min-repeat-ms 100] [--threads 2] [--placements 0,64]
+         [--rounds 30] [--repeat 5] [--min-repeat-ms 100] [--threads 2] [--placements 0,64] [--no-bind]
 """
 import argparse
 import json
@@ -174,6 +179,12 @@ class Worker:
         self.side = side
         self.output = os.path.join(folder, f"{side}_out.npy")
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TVM_NUM_THREADS=str(args.threads))
+        if args.no_bind:
+            env.update(OMP_PROC_BIND="false", TVM_BIND_THREADS="0")
+        else:
+            env.setdefault("OMP_PROC_BIND", "true")
+            env.setdefault("OMP_PLACES", "cores")
+            env.pop("TVM_BIND_THREADS", None)
         command = [sys.executable, os.path.abspath(__file__), "--worker", side, "--lib", lib, "--output", self.output,
                    "--op", args.op, "--shape", ",".join(map(str, args.shape)), "--padding", str(args.padding),
                    "--stride", str(args.stride), "--layout", args.layout,
@@ -208,6 +219,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--min-repeat-ms", type=float, default=100)
+    parser.add_argument("--no-bind", action="store_true",
+                        help="leave both sides' threads unbound (default: bound to cores, as TVM's pool is)")
     parser.add_argument("--placements", default="0,64",
                         help="page offsets of the buffers' data in bytes, comma-separated; every round times each")
     parser.add_argument("--crosstune-source")
@@ -304,7 +317,7 @@ def main():
     print(json.dumps({
         "op": args.op, "shape": ",".join(map(str, args.shape)), "layout": args.layout if args.op == "conv2d" else None,
         "threads": args.threads, "rounds": args.rounds, "repeat": args.repeat, "number": number, "flops": flops,
-        "max_rel_error": errors, "placements": args.placements,
+        "max_rel_error": errors, "placements": args.placements, "bound_threads": not args.no_bind,
         "by_placement": {str(offset): summary(costs["crosstune", p], costs["metaschedule", p])
                          for p, offset in enumerate(args.placements)},
         **pooled,

@@ -71,6 +71,7 @@ struct MeasureOptions {
   std::string target = "native";
   std::size_t threads = 0;
   std::string pin;
+  bool bind = false;
   std::size_t number = 1, repeat = 3;
   double min_repeat_ms = 100;
   bool min_repeat_ms_given = false;  ///< --min-repeat-ms was on the command line (not the default)
@@ -330,6 +331,7 @@ inline void run_measure(const MeasureOptions& o) {
   options.run.threads = static_cast<int>(o.threads);
   if (!o.pin.empty())
     for (auto cpu : parse_ints(o.pin)) options.run.pin_cpus.push_back(static_cast<int>(cpu));
+  options.run.bind_threads = o.bind;
   options.run.timeout_s = o.timeout;
   options.run.check = !o.no_check;
   options.run.timing.number = static_cast<std::int64_t>(o.number);
@@ -547,6 +549,7 @@ inline void add_measure_command(CLI::App& app) {
       ->check(count_in(1, 4096));
   cmd->add_option("--pin", o->pin, "Pin the kernels' process and threads to these CPUs, comma-separated (e.g. 0,1)")
       ->check(int_list(0, CPU_SETSIZE - 1));
+  cmd->add_flag("--bind", o->bind, "Bind the kernels' OpenMP threads to cores (OMP_PROC_BIND=true, OMP_PLACES=cores) for steadier timings");
   cmd->add_option("--number", o->number, "Runs per repeat before --min-repeat-ms grows it (default 1)")->check(count_in(1, 1u << 30));
   cmd->add_option("--repeat", o->repeat, "Repeats, each one cost in the record (default 3)")->check(count_in(1, 1000));
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100; 0 with --flush)")

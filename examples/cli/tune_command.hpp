@@ -78,7 +78,7 @@ struct TuneOptions {
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
   std::size_t early_stopping = 0;
   std::size_t finalists = 4, finalist_passes = 2;  ///< search::RemeasureOptions: top and passes
-  bool json = false, no_resume = false, no_reference = false;
+  bool json = false, no_resume = false, no_reference = false, bind = false;
 };
 
 namespace tune_detail {
@@ -273,6 +273,7 @@ inline measure::LocalMeasurerOptions measurer_options(const TuneOptions& o, cons
   measure::LocalMeasurerOptions mo;
   mo.build.compile.march = std::string(target.march);
   mo.run.threads = static_cast<int>(cores);
+  mo.run.bind_threads = o.bind;
   mo.run.timeout_s = o.timeout;
   mo.run.timing.repeat = static_cast<std::int64_t>(o.repeat);
   mo.run.timing.min_repeat_ms = o.min_repeat_ms;
@@ -662,6 +663,7 @@ inline void add_tune_command(CLI::App& app) {
   measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "Threads per kernel, and the cores the schedules are made for (default: all)")
       ->check(count_in(1, 4096));
+  cmd->add_flag("--bind", o->bind, "Bind the kernels' OpenMP threads to cores (OMP_PROC_BIND=true, OMP_PLACES=cores) for steadier timings");
   cmd->add_option("--repeat", o->repeat, "Repeats per candidate (default 3)")->check(count_in(1, 1000));
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow the runs per repeat until one lasts this long (default 20)")
       ->check(CLI::Range(0.0, 60000.0));

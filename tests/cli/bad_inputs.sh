@@ -289,6 +289,13 @@ grep -Eq 'flush=1;.*min_repeat_ms=0[;"]' flush.json && passed=$((passed + 1)) ||
   { echo "FAIL: --flush alone did not measure with min_repeat_ms 0"; head -c 600 flush.json; failed=$((failed + 1)); }
 expect 0 'warning: --flush with --min-repeat-ms above 0: the caches are flushed before the first run of each repeat only' \
   "$cli" measure --op matmul --shape 8,8,8 --flush --min-repeat-ms 1 --log flush.json
+# --bind: the records say so (bind=1); without it bind=0.
+rm -f bind.json
+expect 0 '' "$cli" measure --op matmul --shape 8,8,8 --bind --log bind.json
+grep -q ';bind=1;' bind.json && passed=$((passed + 1)) ||
+  { echo "FAIL: measure --bind did not record bind=1"; head -c 600 bind.json; failed=$((failed + 1)); }
+grep -q ';bind=0;' flush.json && passed=$((passed + 1)) ||
+  { echo "FAIL: measure without --bind did not record bind=0"; head -c 600 flush.json; failed=$((failed + 1)); }
 # --repeat 1: a warning, n/a for the interval and the CV, and no ties.
 expect 0 'warning: --repeat 1 gives no confidence interval' \
   "$cli" measure --op matmul --shape 8,8,8 --random 3 --repeat 1 --min-repeat-ms 0 --log repeat1.json

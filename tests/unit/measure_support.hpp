@@ -88,6 +88,23 @@ inline const std::string millisecond_body =
     "for (int i = 0; i < N; ++i) a[1][i] = 2 * a[0][i];";
 /// Right only when OpenMP runs one thread; aborts otherwise.
 inline const std::string one_thread_body = "if (omp_get_max_threads() != 1) std::abort();\n" + right_body;
+/// Right only when every thread of an OpenMP parallel region (the calling one included) may run on one
+/// CPU only, and on a CPU no other thread of the region has; aborts otherwise.
+inline const std::string bound_body =
+    "static int cpus[CPU_SETSIZE]; int bad = 0, threads = 0;\n"
+    "for (int c = 0; c < CPU_SETSIZE; ++c) cpus[c] = 0;\n"
+    "#pragma omp parallel reduction(+ : bad, threads)\n"
+    "{ cpu_set_t set; CPU_ZERO(&set); sched_getaffinity(0, sizeof set, &set); threads += 1;\n"
+    "  if (CPU_COUNT(&set) != 1) bad += 1;\n"
+    "  for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &set)) {\n"
+    "    int seen; _Pragma(\"omp atomic capture\") { seen = cpus[c]; cpus[c] = 1; } bad += seen; } }\n"
+    "if (bad != 0 || threads < 1) std::abort();\n" +
+    right_body;
+/// Right only when the calling thread may run on more than one CPU; aborts otherwise.
+inline const std::string unbound_body =
+    "cpu_set_t set; CPU_ZERO(&set); sched_getaffinity(0, sizeof set, &set);\n"
+    "if (CPU_COUNT(&set) < 2) std::abort();\n" +
+    right_body;
 /// Right only when the process may run on exactly one CPU, the one $CROSSTUNE_TEST_CPU names; aborts
 /// otherwise.
 inline const std::string one_cpu_body =
@@ -166,6 +183,14 @@ inline int last_allowed_cpu() {
   for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu)
     if (CPU_ISSET(cpu, &set)) return cpu;
   return 0;
+}
+
+/// How many CPUs this process may run on (at least 1).
+inline int allowed_cpu_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 /// A task for the records the measurer logs.

@@ -40,7 +40,8 @@ const std::filesystem::path& kernels() {
         {"t_abort", test::abort_body},           {"t_exit", test::exit_body},
         {"t_wrong", test::wrong_body},           {"t_unwritten", test::unwritten_body},
         {"t_huge_stack", test::huge_stack_body}, {"t_millisecond", test::millisecond_body},
-        {"t_one_thread", test::one_thread_body}, {"t_one_cpu", test::one_cpu_body}};
+        {"t_one_thread", test::one_thread_body}, {"t_one_cpu", test::one_cpu_body},
+        {"t_bound", test::bound_body}, {"t_unbound", test::unbound_body}};
     std::string source = test::kernel_preamble;
     for (const auto& [entry, body] : bodies) source += test::kernel(entry, body).body;
     const auto path = dir / "kernels.so";
@@ -368,6 +369,23 @@ TEST_CASE("threads sets OpenMP's thread count in the worker; pin_cpus its CPUs")
   auto pinned = runner_for(dir, {.pin_cpus = {cpu}});
   check_measured(pinned.run(kernels(), "t_one_cpu"));  // aborts unless the worker may use that CPU only
   ::unsetenv("CROSSTUNE_TEST_CPU");
+}
+
+TEST_CASE("bind_threads binds each thread of the worker, OpenMP's pool included, to a CPU of its own") {
+  // Also in this program, which started OpenMP before forking (XGBoost links it): the worker binds its
+  // threads itself rather than through OMP_PROC_BIND, which the runtime read at its start.
+  const test::TempDir dir;
+  const int cpus = test::allowed_cpu_count();
+  auto bound = runner_for(dir, {.threads = std::min(cpus, 2), .bind_threads = true});
+  check_measured(bound.run(kernels(), "t_bound"));  // aborts unless each thread may use one CPU, none shared
+  check_measured(bound.run(kernels(), "t_right"));
+  check_measured(bound.run(kernels(), "t_bound"));  // the second binding keeps the threads apart
+  if (cpus >= 2) {
+    CHECK(bound.run(kernels(), "t_unbound").error == ErrorCode::runtime_device);
+    auto plain = runner_for(dir, {.threads = 2});
+    check_measured(plain.run(kernels(), "t_unbound"));  // aborts if the worker's thread is bound
+    CHECK(plain.run(kernels(), "t_bound").error == ErrorCode::runtime_device);
+  }
 }
 
 TEST_CASE("the stop flag: a run does not start, and a run in progress is abandoned at once") {

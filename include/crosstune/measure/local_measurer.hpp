@@ -133,6 +133,7 @@ class LocalMeasurer {
       for (int cpu : r.pin_cpus) pin += (pin.empty() ? "" : ",") + std::to_string(cpu);
     }
     m.provenance_.set("pin", pin);
+    m.provenance_.set("bind", r.bind_threads ? "1" : "0");
     m.provenance_.set("flush", r.timing.flush_cache ? "1" : "0");
     m.provenance_.set("number", std::to_string(r.timing.number));
     m.provenance_.set("repeat", std::to_string(r.timing.repeat));

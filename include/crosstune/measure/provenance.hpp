@@ -5,7 +5,7 @@
 // interpret; so the provenance follows the format version inside "v", as `;`-separated key=value pairs:
 //
 //   "v": "v0.6;by=crosstune 0.4.0;cc=g++ (Debian 12.2.0-14) 12.2.0;flags=-O3 -march=native -fopenmp;
-//         threads=2;pin=none;flush=1;number=1;repeat=3;min_repeat_ms=100;warmup=1;governor=performance;
+//         threads=2;pin=none;bind=0;flush=1;number=1;repeat=3;min_repeat_ms=100;warmup=1;governor=performance;
 //         cpu=AMD EPYC 9R45;cpus=2;host=4f1c9a0b2e6d7c13"          (one line in the log)
 //
 // format_version() gives the "v0.6" part back; parse_provenance() the pairs.

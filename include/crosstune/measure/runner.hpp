@@ -72,6 +72,14 @@ struct RunOptions {
   double timeout_s = 10;        ///< one candidate's check run and timing; loading is not counted
   int threads = 0;              ///< OpenMP threads in the worker; 0: the runtime's default
   std::vector<int> pin_cpus{};  ///< pin the worker (and its threads) to these CPUs; empty: no pinning
+  /// Bind each of the worker's threads, OpenMP's pool included, to a CPU of its own (the CPUs the worker
+  /// may use, `pin_cpus` when given; round robin past their count), as OMP_PROC_BIND=true with
+  /// OMP_PLACES=cores would. Done by the worker itself, so it holds also where this process started
+  /// OpenMP before forking (its runtime read OMP_PROC_BIND then). Unbound, libgomp's threads made a tuned
+  /// 2-thread convolution bimodal on a 2-core VM (about 185 or 215 GFLOP/s, switching between timings);
+  /// bound, it stayed at 215 (docs/measure.md). Off by default: measurers sharing the CPUs (several at
+  /// once, each with fewer threads than CPUs) could stack their threads on the same CPUs.
+  bool bind_threads = false;
   bool check = true;            ///< compare the outputs with the reference (when the task has one)
   Tolerance tolerance{};
   std::size_t runs_per_worker = 500;  ///< a fresh worker after this many candidates
@@ -312,6 +320,47 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
 
 /// The entry `entry` of `library`, loaded for good (RTLD_NODELETE: OpenMP threads outlive a call); nullptr
 /// when either cannot be found (load_failure() then says why). `handle` receives the library's handle.
+/// RunOptions::bind_threads, in the worker: starts the OpenMP runtime's thread pool that `handle`'s kernel
+/// brought (an empty parallel region through GOMP_parallel, the entry point GCC's parallel loops call and
+/// LLVM's runtime also provides), so that the threads exist before the kernel's first run, then binds
+/// every thread of the worker to one CPU: the calling thread to the CPU it runs on, the others to the
+/// remaining CPUs it may use in order, round robin past their count. Threads already bound are bound
+/// again (the pool persists across kernels; the call costs tens of microseconds).
+inline void bind_threads(void* handle) noexcept {
+  if (void* parallel = ::dlsym(handle, "GOMP_parallel"))
+    reinterpret_cast<void (*)(void (*)(void*), void*, unsigned, unsigned)>(parallel)([](void*) {}, nullptr, 0, 0);
+  // The CPUs the worker may use, as they were before its first binding narrowed its own thread to one.
+  static const cpu_set_t allowed = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) CPU_ZERO(&set);
+    return set;
+  }();
+  std::vector<int> cpus;
+  const int here = ::sched_getcpu();
+  if (here >= 0 && CPU_ISSET(here, &allowed)) cpus.push_back(here);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &allowed) && cpu != here) cpus.push_back(cpu);
+  if (cpus.empty()) return;
+  // The calling thread first (its id is the process id: the worker is forked from one thread), then the
+  // others in the order the kernel's runtime created them (ascending ids).
+  std::vector<pid_t> threads{::getpid()};
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    std::vector<pid_t> others;
+    while (const dirent* e = ::readdir(dir))
+      if (e->d_name[0] != '.' && std::atoi(e->d_name) != ::getpid()) others.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+    ::closedir(dir);
+    std::sort(others.begin(), others.end());
+    threads.insert(threads.end(), others.begin(), others.end());
+  }
+  for (std::size_t i = 0; i < threads.size(); ++i) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[i % cpus.size()], &one);
+    ::sched_setaffinity(threads[i], sizeof one, &one);
+  }
+}
+
 inline void* load_entry(const std::string& library, const std::string& entry, void** handle) noexcept {
   void* h = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle != nullptr) *handle = h;
@@ -406,6 +455,7 @@ inline std::string load_failure(const std::string& library, const std::string& e
         if (options.threads > 0) {  // the runtime the kernel brought: tell it how many threads to use
           if (void* set = ::dlsym(handle, "omp_set_num_threads")) reinterpret_cast<void (*)(int)>(set)(options.threads);
         }
+        if (options.bind_threads) bind_threads(handle);
         send_message(out, MessageOut().i64(reply_loaded));
         auto kernel = reinterpret_cast<void (*)(float* const*)>(symbol);
         std::vector<float*> args;
