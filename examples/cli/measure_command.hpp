@@ -549,7 +549,7 @@ inline void add_measure_command(CLI::App& app) {
       ->check(count_in(1, 4096));
   cmd->add_option("--pin", o->pin, "Pin the kernels' process and threads to these CPUs, comma-separated (e.g. 0,1)")
       ->check(int_list(0, CPU_SETSIZE - 1));
-  cmd->add_flag("--bind", o->bind, "Bind the kernels' OpenMP threads to cores (OMP_PROC_BIND=true, OMP_PLACES=cores) for steadier timings");
+  cmd->add_flag("--bind", o->bind, "Bind the kernels' threads, OpenMP's included, to one logical CPU each (as OMP_PROC_BIND=true OMP_PLACES=threads would), for steadier timings");
   cmd->add_option("--number", o->number, "Runs per repeat before --min-repeat-ms grows it (default 1)")->check(count_in(1, 1u << 30));
   cmd->add_option("--repeat", o->repeat, "Repeats, each one cost in the record (default 3)")->check(count_in(1, 1000));
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow --number until a repeat lasts this long (default 100; 0 with --flush)")

@@ -663,7 +663,7 @@ inline void add_tune_command(CLI::App& app) {
   measure_detail::add_target_flag(*cmd, o->target);
   cmd->add_option("--threads", o->threads, "Threads per kernel, and the cores the schedules are made for (default: all)")
       ->check(count_in(1, 4096));
-  cmd->add_flag("--bind", o->bind, "Bind the kernels' OpenMP threads to cores (OMP_PROC_BIND=true, OMP_PLACES=cores) for steadier timings");
+  cmd->add_flag("--bind", o->bind, "Bind the kernels' threads, OpenMP's included, to one logical CPU each (as OMP_PROC_BIND=true OMP_PLACES=threads would), for steadier timings");
   cmd->add_option("--repeat", o->repeat, "Repeats per candidate (default 3)")->check(count_in(1, 1000));
   cmd->add_option("--min-repeat-ms", o->min_repeat_ms, "Grow the runs per repeat until one lasts this long (default 20)")
       ->check(CLI::Range(0.0, 60000.0));

@@ -89,7 +89,8 @@ inline const std::string millisecond_body =
 /// Right only when OpenMP runs one thread; aborts otherwise.
 inline const std::string one_thread_body = "if (omp_get_max_threads() != 1) std::abort();\n" + right_body;
 /// Right only when every thread of an OpenMP parallel region (the calling one included) may run on one
-/// CPU only, and on a CPU no other thread of the region has; aborts otherwise.
+/// CPU only, on a CPU no other thread of the region has, and the region has $CROSSTUNE_TEST_THREADS
+/// threads (when set); aborts otherwise.
 inline const std::string bound_body =
     "static int cpus[CPU_SETSIZE]; int bad = 0, threads = 0;\n"
     "for (int c = 0; c < CPU_SETSIZE; ++c) cpus[c] = 0;\n"
@@ -98,7 +99,8 @@ inline const std::string bound_body =
     "  if (CPU_COUNT(&set) != 1) bad += 1;\n"
     "  for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &set)) {\n"
     "    int seen; _Pragma(\"omp atomic capture\") { seen = cpus[c]; cpus[c] = 1; } bad += seen; } }\n"
-    "if (bad != 0 || threads < 1) std::abort();\n" +
+    "const char* want = std::getenv(\"CROSSTUNE_TEST_THREADS\");\n"
+    "if (bad != 0 || (want != nullptr && threads != std::atoi(want))) std::abort();\n" +
     right_body;
 /// Right only when the calling thread may run on more than one CPU; aborts otherwise.
 inline const std::string unbound_body =
@@ -185,12 +187,15 @@ inline int last_allowed_cpu() {
   return 0;
 }
 
-/// How many CPUs this process may run on (at least 1).
-inline int allowed_cpu_count() {
+/// The CPUs this process may run on, ascending.
+inline std::vector<int> allowed_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  return cpus;
 }
 
 /// A task for the records the measurer logs.

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -372,20 +373,26 @@ TEST_CASE("threads sets OpenMP's thread count in the worker; pin_cpus its CPUs")
 }
 
 TEST_CASE("bind_threads binds each thread of the worker, OpenMP's pool included, to a CPU of its own") {
-  // Also in this program, which started OpenMP before forking (XGBoost links it): the worker binds its
-  // threads itself rather than through OMP_PROC_BIND, which the runtime read at its start.
+  // Also where this program has started OpenMP before forking (XGBoost links it, when found): the worker
+  // binds its threads itself rather than through OMP_PROC_BIND, which the runtime reads at its start.
   const test::TempDir dir;
-  const int cpus = test::allowed_cpu_count();
-  auto bound = runner_for(dir, {.threads = std::min(cpus, 2), .bind_threads = true});
+  const std::vector<int> cpus = test::allowed_cpus();
+  const int threads = std::clamp(static_cast<int>(cpus.size()), 1, 2);
+  ::setenv("CROSSTUNE_TEST_THREADS", std::to_string(threads).c_str(), 1);  // the workers inherit it
+  auto bound = runner_for(dir, {.threads = threads, .bind_threads = true});
   check_measured(bound.run(kernels(), "t_bound"));  // aborts unless each thread may use one CPU, none shared
   check_measured(bound.run(kernels(), "t_right"));
-  check_measured(bound.run(kernels(), "t_bound"));  // the second binding keeps the threads apart
-  if (cpus >= 2) {
+  check_measured(bound.run(kernels(), "t_bound"));  // bound again: the threads stay apart
+  if (cpus.size() >= 2) {
     CHECK(bound.run(kernels(), "t_unbound").error == ErrorCode::runtime_device);
+    // With pin_cpus, within those CPUs (the runtime's own binding would have put the worker on the first).
+    auto pinned = runner_for(dir, {.threads = 2, .pin_cpus = {cpus[cpus.size() - 2], cpus.back()}, .bind_threads = true});
+    check_measured(pinned.run(kernels(), "t_bound"));
     auto plain = runner_for(dir, {.threads = 2});
     check_measured(plain.run(kernels(), "t_unbound"));  // aborts if the worker's thread is bound
     CHECK(plain.run(kernels(), "t_bound").error == ErrorCode::runtime_device);
   }
+  ::unsetenv("CROSSTUNE_TEST_THREADS");
 }
 
 TEST_CASE("the stop flag: a run does not start, and a run in progress is abandoned at once") {

@@ -72,9 +72,9 @@ struct RunOptions {
   double timeout_s = 10;        ///< one candidate's check run and timing; loading is not counted
   int threads = 0;              ///< OpenMP threads in the worker; 0: the runtime's default
   std::vector<int> pin_cpus{};  ///< pin the worker (and its threads) to these CPUs; empty: no pinning
-  /// Bind each of the worker's threads, OpenMP's pool included, to a CPU of its own (the CPUs the worker
-  /// may use, `pin_cpus` when given; round robin past their count), as OMP_PROC_BIND=true with
-  /// OMP_PLACES=cores would. Done by the worker itself, so it holds also where this process started
+  /// Bind each of the worker's threads, OpenMP's pool included, to a logical CPU of its own (of the CPUs
+  /// the worker may use, `pin_cpus` when given; round robin past their count), as OMP_PROC_BIND=true with
+  /// OMP_PLACES=threads would. Done by the worker itself, so it holds also where this process started
   /// OpenMP before forking (its runtime read OMP_PROC_BIND then). Unbound, libgomp's threads made a tuned
   /// 2-thread convolution bimodal on a 2-core VM (about 185 or 215 GFLOP/s, switching between timings);
   /// bound, it stayed at 215 (docs/measure.md). Off by default: measurers sharing the CPUs (several at
@@ -318,24 +318,29 @@ inline void close_other_descriptors(int keep_a, int keep_b) noexcept {
   }
 }
 
-/// The entry `entry` of `library`, loaded for good (RTLD_NODELETE: OpenMP threads outlive a call); nullptr
-/// when either cannot be found (load_failure() then says why). `handle` receives the library's handle.
-/// RunOptions::bind_threads, in the worker: starts the OpenMP runtime's thread pool that `handle`'s kernel
-/// brought (an empty parallel region through GOMP_parallel, the entry point GCC's parallel loops call and
-/// LLVM's runtime also provides), so that the threads exist before the kernel's first run, then binds
-/// every thread of the worker to one CPU: the calling thread to the CPU it runs on, the others to the
-/// remaining CPUs it may use in order, round robin past their count. Threads already bound are bound
-/// again (the pool persists across kernels; the call costs tens of microseconds).
-inline void bind_threads(void* handle) noexcept {
-  if (void* parallel = ::dlsym(handle, "GOMP_parallel"))
-    reinterpret_cast<void (*)(void (*)(void*), void*, unsigned, unsigned)>(parallel)([](void*) {}, nullptr, 0, 0);
-  // The CPUs the worker may use, as they were before its first binding narrowed its own thread to one.
+/// The CPUs the worker may use, read at its first call: the worker calls it before loading any kernel
+/// (after pinning to RunOptions::pin_cpus), so that no binding has narrowed them yet.
+[[nodiscard]] inline const cpu_set_t& worker_cpus() noexcept {
   static const cpu_set_t allowed = [] {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (::sched_getaffinity(0, sizeof set, &set) != 0) CPU_ZERO(&set);
     return set;
   }();
+  return allowed;
+}
+
+/// RunOptions::bind_threads, in the worker: starts the OpenMP runtime's thread pool that `handle`'s kernel
+/// brought (an empty parallel region through GOMP_parallel, the entry point GCC's parallel loops call and
+/// LLVM's runtime also provides), so that the threads exist before the kernel's first run, then binds
+/// each thread the worker has then to one logical CPU of worker_cpus(): the calling thread to the CPU it
+/// runs on, the others to the remaining ones in order, round robin past their count. A thread created
+/// later inherits its creator's CPU. Bound again for each kernel (the pool persists across kernels; a new
+/// kernel may have grown it).
+inline void bind_threads(void* handle) noexcept {
+  if (void* parallel = ::dlsym(handle, "GOMP_parallel"))
+    reinterpret_cast<void (*)(void (*)(void*), void*, unsigned, unsigned)>(parallel)([](void*) {}, nullptr, 0, 0);
+  const cpu_set_t& allowed = worker_cpus();
   std::vector<int> cpus;
   const int here = ::sched_getcpu();
   if (here >= 0 && CPU_ISSET(here, &allowed)) cpus.push_back(here);
@@ -361,6 +366,8 @@ inline void bind_threads(void* handle) noexcept {
   }
 }
 
+/// The entry `entry` of `library`, loaded for good (RTLD_NODELETE: OpenMP threads outlive a call); nullptr
+/// when either cannot be found (load_failure() then says why). `handle` receives the library's handle.
 inline void* load_entry(const std::string& library, const std::string& entry, void** handle) noexcept {
   void* h = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle != nullptr) *handle = h;
@@ -812,8 +819,13 @@ class Runner {
         CPU_ZERO(&set);
         for (int cpu : options_.pin_cpus) CPU_SET(cpu, &set);
         ::sched_setaffinity(0, sizeof set, &set);
-        ::setenv("OMP_PROC_BIND", "true", 1);
+        // bind_threads binds the threads itself; the runtime's own binding would first put the worker's
+        // thread on the first CPU alone.
+        if (!options_.bind_threads) ::setenv("OMP_PROC_BIND", "true", 1);
       }
+      // The CPUs the worker may use, read now: once a kernel has started OpenMP's runtime, binding (its
+      // own, under OMP_PROC_BIND, or bind_threads') narrows the worker's thread to one.
+      if (options_.bind_threads) (void)detail::worker_cpus();
       detail::worker_main(down[0], up[1], options_);
     }
     ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before any kill(-pid)
