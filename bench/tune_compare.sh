@@ -13,7 +13,7 @@
 # Environment: TRIALS (default 256), PER_ROUND (64), THREADS (nproc), CASES ("gemm conv"), SEED (0),
 # SEEDS (crosstune's seeds, one run each against the one MetaSchedule run, e.g. "0 1 2"; default SEED),
 # CT_ARGS (more `crosstune tune` options, e.g. "--transfer models/pretrained-cpu.json.gz"; default none),
-# DUEL_ROUNDS (30; 0: no duels), BIND (1: crosstune's measurer binds the kernels' OpenMP threads to cores,
+# DUEL_ROUNDS (30; 0: no duels), BIND (1: crosstune's measurer binds the kernels' threads to one CPU each,
 # `crosstune tune --bind`, as TVM binds its thread pool by default; 0: unbound).
 # After both sides of a case, bench/peers/duel.py times crosstune's winner (--best) and MetaSchedule's
 # (--export) in alternation, DUEL_ROUNDS rounds of 5 repeats of at least 100 ms each on two placements of

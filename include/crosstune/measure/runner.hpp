@@ -77,7 +77,7 @@ struct RunOptions {
   /// OMP_PLACES=threads would. Done by the worker itself, so it holds also where this process started
   /// OpenMP before forking (its runtime read OMP_PROC_BIND then). Unbound, libgomp's threads made a tuned
   /// 2-thread convolution bimodal on a 2-core VM (about 185 or 215 GFLOP/s, switching between timings);
-  /// bound, it stayed at 215 (docs/measure.md). Off by default: measurers sharing the CPUs (several at
+  /// bound, it held 204-219 (docs/measure.md). Off by default: measurers sharing the CPUs (several at
   /// once, each with fewer threads than CPUs) could stack their threads on the same CPUs.
   bool bind_threads = false;
   bool check = true;            ///< compare the outputs with the reference (when the task has one)
