@@ -40,7 +40,7 @@ Prints one JSON object on stdout:
   {"op", "shape", "rounds", "placements": [0, 64],
    "by_placement": {"0": {"crosstune_gflops": [...], "metaschedule_gflops": [...], "ratios": [...], "median_ratio",
                           "crosstune_median_gflops", "metaschedule_median_gflops"}, "64": {...}},
-   "ratios": [...every placement's, round by round], "median_ratio", "min_ratio", "max_ratio",
+   "ratios": [...placement by placement, each round by round], "median_ratio", "min_ratio", "max_ratio",
    "crosstune_median_gflops", "metaschedule_median_gflops", ...}
 The top-level figures pool every placement's rounds: the verdict.
 Usage: build/peer-venv/bin/python bench/peers/duel.py --op gemm --shape 1024,1024,1024 \\
@@ -322,6 +322,7 @@ def main():
                          for p, offset in enumerate(args.placements)},
         **pooled,
     }, indent=1))
+
 
 if __name__ == "__main__":
     main()
