@@ -128,6 +128,27 @@ add_test(NAME cli.finetune_unknown_block_is_named COMMAND ${_cli} finetune --mod
          --freeze lstms --out ${CMAKE_CURRENT_BINARY_DIR}/x.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_unknown_block_is_named PROPERTIES DEPENDS cli.train
   PASS_REGULAR_EXPRESSION "usage error: --freeze: lstms not in \\{attention,embedding,head,lstm\\}")
+# --features: the model file keeps its layout, so eval and finetune extract what it was trained on.
+add_test(NAME cli.train_steps_loops COMMAND ${_cli} train --features steps+loops --epochs 1 --hidden 8 --layers 1 --embedding 8
+         --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl.bin ${_logs}/k80)
+set_tests_properties(cli.train_steps_loops PROPERTIES PASS_REGULAR_EXPRESSION "epoch 1/1 .*validation PCA 0\\.[0-9]+.*model written to")
+add_test(NAME cli.eval_steps_loops COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl.bin ${_logs}/v100)
+set_tests_properties(cli.eval_steps_loops PROPERTIES DEPENDS cli.train_steps_loops PASS_REGULAR_EXPRESSION
+  "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
+add_test(NAME cli.finetune_steps_loops COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl.bin --epochs 1
+         --ratio 0.05 --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl-v100.bin ${_logs}/v100)
+set_tests_properties(cli.finetune_steps_loops PROPERTIES DEPENDS cli.train_steps_loops PASS_REGULAR_EXPRESSION
+  "validation PCA before: 0\\.[0-9]+.*model written to")
+add_test(NAME cli.train_mlp_loops COMMAND ${_cli} train --model mlp --features loops --max-steps 4 --epochs 1 --hidden 16
+         --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-loops.bin ${_logs}/k80)
+set_tests_properties(cli.train_mlp_loops PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 1/1 .*model written to")
+add_test(NAME cli.eval_mlp_loops COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-loops.bin
+         ${_logs}/v100)
+set_tests_properties(cli.eval_mlp_loops PROPERTIES DEPENDS cli.train_mlp_loops PASS_REGULAR_EXPRESSION
+  "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
+add_test(NAME cli.train_unknown_features COMMAND ${_cli} train --features pixels --out x.bin ${_logs}/k80)
+set_tests_properties(cli.train_unknown_features PROPERTIES PASS_REGULAR_EXPRESSION
+  "usage error: --features: pixels not in \\{steps,loops,steps\\+loops\\}")
 add_test(NAME cli.train_mlp COMMAND ${_cli} train --model mlp --epochs 2 --hidden 16 --min-records 10 --threads 2
          --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin ${_logs}/k80)
 set_tests_properties(cli.train_mlp PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 2/2 .*model written to")

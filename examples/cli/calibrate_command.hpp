@@ -139,7 +139,7 @@ inline void run_calibrate(const CalibrateOptions& o) {
   std::vector<data::RecordRef> train_refs, test_refs;
   for (std::size_t t = 0; t < ds.tasks().size(); ++t)
     for (std::size_t r = 0; r < ds.tasks()[t].size(); ++r) (heldout.contains(t) ? test_refs : train_refs).push_back({t, r});
-  features::StepSequenceExtractor extractor;
+  features::AnyExtractor extractor(features::StepSequenceExtractor{});
   auto train_set = extract_set(ds, train_refs, extractor);
   if (!train_set) fail(train_set.error());
   auto test_set = extract_set(ds, test_refs, extractor);

@@ -20,7 +20,7 @@
 
 #include "crosstune/data/dataset.hpp"
 #include "crosstune/data/splits.hpp"
-#include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/features/any_extractor.hpp"
 #include "crosstune/metrics/ranking.hpp"
 #include "crosstune/model/cost_model.hpp"
 #include "crosstune/model/mlp.hpp"
@@ -38,6 +38,7 @@ namespace crosstune::cli {
 struct ModelOptions {
   std::vector<std::string> logs;
   std::string model = "bilstm";
+  std::string features = "steps";
   std::string hardware;
   std::size_t min_records = 48;
   std::size_t epochs = 30, batch = 16, max_steps = 64, hidden = 128, layers = 3, heads = 2, embedding = 64;
@@ -61,10 +62,11 @@ struct ExtractedSet {
   features::FeatureBatch batch;
   std::vector<float> labels;
   std::vector<std::uint32_t> tasks;
+  std::size_t unreplayed = 0;  ///< records given zero loop features (steps that do not replay or lower)
 };
 
 inline Expected<ExtractedSet> extract_set(const data::Dataset& ds, const std::vector<data::RecordRef>& refs,
-                                          features::StepSequenceExtractor& extractor) {
+                                          features::AnyExtractor& extractor) {
   std::vector<Record> records;
   std::vector<hw::HardwareParams> hardware;
   ExtractedSet out;
@@ -78,12 +80,19 @@ inline Expected<ExtractedSet> extract_set(const data::Dataset& ds, const std::ve
   }
   if (auto ok = extractor.extract(records, hardware, out.batch); !ok)
     return unexpected(std::move(ok).error());
+  out.unreplayed = extractor.unreplayed();
   return out;
+}
+
+/// Says (stderr) how many records got zero loop features: their steps did not replay or lower.
+inline void report_unreplayed(std::size_t n, std::size_t records) {
+  if (n > 0)
+    note("%zu of %zu records have no loop features (their workload or steps do not replay onto a DAG crosstune builds)", n, records);
 }
 
 /// Train and validation features of a split.
 inline std::pair<ExtractedSet, ExtractedSet> extract_split(const data::Dataset& ds, const data::Split& split,
-                                                           features::StepSequenceExtractor& extractor) {
+                                                           features::AnyExtractor& extractor) {
   auto train_set = extract_set(ds, split.train, extractor);
   if (!train_set) fail(train_set.error());
   auto val_set = extract_set(ds, split.test, extractor);
@@ -277,7 +286,10 @@ inline void run_train(const ModelOptions& o) {
 #endif
   const auto files = expand_log_paths(o.logs);
   check_outputs(files, {{"--out", o.out}});
-  auto config = model::config_for(features::StepSequenceExtractor({.max_steps = o.max_steps}).layout());
+  auto chosen = features::AnyExtractor::named(o.features, o.max_steps);  // --features accepts only extractor_names
+  if (!chosen) fail(chosen.error());
+  features::AnyExtractor extractor = std::move(*chosen);
+  auto config = model::config_for(extractor.layout());
   config.hidden = o.hidden;
   config.layers = o.layers;
   config.heads = o.heads;
@@ -289,8 +301,8 @@ inline void run_train(const ModelOptions& o) {
   const auto ds = load_model_dataset(o, files);
   Rng rng(o.seed);
   auto split = split_for(o, ds, rng);
-  features::StepSequenceExtractor extractor({.max_steps = o.max_steps});
   auto [train_set, val_set] = extract_split(ds, split, extractor);
+  report_unreplayed(train_set.unreplayed + val_set.unreplayed, train_set.batch.size() + val_set.batch.size());
   if (o.model == "mlp") {
     auto mlp = model::MlpModel::make(extractor.layout(), o.hidden, o.seed);
     if (!mlp) fail(mlp.error());
@@ -320,7 +332,7 @@ inline void run_train(const ModelOptions& o) {
 inline void run_eval(const ModelOptions& o) {
   const auto files = expand_log_paths(o.logs);
   auto loaded = AnyModel::load(o.model_in.empty() ? default_model() : o.model_in);
-  auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
+  auto for_layout = features::AnyExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
   const auto ds = load_model_dataset(o, files);
@@ -339,6 +351,7 @@ inline void run_eval(const ModelOptions& o) {
   if (all.empty()) fail(Error(ErrorKind::invalid_argument, "no records to score", {}, 0, 0, "check --ratio"));
   auto set = extract_set(ds, all, extractor);
   if (!set) fail(set.error());
+  report_unreplayed(set->unreplayed, all.size());
   std::vector<float> scores(all.size());
   loaded.set_threads(o.threads);
   loaded.predict(set->batch, scores);
@@ -369,7 +382,7 @@ inline void run_finetune(const ModelOptions& o) {
   check_outputs(inputs, {{"--out", o.out}});
   if (auto ok = model::validate(train_options(o)); !ok) fail(ok.error());  // before the logs are read
   auto loaded = AnyModel::load(model_in);
-  auto for_layout = features::StepSequenceExtractor::for_layout(loaded.layout());
+  auto for_layout = features::AnyExtractor::for_layout(loaded.layout());
   if (!for_layout) fail(for_layout.error());
   auto& extractor = *for_layout;
   std::set<model::Block> frozen;
@@ -387,6 +400,7 @@ inline void run_finetune(const ModelOptions& o) {
     fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
   }
   auto [train_set, val_set] = extract_split(ds, *split, extractor);
+  report_unreplayed(train_set.unreplayed + val_set.unreplayed, train_set.batch.size() + val_set.batch.size());
   auto options = train_options(o);
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
@@ -466,7 +480,13 @@ inline void add_model_commands(CLI::App& app) {
   train->add_option("--heads", o->heads, "Attention heads (default 2)")->check(count_in(1, 64));
   train->add_option("--embedding", o->embedding, "Input projection width (default 64)")
       ->check(count_in(1, 4096));
-  train->add_option("--max-steps", o->max_steps, "Steps per candidate (default 64)")
+  train
+      ->add_option("--features", o->features,
+                   "What the model reads: steps (the schedule's step sequence, default), loops (loop statistics of the lowered "
+                   "program, one vector per store) or steps+loops (the steps, with the largest store's loop statistics and the "
+                   "GPU kernel's launch configuration against the device joined in the workload vector)")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
+  train->add_option("--max-steps", o->max_steps, "Steps (or, with --features loops, store statements) per candidate (default 64)")
       ->check(count_in(1, features::max_steps_limit));
   train
       ->add_option(

@@ -46,6 +46,7 @@
 #include "crosstune/codegen/eigen_reference.hpp"
 #include "crosstune/data/samplers.hpp"
 #include "crosstune/features/loop_features.hpp"
+#include "crosstune/features/any_extractor.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/io/atomic_file.hpp"
 #include "crosstune/io/record_format.hpp"
@@ -256,18 +257,6 @@ inline void write_best(const std::string& path, const search::TuneResult& result
 
 }  // namespace tune_detail
 
-/// The extractor --features names, chosen at run time (the Tuner takes one extractor type).
-struct ChosenExtractor {
-  using Variant = std::variant<features::StepSequenceExtractor, features::LoopFeatureExtractor>;
-  Variant chosen;
-  [[nodiscard]] features::FeatureLayout layout() const {
-    return std::visit([](const auto& e) { return e.layout(); }, chosen);
-  }
-  [[nodiscard]] Expected<void> extract(std::span<const Record> records, const hw::HardwareParams& hardware, features::FeatureBatch& batch) {
-    return std::visit([&](auto& e) { return e.extract(records, hardware, batch); }, chosen);
-  }
-};
-
 /// The measurer's settings for these options: the tuning run's, and (without a log) the final confirmation's.
 inline measure::LocalMeasurerOptions measurer_options(const TuneOptions& o, const measure_detail::TargetChoice& target, std::int64_t cores) {
   measure::LocalMeasurerOptions mo;
@@ -307,8 +296,9 @@ inline search::TuneResult tune_tasks(const TuneOptions& o, const std::vector<sea
   // The model: --model's (pre-trained), or a fresh one of --cost-model's kind trained online; a fresh one
   // is also the negative-transfer guard's yardstick and fallback when --model ranks this machine's first
   // measurements no better than chance or worse than a fresh model trained on half of them.
-  ChosenExtractor extractor{o.features == "steps" ? ChosenExtractor::Variant(features::StepSequenceExtractor{})
-                                                  : ChosenExtractor::Variant(features::LoopFeatureExtractor({.with_steps = o.features == "steps+loops"}))};
+  auto chosen = features::AnyExtractor::named(o.features);  // --features accepts only extractor_names
+  if (!chosen) fail(chosen.error());
+  features::AnyExtractor extractor = std::move(*chosen);
 #ifdef CROSSTUNE_WITH_XGBOOST
   using OnlineModel = model::OneOf<model::BiLstmAttentionModel, model::XgbModel>;
 #else

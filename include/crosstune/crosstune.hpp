@@ -46,8 +46,11 @@
 
 #include "crosstune/metrics/ranking.hpp"
 
+#include "crosstune/features/any_extractor.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/feature_extractor.hpp"
+#include "crosstune/features/kernel_features.hpp"
+#include "crosstune/features/loop_analysis.hpp"
 #include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"

@@ -60,6 +60,7 @@ static_assert(crosstune::Sampler<KeepFirstRecord>);
 static_assert(!crosstune::Sampler<SelectWithoutRng>);
 static_assert(!crosstune::Sampler<int>);
 
+#include "crosstune/features/any_extractor.hpp"
 #include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 
@@ -90,6 +91,7 @@ struct ExtractWithoutHardware {
 
 static_assert(crosstune::FeatureExtractor<crosstune::features::StepSequenceExtractor>);
 static_assert(crosstune::FeatureExtractor<crosstune::features::LoopFeatureExtractor>);
+static_assert(crosstune::FeatureExtractor<crosstune::features::AnyExtractor>);
 static_assert(crosstune::FeatureExtractor<StepCount>);
 static_assert(!crosstune::FeatureExtractor<ExtractWithoutHardware>);
 static_assert(!crosstune::FeatureExtractor<crosstune::data::UniformSampler>);
@@ -186,6 +188,7 @@ static_assert(!crosstune::FeatureExtractor<BandwidthFeature>);  // it takes no H
 static_assert(crosstune::FeatureExtractorFor<StepCount, BoardWithBandwidth>);  // through the board's params()
 static_assert(crosstune::FeatureExtractorFor<crosstune::features::StepSequenceExtractor, MyBoard>);
 static_assert(crosstune::MixedHardwareFeatureExtractor<crosstune::features::StepSequenceExtractor>);
+static_assert(crosstune::MixedHardwareFeatureExtractor<crosstune::features::AnyExtractor>);
 static_assert(!crosstune::MixedHardwareFeatureExtractor<StepCount>);
 
 TEST_CASE("extract_features hands an extractor the descriptor itself when it takes its type") {

@@ -222,7 +222,7 @@ TEST_CASE("LoopFeatureExtractor: a FeatureExtractor whose batch holds stores, wo
   const auto layout = parallel_extractor.layout();
   CHECK(layout.name == "loops");
   CHECK(layout.step_dims == features::loop_store_dims);
-  CHECK(layout.workload_dims == features::workload_dims + features::loop_store_dims);
+  CHECK(layout.workload_dims == features::loop_workload_dims);
   features::FeatureBatch batch, serial;
   REQUIRE(parallel_extractor.extract(records, cpu(), batch).has_value());
   REQUIRE(serial_extractor.extract(records, cpu(), serial).has_value());

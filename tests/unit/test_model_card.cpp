@@ -51,7 +51,7 @@ TEST_CASE("the JSON block is valid JSON holding the same facts, found again in t
   const std::string json = model::read_model_card_json(card.to_markdown());
   CHECK(json == card.to_json());
   // Valid JSON: the project's scanner walks it to the end without an error.
-  detail::JsonScanner scanner(json);
+  crosstune::detail::JsonScanner scanner(json);
   CHECK(scanner.skip_value("the card"));
   CHECK(scanner.at_end());
   CHECK(json.find("\"heldout_pca\": 0.8125") != std::string::npos);

@@ -17,9 +17,13 @@
 //
 // A record becomes a sequence of store vectors, largest work first (the FeatureBatch's steps, at most
 // `max_stores`), its workload vector (features/workload_features.hpp) followed by the vector of its largest
-// store again (so that models pooling the sequence still see that one whole), and the hardware vector.
-// Records whose DAG cannot be rebuilt from the workload key, or whose steps do not replay or lower, get one
-// zero store vector and are counted (`unreplayed()`).
+// store again (so that models pooling the sequence still see that one whole) and by the kernel vector of a
+// GPU schedule (features/kernel_features.hpp: launch configuration and its fit to the device; zeros for a
+// CPU schedule), and the hardware vector. The extractor scales the store and kernel columns for the models
+// (loop_input_scale, kernel_input_scale: log2 magnitudes / 32); loop_features() and kernel_features()
+// return them unscaled. Records whose DAG cannot be rebuilt from the workload key, or
+// whose steps do not replay or lower, get one zero store vector (and kernel vector) and are counted
+// (`unreplayed()`).
 //
 //   crosstune::features::LoopFeatureExtractor extractor;
 //   crosstune::features::FeatureBatch batch;
@@ -46,6 +50,8 @@
 #include "crosstune/core/expected.hpp"
 #include "crosstune/core/record.hpp"
 #include "crosstune/features/feature_batch.hpp"
+#include "crosstune/features/kernel_features.hpp"
+#include "crosstune/features/loop_analysis.hpp"
 #include "crosstune/features/step_encoding.hpp"
 #include "crosstune/features/step_sequence_extractor.hpp"
 #include "crosstune/features/workload_features.hpp"
@@ -55,7 +61,7 @@
 namespace crosstune::features {
 
 /// Bumped whenever a column of the store vector changes meaning.
-inline constexpr int loop_features_version = 1;
+inline constexpr int loop_features_version = 2;  // 2: the kernel vector joined in the workload vector
 
 /// Accesses described per store: the stored buffer and its three largest reads.
 inline constexpr std::size_t loop_access_slots = 4;
@@ -106,116 +112,31 @@ enum : std::size_t {
 }  // namespace access_column
 
 inline constexpr std::size_t loop_store_dims = loop_column::count;
+/// What LoopFeatureExtractor multiplies each store column by: 1/32 for the log2 magnitudes, 1/8 for the
+/// operations per iteration, 1/16 for the enclosing loops, 1 for flags and ratios (as kernel_input_scale).
+inline constexpr std::array<float, loop_store_dims> loop_input_scale = [] {
+  using namespace loop_column;
+  std::array<float, loop_store_dims> scale{};
+  scale.fill(1.0f / 32);
+  for (std::size_t plain : {reduction, init, guarded, parallel_balance, vector_fill, vector_tail, inner_reduction, tile_registers})
+    scale[plain] = 1.0f;
+  scale[ops] = 1.0f / 8;
+  scale[loops] = 1.0f / 16;
+  for (std::size_t slot = 0; slot < loop_access_slots; ++slot) {
+    const std::size_t base = access + slot * access_column::per_access;
+    for (std::size_t plain : {access_column::present, access_column::contiguous, access_column::invariant}) scale[base + plain] = 1.0f;
+  }
+  return scale;
+}();
+
+/// The joined workload vector of the "loops" and "steps+loops" layouts: the workload vector, the largest
+/// store's vector, the kernel vector (features/kernel_features.hpp).
+inline constexpr std::size_t loop_workload_dims = workload_dims + loop_store_dims + kernel_dims;
 static_assert(access_column::per_access == 8, "loop_column::count assumes 8 columns per access");
 
 namespace loop_features_detail {
 
-inline float log2p(double x) { return static_cast<float>(std::log2(1.0 + std::max(0.0, x))); }
-
-/// The integer value of index expression `id` with loop variables at `vars` (indexed by loop id).
-inline std::int64_t eval_index(const ir::ExprPool& pool, ir::ExprId id, std::span<const std::int64_t> vars) {
-  const ir::ExprNode& n = pool[id];
-  auto a = [&] { return eval_index(pool, n.a, vars); };
-  auto b = [&] { return eval_index(pool, n.b, vars); };
-  switch (n.op) {
-    case ir::ExprOp::int_const: return n.integer;
-    case ir::ExprOp::var: return n.integer >= 0 && static_cast<std::size_t>(n.integer) < vars.size() ? vars[static_cast<std::size_t>(n.integer)] : 0;
-    case ir::ExprOp::add: return a() + b();
-    case ir::ExprOp::sub: return a() - b();
-    case ir::ExprOp::mul: return a() * b();
-    case ir::ExprOp::floordiv: {
-      const std::int64_t q = b();
-      return q == 0 ? 0 : ir::ExprPool::floor_div(a(), q);
-    }
-    case ir::ExprOp::floormod: {
-      const std::int64_t p = a(), q = b();
-      return q == 0 ? 0 : p - ir::ExprPool::floor_div(p, q) * q;
-    }
-    case ir::ExprOp::min: return std::min(a(), b());
-    case ir::ExprOp::max: return std::max(a(), b());
-    case ir::ExprOp::lt: return a() < b() ? 1 : 0;
-    case ir::ExprOp::ge: return a() >= b() ? 1 : 0;
-    case ir::ExprOp::logical_and: return a() != 0 && b() != 0 ? 1 : 0;
-    case ir::ExprOp::select: return eval_index(pool, n.a, vars) != 0 ? b() : eval_index(pool, n.c, vars);
-    default: return 0;
-  }
-}
-
-/// Floating-point operations of value expression `id` (index arithmetic is not counted).
-inline std::int64_t count_ops(const ir::ExprPool& pool, ir::ExprId id) {
-  const ir::ExprNode& n = pool[id];
-  if (n.type != ir::ExprType::value) return 0;
-  switch (n.op) {
-    case ir::ExprOp::float_const:
-    case ir::ExprOp::load:
-    case ir::ExprOp::to_float: return 0;
-    case ir::ExprOp::select: return 1 + count_ops(pool, n.b) + count_ops(pool, n.c);
-    case ir::ExprOp::exp:
-    case ir::ExprOp::tanh:
-    case ir::ExprOp::erf: return 1 + count_ops(pool, n.a);
-    default: return 1 + count_ops(pool, n.a) + count_ops(pool, n.b);
-  }
-}
-
-/// The loads of value expression `id`: (buffer, load node).
-inline void collect_loads(const ir::ExprPool& pool, ir::ExprId id, std::vector<std::pair<std::int32_t, ir::ExprId>>& out) {
-  if (id == ir::no_expr) return;
-  const ir::ExprNode& n = pool[id];
-  if (n.op == ir::ExprOp::load) {
-    out.emplace_back(static_cast<std::int32_t>(n.integer), id);
-    return;  // indices hold no loads
-  }
-  collect_loads(pool, n.a, out);
-  collect_loads(pool, n.b, out);
-  collect_loads(pool, n.c, out);
-}
-
-struct Access {
-  std::int32_t buffer = -1;
-  std::span<const ir::ExprId> index;
-  // Per enclosing loop (outer to inner): slope of each dimension, and the linear stride in elements.
-  std::vector<double> slope;  ///< [dims × loops]
-  std::vector<double> stride;
-  std::vector<double> footprint;  ///< elements touched by the loops from level k inward, k = 0..loops
-};
-
-/// The slopes, strides and footprints of one access inside `loops` (ids, outer to inner).
-inline void analyse_access(const codegen::LoopNest& nest, std::span<const std::int32_t> loops, Access& a,
-                           std::vector<std::int64_t>& vars) {
-  const std::size_t n = loops.size(), dims = a.index.size();
-  const auto& shape = nest.buffers[static_cast<std::size_t>(a.buffer)].shape;
-  a.slope.assign(dims * n, 0.0);
-  a.stride.assign(n, 0.0);
-  std::fill(vars.begin(), vars.end(), 0);
-  std::vector<std::int64_t> base(dims);
-  for (std::size_t d = 0; d < dims; ++d) base[d] = eval_index(nest.pool, a.index[d], vars);
-  for (std::size_t j = 0; j < n; ++j) {
-    const auto loop = static_cast<std::size_t>(loops[j]);
-    const std::int64_t last = nest.loops[loop].extent - 1;
-    if (last <= 0) continue;
-    vars[loop] = last;
-    double row = 1;
-    for (std::size_t d = dims; d-- > 0;) {
-      const double s = static_cast<double>(eval_index(nest.pool, a.index[d], vars) - base[d]) / static_cast<double>(last);
-      a.slope[d * n + j] = s;
-      a.stride[j] += s * row;
-      row *= d < shape.size() ? static_cast<double>(shape[d]) : 1.0;
-    }
-    vars[loop] = 0;
-  }
-  a.footprint.assign(n + 1, 1.0);
-  std::vector<double> span(dims, 1.0);
-  for (std::size_t k = n; k-- > 0;) {
-    const double reach = static_cast<double>(nest.loops[static_cast<std::size_t>(loops[k])].extent - 1);
-    double elements = 1;
-    for (std::size_t d = 0; d < dims; ++d) {
-      span[d] += std::abs(a.slope[d * n + k]) * reach;
-      const double limit = d < shape.size() ? static_cast<double>(shape[d]) : 1.0;
-      elements *= std::min(span[d], std::max(1.0, limit));
-    }
-    a.footprint[k] = elements;
-  }
-}
+using namespace loop_analysis;
 
 /// The store vector of `store` inside `loops`.
 inline std::array<float, loop_store_dims> store_features(const codegen::LoopNest& nest, const codegen::Stmt& store,
@@ -400,8 +321,8 @@ class LoopFeatureExtractor {
 
   [[nodiscard]] FeatureLayout layout() const {
     if (options_.with_steps)
-      return {"steps+loops", version, step_dims, options_.max_steps, workload_dims + loop_store_dims, hw::HardwareParams::feature_count};
-    return {"loops", version, loop_store_dims, options_.max_stores, workload_dims + loop_store_dims, hw::HardwareParams::feature_count};
+      return {"steps+loops", version, step_dims, options_.max_steps, loop_workload_dims, hw::HardwareParams::feature_count};
+    return {"loops", version, loop_store_dims, options_.max_stores, loop_workload_dims, hw::HardwareParams::feature_count};
   }
 
   /// Records measured on one hardware.
@@ -453,10 +374,14 @@ class LoopFeatureExtractor {
       for (std::size_t i = begin; i < end; ++i) {
         const hw::HardwareParams& hardware = hardware_of(i);
         std::vector<std::array<float, loop_store_dims>> stores;
+        std::array<float, kernel_dims> kernel{};
         if (const TaskEntry* e = entries_[i]; e->dag) {
           schedule::State state(e->dag);
           if (state.apply(records[i].steps)) {
-            if (auto nest = codegen::lower(state)) stores = loop_features(*nest, hardware);
+            if (auto nest = codegen::lower(state)) {
+              stores = loop_features(*nest, hardware);
+              kernel = kernel_features(*nest, hardware);
+            }
           }
         }
         if (stores.empty()) {
@@ -471,14 +396,15 @@ class LoopFeatureExtractor {
           if (options_.with_steps)
             encode_step(records[i].steps[s], s, length, steps + s * D);
           else
-            std::copy(stores[s].begin(), stores[s].end(), steps + s * D);
+            for (std::size_t d = 0; d < loop_store_dims; ++d) steps[s * D + d] = stores[s][d] * loop_input_scale[d];
           mask[s] = 1.0f;
         }
         std::fill(steps + kept * D, steps + S * D, 0.0f);
         std::fill(mask + kept, mask + S, 0.0f);
         float* workload = out.workload.data() + i * W;
         std::copy(entries_[i]->workload.begin(), entries_[i]->workload.end(), workload);
-        std::copy(stores[0].begin(), stores[0].end(), workload + workload_dims);
+        for (std::size_t d = 0; d < loop_store_dims; ++d) workload[workload_dims + d] = stores[0][d] * loop_input_scale[d];
+        for (std::size_t d = 0; d < kernel_dims; ++d) workload[workload_dims + loop_store_dims + d] = kernel[d] * kernel_input_scale[d];
         const auto hw_features = hardware.to_features();
         std::copy(hw_features.begin(), hw_features.end(), out.hardware.data() + i * H);
         out.lengths[i] = static_cast<std::uint32_t>(kept);
