@@ -2,12 +2,14 @@
 # Reproduces the quality tables of docs/results.md on the shared Ansor logs: the BiLSTM-attention model
 # against the MLP and XGBoost baselines on identical splits (same seed, same records), within tasks, on
 # held-out tasks, across GPUs (K80 -> V100, zero-shot and fine-tuned on 5% and 20% of the V100 records),
-# and with the K80 data pruned by the hardware-aware sampler against a uniform sample of the same size.
+# and with the K80 data pruned by the hardware-aware sampler against a uniform sample of the same size;
+# then the same models reading the steps with the loop statistics and the GPU kernel vector joined
+# (--features steps+loops, docs/features.md) within tasks, zero-shot K80 -> V100 and on held-out tasks.
 #
 # Two lanes of single-threaded runs share the machine's two cores (one thread per run is the most
 # efficient use of a core; every run is deterministic for its seed and thread count). A model file that
 # already exists under build/quality is kept, not retrained: delete that folder to start again.
-# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about an hour on 2 cores)
+# Usage: bash bench/quality.sh [LOGS_ROOT (default ../shared/data/ansor-logs)]   (about two hours on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-../shared/data/ansor-logs}"
@@ -73,6 +75,11 @@ lane_a() {
   for sample in hwaware uniform; do
     sampled a bilstm "$sample"
   done
+  # The steps with the loop statistics and the GPU kernel vector joined (--features steps+loops): K80
+  # within tasks and zero-shot on V100.
+  run a bilstm-k80-sl $ct train "${bilstm[@]}" --features steps+loops --out "$out/bilstm-k80-sl.bin" "$root/k80"
+  score a bilstm-k80-sl "$out/bilstm-k80-sl.bin" --holdout "$root/k80"
+  score a bilstm-k80-sl-on-v100 "$out/bilstm-k80-sl.bin" "$root/v100"
 }
 
 # sampled LANE MODEL SAMPLE: trains MODEL (bilstm or xgb) on build/quality/k80-SAMPLE.json, scores it on V100.
@@ -107,6 +114,19 @@ lane_b() {
       score b "$kind-k80-v100-$share" "$out/$kind-k80-v100-$share.bin" --holdout --ratio $share "$root/v100"
     done
   done
+  # The same joined features for the baselines, and the BiLSTM on held-out tasks.
+  for kind in mlp xgb; do
+    local -n args=$kind
+    run b "$kind-k80-sl" $ct train "${args[@]}" --features steps+loops --out "$out/$kind-k80-sl.bin" "$root/k80"
+    run b "$kind-bytask-sl" $ct train --split by_task --ratio 0.8 "${args[@]}" --features steps+loops \
+      --out "$out/$kind-bytask-sl.bin" "$root/k80" "$root/v100"
+    score b "$kind-k80-sl" "$out/$kind-k80-sl.bin" --holdout "$root/k80"
+    score b "$kind-k80-sl-on-v100" "$out/$kind-k80-sl.bin" "$root/v100"
+    score b "$kind-bytask-sl" "$out/$kind-bytask-sl.bin" --holdout --split by_task --ratio 0.8 "$root/k80" "$root/v100"
+  done
+  run b bilstm-bytask-sl $ct train --split by_task --ratio 0.8 "${bilstm[@]}" --features steps+loops \
+    --out "$out/bilstm-bytask-sl.bin" "$root/k80" "$root/v100"
+  score b bilstm-bytask-sl "$out/bilstm-bytask-sl.bin" --holdout --split by_task --ratio 0.8 "$root/k80" "$root/v100"
   while [ ! -e "$out/samples.done" ]; do sleep 10; done  # lane a writes the samples
   for sample in hwaware uniform uniform-s1 uniform-s2; do
     sampled b xgb "$sample"

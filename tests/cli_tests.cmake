@@ -110,6 +110,11 @@ set_tests_properties(cli.data_export PROPERTIES PASS_REGULAR_EXPRESSION "8466 re
 add_test(NAME cli.features COMMAND ${_cli} features --max-steps 32 --out ${CMAKE_CURRENT_BINARY_DIR}/x.npy
          --mask-out ${CMAKE_CURRENT_BINARY_DIR}/m.npy ${_logs})
 set_tests_properties(cli.features PROPERTIES PASS_REGULAR_EXPRESSION "10541 records -> .*x\\.npy \\[10541, 32, 44\\] float32")
+# The loop statistics with the GPU kernel vector: every sample record replays; W = 27 + 54 + 30.
+add_test(NAME cli.features_steps_loops COMMAND ${_cli} features --extractor steps+loops --max-steps 32
+         --out ${CMAKE_CURRENT_BINARY_DIR}/xl.npy --workload-out ${CMAKE_CURRENT_BINARY_DIR}/wl.npy ${_logs}/k80)
+set_tests_properties(cli.features_steps_loops PROPERTIES PASS_REGULAR_EXPRESSION "records -> .*xl\\.npy \\[[0-9]+, 32, 44\\] float32 \\(steps\\+loops v211"
+  FAIL_REGULAR_EXPRESSION "no loop features")
 add_test(NAME cli.features_bad_join_fails COMMAND ${_cli} features --hardware-join diagonal --out ${CMAKE_CURRENT_BINARY_DIR}/y.npy ${_logs})
 set_tests_properties(cli.features_bad_join_fails PROPERTIES WILL_FAIL TRUE)
 

@@ -11,7 +11,7 @@
 
 #include "common.hpp"
 #include "crosstune/data/dataset.hpp"
-#include "crosstune/features/step_sequence_extractor.hpp"
+#include "crosstune/features/any_extractor.hpp"
 #include "crosstune/hw/presets.hpp"
 #include "crosstune/hw/target_string.hpp"
 #include "crosstune/io/log_reader.hpp"
@@ -31,18 +31,23 @@ struct FeaturesOptions {
 };
 
 inline void run_features(const FeaturesOptions& o) {
-  if (o.extractor != "steps") {
-    fail(Error(ErrorKind::invalid_argument, "unknown extractor \"" + o.extractor + "\"", {}, 0, 0,
-               "crosstune has the \"steps\" extractor; loop statistics come with its IR"));
-  }
-  features::StepSequenceOptions options;
-  options.max_steps = o.max_steps;
-  if (o.hardware_join == "per_step") {
-    options.hardware_join = features::HardwareJoin::per_step;
-  } else if (o.hardware_join != "separate") {
-    fail(Error(ErrorKind::invalid_argument, "--hardware-join must be separate or per_step"));
-  }
-  features::StepSequenceExtractor extractor(options);
+  features::AnyExtractor extractor = [&] {
+    if (o.hardware_join != "separate" && o.hardware_join != "per_step")
+      fail(Error(ErrorKind::invalid_argument, "--hardware-join must be separate or per_step"));
+    if (o.extractor == "steps") {
+      features::StepSequenceOptions options;
+      options.max_steps = o.max_steps;
+      if (o.hardware_join == "per_step") options.hardware_join = features::HardwareJoin::per_step;
+      return features::AnyExtractor(features::StepSequenceExtractor(options));
+    }
+    if (o.hardware_join != "separate") {
+      fail(Error(ErrorKind::invalid_argument, "--hardware-join per_step applies to the steps extractor only", {}, 0, 0,
+                 "drop --hardware-join, or use --extractor steps"));
+    }
+    auto chosen = features::AnyExtractor::named(o.extractor, o.max_steps);
+    if (!chosen) fail(chosen.error());
+    return std::move(*chosen);
+  }();
   const auto layout = extractor.layout();
 
   // First pass: count the records, so the .npy headers can hold the shape; second pass: extract in
@@ -89,10 +94,11 @@ inline void run_features(const FeaturesOptions& o) {
   std::vector<Record> records;
   std::vector<hw::HardwareParams> descriptors;
   features::FeatureBatch batch;
-  std::size_t truncated = 0;
+  std::size_t truncated = 0, unreplayed = 0;
   auto flush = [&] {
     if (records.empty()) return;
     if (auto ok = extractor.extract(records, descriptors, batch); !ok) fail(ok.error());
+    unreplayed += extractor.unreplayed();
     auto write = [&](std::optional<io::NpyWriter<float>>& w, const auto& tensor) {
       if (w) {
         if (auto ok = w->append(std::span<const float>(tensor.data(), tensor.size())); !ok) fail(ok.error());
@@ -144,17 +150,23 @@ inline void run_features(const FeaturesOptions& o) {
     if (*w)
       if (auto ok = (*w)->close(); !ok) fail(ok.error());
   if (auto ok = steps->close(); !ok) fail(ok.error());
-  std::printf("%zu records -> %s [%zu, %zu, %zu] float32 (%s v%d; %zu sequences truncated to %zu steps)\n",
+  if (unreplayed > 0)
+    note("%zu of %zu records have no loop features (their workload or steps do not replay onto a DAG crosstune builds)", unreplayed,
+         total);
+  std::printf("%zu records -> %s [%zu, %zu, %zu] float32 (%s v%d; %zu sequences truncated to %zu %s)\n",
               total, o.out.c_str(), total, layout.max_steps, layout.step_dims, layout.name.c_str(),
-              layout.version, truncated, layout.max_steps);
+              layout.version, truncated, layout.max_steps, layout.name == "loops" ? "stores" : "steps");
 }
 
 inline void add_features_command(CLI::App& app) {
   auto o = std::make_shared<FeaturesOptions>();
   auto* cmd = app.add_subcommand("features", "Write the model input of every record as .npy files");
   cmd->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
-  cmd->add_option("--extractor", o->extractor, "Feature extractor (steps)")->check(CLI::IsMember({"steps"}));
-  cmd->add_option("--max-steps", o->max_steps, "Steps per record after padding / truncation (default 64)")
+  cmd->add_option("--extractor", o->extractor,
+                  "Feature extractor: steps (default), loops (loop statistics, one vector per store) or steps+loops (the steps, "
+                  "with the largest store's and the GPU kernel's vectors in the workload vector); docs/features.md")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
+  cmd->add_option("--max-steps", o->max_steps, "Steps (loops: stores) per record after padding / truncation (default 64)")
       ->check(count_in(1, features::max_steps_limit));
   cmd->add_option("--hardware-join", o->hardware_join, "separate (default) or per_step")
       ->check(CLI::IsMember({"separate", "per_step"}));

@@ -178,5 +178,5 @@ TEST_CASE("the loop extractors join the kernel vector, scaled, after the largest
   const auto nest = first_nest(test::sample_logs() / "k80" / "ansor_matmul_128_4032_1000.json.gz");
   const auto expected = features::kernel_features(nest, hw::presets::k80);
   for (std::size_t c = 0; c < features::kernel_dims; ++c)
-    CHECK(batch.workload(0, features::workload_dims + features::loop_store_dims + c) == expected[c] * features::kernel_input_scale[c]);
+    CHECK(batch.workload(0, features::workload_dims + features::loop_store_dims + c) == features::scaled_input(expected[c], features::kernel_input_scale[c]));
 }

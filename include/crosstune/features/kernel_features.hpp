@@ -88,18 +88,24 @@ enum : std::size_t {
 
 inline constexpr std::size_t kernel_dims = kernel_column::count;
 
-/// What the extractors multiply each column by before a model reads it: 1/32 for the log2 magnitudes (so
-/// that they lie in about [0, 1], as the encoded steps and the workload vector do: a network's first layer
-/// then weighs them alike), 1 for the flags and ratios. Trees do not depend on it.
+/// How the extractors scale each column before a model reads it (as loop_input_scale): the log2 magnitudes
+/// / 32 and flags as they are, so that they lie in about [0, 1] as the encoded steps and the workload
+/// vector do and a network's first layer weighs them alike; ratios that can pass 1 (a schedule asking for
+/// more threads, shared memory or vector width than the device has) become log2(1 + ratio) / 4, so
+/// that one outlier cannot dominate a batch. Trees do not depend on either.
 inline constexpr std::array<float, kernel_dims> kernel_input_scale = [] {
   using namespace kernel_column;
   std::array<float, kernel_dims> scale{};
   scale.fill(1.0f / 32);
-  for (std::size_t plain : {gpu, threads_fill, warp_fill, shared_fill, vthread_fill, fetch_vector_fill, occupancy, wave_efficiency,
-                            register_fill, compute_share})
-    scale[plain] = 1.0f;
+  for (std::size_t plain : {gpu, warp_fill, occupancy, wave_efficiency, register_fill, compute_share}) scale[plain] = 1.0f;
+  for (std::size_t unbounded : {threads_fill, shared_fill, vthread_fill, fetch_vector_fill}) scale[unbounded] = 0.0f;
   return scale;
 }();
+
+/// `value` as the extractors write it: value × scale, or log2(1 + value) / 4 where the scale is 0.
+[[nodiscard]] inline float scaled_input(float value, float scale) {
+  return scale != 0.0f ? value * scale : static_cast<float>(std::log2(1.0 + std::max(0.0f, value)) / 4.0);
+}
 
 namespace kernel_features_detail {
 
@@ -121,7 +127,12 @@ struct PlacedStore {
 struct Walk {
   const codegen::LoopNest& nest;
   std::vector<PlacedStore> stores;
-  std::vector<std::pair<std::int32_t, bool>> allocations;  ///< (buffer, inside a threadIdx loop)
+  struct Allocation {
+    std::int32_t buffer = -1;
+    std::int32_t root = -1;  ///< the outermost loop around it, -1 at the top level
+    bool in_threads = false;  ///< inside a threadIdx loop
+  };
+  std::vector<Allocation> allocations;
   std::vector<std::int32_t> path;
   int thread_depth = 0;
 
@@ -138,7 +149,9 @@ struct Walk {
           break;
         }
         case codegen::StmtKind::store: stores.push_back({&s, path}); break;
-        case codegen::StmtKind::allocate: allocations.emplace_back(s.buffer, thread_depth > 0); break;
+        case codegen::StmtKind::allocate:
+          allocations.push_back({s.buffer, path.empty() ? -1 : path.front(), thread_depth > 0});
+          break;
       }
     }
   }
@@ -252,8 +265,9 @@ struct Walk {
     fetch_iterations += own;
   }
   double register_elements = 0;
-  for (const auto& [buffer, in_threads] : walk.allocations)
-    if (in_threads && !shared(buffer)) register_elements += static_cast<double>(nest.buffers[static_cast<std::size_t>(buffer)].elements());
+  for (const auto& a : walk.allocations)
+    if (a.root == root && a.in_threads && !shared(a.buffer))
+      register_elements += static_cast<double>(nest.buffers[static_cast<std::size_t>(a.buffer)].elements());
 
   // Reduction loops of the main store: those around a refill, and those within one tile.
   double outer = 1, inner = 1;

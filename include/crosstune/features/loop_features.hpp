@@ -112,14 +112,15 @@ enum : std::size_t {
 }  // namespace access_column
 
 inline constexpr std::size_t loop_store_dims = loop_column::count;
-/// What LoopFeatureExtractor multiplies each store column by: 1/32 for the log2 magnitudes, 1/8 for the
-/// operations per iteration, 1/16 for the enclosing loops, 1 for flags and ratios (as kernel_input_scale).
+/// How LoopFeatureExtractor scales each store column (scaled_input in features/kernel_features.hpp): the log2
+/// magnitudes / 32, operations per iteration / 8, enclosing loops / 16, flags and bounded ratios as they
+/// are, and log2(1 + ratio) / 4 for the ratios that can pass 1 (vector and register-file fill).
 inline constexpr std::array<float, loop_store_dims> loop_input_scale = [] {
   using namespace loop_column;
   std::array<float, loop_store_dims> scale{};
   scale.fill(1.0f / 32);
-  for (std::size_t plain : {reduction, init, guarded, parallel_balance, vector_fill, vector_tail, inner_reduction, tile_registers})
-    scale[plain] = 1.0f;
+  for (std::size_t plain : {reduction, init, guarded, parallel_balance, vector_tail, inner_reduction}) scale[plain] = 1.0f;
+  for (std::size_t unbounded : {vector_fill, tile_registers}) scale[unbounded] = 0.0f;
   scale[ops] = 1.0f / 8;
   scale[loops] = 1.0f / 16;
   for (std::size_t slot = 0; slot < loop_access_slots; ++slot) {
@@ -396,15 +397,15 @@ class LoopFeatureExtractor {
           if (options_.with_steps)
             encode_step(records[i].steps[s], s, length, steps + s * D);
           else
-            for (std::size_t d = 0; d < loop_store_dims; ++d) steps[s * D + d] = stores[s][d] * loop_input_scale[d];
+            for (std::size_t d = 0; d < loop_store_dims; ++d) steps[s * D + d] = scaled_input(stores[s][d], loop_input_scale[d]);
           mask[s] = 1.0f;
         }
         std::fill(steps + kept * D, steps + S * D, 0.0f);
         std::fill(mask + kept, mask + S, 0.0f);
         float* workload = out.workload.data() + i * W;
         std::copy(entries_[i]->workload.begin(), entries_[i]->workload.end(), workload);
-        for (std::size_t d = 0; d < loop_store_dims; ++d) workload[workload_dims + d] = stores[0][d] * loop_input_scale[d];
-        for (std::size_t d = 0; d < kernel_dims; ++d) workload[workload_dims + loop_store_dims + d] = kernel[d] * kernel_input_scale[d];
+        for (std::size_t d = 0; d < loop_store_dims; ++d) workload[workload_dims + d] = scaled_input(stores[0][d], loop_input_scale[d]);
+        for (std::size_t d = 0; d < kernel_dims; ++d) workload[workload_dims + loop_store_dims + d] = scaled_input(kernel[d], kernel_input_scale[d]);
         const auto hw_features = hardware.to_features();
         std::copy(hw_features.begin(), hw_features.end(), out.hardware.data() + i * H);
         out.lengths[i] = static_cast<std::uint32_t>(kept);
