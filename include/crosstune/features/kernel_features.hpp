@@ -296,9 +296,13 @@ struct Walk {
       global_elements += a.footprint[0];
     }
   }
+  std::vector<std::int32_t> outputs;  // each written once, however many stores write it (an init and an update)
   for (const auto& p : walk.stores) {
     const auto& b = nest.buffers[static_cast<std::size_t>(p.store->buffer)];
-    if (in_kernel(p) && b.kind == codegen::BufferKind::output) global_elements += static_cast<double>(b.elements());
+    if (!in_kernel(p) || b.kind != codegen::BufferKind::output) continue;
+    if (std::find(outputs.begin(), outputs.end(), p.store->buffer) != outputs.end()) continue;
+    outputs.push_back(p.store->buffer);
+    global_elements += static_cast<double>(b.elements());
   }
   const double kernel_flops = main_trip * main_ops, global = 4.0 * global_elements;
   f[shared_bytes] = log2p(4.0 * shared_elements);
