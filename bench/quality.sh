@@ -6,6 +6,11 @@
 # then the same models reading the steps with the loop statistics and the GPU kernel vector joined
 # (--features steps+loops, docs/features.md) within tasks, zero-shot K80 -> V100 and on held-out tasks.
 #
+# Model selection never sees a test record: `train` keeps the epoch that ranks best on 10% of its training
+# tasks, held out whole (--validate, default 0.1), and `eval --holdout` scores the records the split kept
+# out (within tasks, only those of the tasks trained on). Fine-tuning keeps its last epoch (finetune's
+# default, --validate 0), and its rows are scored with --validate 0 to match.
+#
 # Two lanes of single-threaded runs share the machine's two cores (one thread per run is the most
 # efficient use of a core; every run is deterministic for its seed and thread count). A model file that
 # already exists under build/quality is kept, not retrained: delete that folder to start again.
@@ -49,14 +54,15 @@ lane_a() {
   # Within tasks (90/10 of every task's records), K80 and V100 apart.
   run a bilstm-k80 $ct train "${bilstm[@]}" --out "$out/bilstm-k80.bin" "$root/k80"
   score a bilstm-k80 "$out/bilstm-k80.bin" --holdout "$root/k80"
-  # The shipped model (models/train-pretrained-gpu.sh) on the records its training held out.
-  score a bilstm-gpu models/pretrained-gpu.bin --holdout "${gpu[@]}"
+  # The shipped model (models/train-pretrained-gpu.sh, trained on every task: --validate 0) on the records
+  # its training held out.
+  score a bilstm-gpu models/pretrained-gpu.bin --holdout --validate 0 "${gpu[@]}"
   # Across GPUs: the K80 model on V100, zero-shot and fine-tuned on 5% and 20% of each V100 task.
   score a bilstm-k80-on-v100 "$out/bilstm-k80.bin" "$root/v100"
   for share in 0.05 0.2; do
     run a "bilstm-k80-v100-$share" $ct finetune --model "$out/bilstm-k80.bin" --ratio $share "${finetune[@]}" \
       "${bilstm_finetune[@]}" --out "$out/bilstm-k80-v100-$share.bin" "$root/v100"
-    score a "bilstm-k80-v100-$share" "$out/bilstm-k80-v100-$share.bin" --holdout --ratio $share "$root/v100"
+    score a "bilstm-k80-v100-$share" "$out/bilstm-k80-v100-$share.bin" --holdout --validate 0 --ratio $share "$root/v100"
   done
   run a bilstm-v100 $ct train "${bilstm[@]}" --out "$out/bilstm-v100.bin" "$root/v100"
   score a bilstm-v100 "$out/bilstm-v100.bin" --holdout "$root/v100"
@@ -111,7 +117,7 @@ lane_b() {
     for share in 0.05 0.2; do
       run b "$kind-k80-v100-$share" $ct finetune --model "$out/$kind-k80.bin" --ratio $share "${finetune[@]}" \
         --out "$out/$kind-k80-v100-$share.bin" "$root/v100"
-      score b "$kind-k80-v100-$share" "$out/$kind-k80-v100-$share.bin" --holdout --ratio $share "$root/v100"
+      score b "$kind-k80-v100-$share" "$out/$kind-k80-v100-$share.bin" --holdout --validate 0 --ratio $share "$root/v100"
     done
   done
   # The same joined features for the baselines, and the BiLSTM on held-out tasks.

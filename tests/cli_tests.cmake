@@ -122,6 +122,21 @@ set_tests_properties(cli.features_bad_join_fails PROPERTIES WILL_FAIL TRUE)
 add_test(NAME cli.train COMMAND ${_cli} train --epochs 1 --hidden 8 --layers 1 --embedding 8 --min-records 10
          --out ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin ${_logs}/k80)
 set_tests_properties(cli.train PROPERTIES PASS_REGULAR_EXPRESSION "epoch 1/1 .*validation PCA 0\\.[0-9]+.*model written to")
+# Model selection never sees the test records: the epoch is chosen on held-out training tasks, or (with
+# --validate 0) the last epoch is kept; finetune can hold tasks out of its few records too.
+add_test(NAME cli.train_validate_zero COMMAND ${_cli} train --epochs 2 --hidden 8 --layers 1 --embedding 8 --min-records 10
+         --validate 0 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-noval.bin ${_logs}/k80)
+set_tests_properties(cli.train_validate_zero PROPERTIES PASS_REGULAR_EXPRESSION
+  "no validation: the last epoch is kept.*epoch 2/2  loss [0-9.]+  [0-9]+ s.*kept the last epoch, 2 \\(no validation\\); model written to"
+  FAIL_REGULAR_EXPRESSION "validation PCA")
+add_test(NAME cli.train_validate_tasks COMMAND ${_cli} train --model mlp --epochs 2 --hidden 16 --min-records 10 --threads 2
+         --validate 0.5 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-val.bin ${_logs}/k80)
+set_tests_properties(cli.train_validate_tasks PROPERTIES PASS_REGULAR_EXPRESSION
+  "validating on [1-9][0-9]* records of 3 held-out training tasks.*best validation PCA 0\\.[0-9]+ at epoch [12] \\(on 3 held-out training tasks\\); model written to")
+add_test(NAME cli.finetune_validate_tasks COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-val.bin --epochs 1
+         --validate 0.4 --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-val-v100.bin ${_logs}/v100)
+set_tests_properties(cli.finetune_validate_tasks PROPERTIES DEPENDS cli.train_validate_tasks PASS_REGULAR_EXPRESSION
+  "validating on [1-9][0-9]* records of 2 held-out training tasks.*best validation PCA 0\\.[0-9]+ at epoch 1 \\(on 2 held-out training tasks\\); held-out PCA")
 add_test(NAME cli.eval COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny.bin ${_logs}/v100)
 set_tests_properties(cli.eval PROPERTIES DEPENDS cli.train PASS_REGULAR_EXPRESSION
   "^\\{\"pca\": 0\\.[0-9]+, \"top1\": [01]\\.[0-9]+, \"top5\": [01]\\.[0-9]+, \"rmse\": [0-9.]+, \"kendall\": -?[0-9.]+, \"records\": 4011, \"tasks\": 5\\}")
@@ -143,7 +158,7 @@ set_tests_properties(cli.eval_steps_loops PROPERTIES DEPENDS cli.train_steps_loo
 add_test(NAME cli.finetune_steps_loops COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl.bin --epochs 1
          --ratio 0.05 --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl-v100.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_steps_loops PROPERTIES DEPENDS cli.train_steps_loops PASS_REGULAR_EXPRESSION
-  "validation PCA before: 0\\.[0-9]+.*model written to")
+  "held-out records before: 0\\.[0-9]+.*held-out PCA 0\\.[0-9]+ before, 0\\.[0-9]+ after; model written to")
 add_test(NAME cli.train_mlp_loops COMMAND ${_cli} train --model mlp --features loops --max-steps 4 --epochs 1 --hidden 16
          --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-loops.bin ${_logs}/k80)
 set_tests_properties(cli.train_mlp_loops PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 1/1 .*model written to")
@@ -166,7 +181,7 @@ set_tests_properties(cli.train_unknown_model_kind PROPERTIES PASS_REGULAR_EXPRES
 add_test(NAME cli.finetune_mlp COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin --epochs 1
          --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-v100.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_mlp PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
-  "validation PCA before: 0\\.[0-9]+.*model written to")
+  "held-out records before: 0\\.[0-9]+.*held-out PCA 0\\.[0-9]+ before, 0\\.[0-9]+ after; model written to")
 add_test(NAME cli.finetune_mlp_refuses_freeze COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin
          --freeze lstm --out x.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_mlp_refuses_freeze PROPERTIES DEPENDS cli.train_mlp PASS_REGULAR_EXPRESSION
@@ -179,15 +194,20 @@ if(TARGET crosstune::xgboost)
            ${_logs}/v100)
   set_tests_properties(cli.eval_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
     "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
-  # --holdout scores exactly the records training validated on (same split, seed and logs).
+  # --holdout scores exactly the records training held out (same split, seed and logs): 447 records of the
+  # 6 tasks, less those of the one task training validated on and so never trained on.
   add_test(NAME cli.eval_xgb_holdout COMMAND ${_cli} eval --holdout --min-records 10
            --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin ${_logs}/k80)
   set_tests_properties(cli.eval_xgb_holdout PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
-    "^records 447, tasks 6\nPCA 0\\.[0-9]+")
+    "left out: the 1 validated on.*records 342, tasks 5\nPCA 0\\.[0-9]+")
+  add_test(NAME cli.eval_xgb_holdout_all_tasks COMMAND ${_cli} eval --holdout --validate 0 --min-records 10
+           --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin ${_logs}/k80)
+  set_tests_properties(cli.eval_xgb_holdout_all_tasks PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
+    "^records 447, tasks 6\nPCA 0\\.[0-9]+" FAIL_REGULAR_EXPRESSION "left out")
   add_test(NAME cli.finetune_xgb COMMAND ${_cli} finetune --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb.bin --epochs 2
            --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-xgb-v100.bin ${_logs}/v100)
   set_tests_properties(cli.finetune_xgb PROPERTIES DEPENDS cli.train_xgb PASS_REGULAR_EXPRESSION
-    "validation PCA before: 0\\.[0-9]+.*epoch 2/2.*model written to")
+    "held-out records before: 0\\.[0-9]+.*epoch 2/2.*model written to")
   # Trees as the online model. The Eigen reference is measured after they trained, in a worker forked then:
   # with XGBoost's OpenMP threads in this process it hung (GCC's OpenMP runtime is not fork-safe).
   add_test(NAME cli.tune_matmul_xgb COMMAND ${_cli} tune --op matmul --shape 64,64,64 --trials 16 --per-round 8 --population 128

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -51,6 +52,9 @@ struct ModelOptions {
   std::string schedule = "constant";
   std::size_t patience = 5;
   std::string split = "within_task";
+  /// Share of the training tasks held out whole to choose the epoch on (0: none, keep the last epoch);
+  /// unset: 0.1 for train, 0 for finetune.
+  std::optional<double> validate;
   std::string out, model_in;
   std::vector<std::string> freeze;
   bool json = false;
@@ -67,9 +71,10 @@ struct ExtractedSet {
 
 inline Expected<ExtractedSet> extract_set(const data::Dataset& ds, const std::vector<data::RecordRef>& refs,
                                           features::AnyExtractor& extractor) {
+  ExtractedSet out;
+  if (refs.empty()) return out;  // no validation set
   std::vector<Record> records;
   std::vector<hw::HardwareParams> hardware;
-  ExtractedSet out;
   records.reserve(refs.size());
   for (const auto& r : refs) {
     const auto& task = ds.tasks()[r.task];
@@ -126,8 +131,12 @@ inline void report_progress(model::TrainOptions& options, std::size_t epochs) {
   options.on_epoch = [=](std::size_t epoch, double loss, double pca) {
     const double elapsed = seconds();
     const double eta = elapsed / static_cast<double>(epoch + 1) * static_cast<double>(epochs - epoch - 1);
-    note("epoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)", epoch + 1, epochs, loss, pca,
-         elapsed, eta);
+    if (pca >= 0) {
+      note("epoch %zu/%zu  loss %.5f  validation PCA %.4f  %.0f s (ETA %.0f s)", epoch + 1, epochs, loss, pca,
+           elapsed, eta);
+    } else {
+      note("epoch %zu/%zu  loss %.5f  %.0f s (ETA %.0f s)", epoch + 1, epochs, loss, elapsed, eta);
+    }
   };
 }
 
@@ -144,13 +153,58 @@ inline const std::map<std::string, model::Block> frozen_blocks = {{"embedding", 
   fail(e);
 }
 
-/// The result line of a training command (stdout): the kept epoch's validation PCA and the file.
-inline void print_trained(const model::TrainReport& report, double pca_without_validation,
+/// The result line of a training command (stdout): the kept epoch (chosen on the validation tasks, or the
+/// last without them), `extra` and the file.
+inline void print_trained(const model::TrainReport& report, std::size_t validation_tasks, const std::string& extra,
                           const std::string& out) {
-  std::printf(
-      "best validation PCA %.4f at epoch %zu; model written to %s\n",
-      report.validation_pca.empty() ? pca_without_validation : report.validation_pca[report.best_epoch],
-      report.best_epoch + 1, out.c_str());
+  if (report.validation_pca.empty()) {
+    std::printf("kept the last epoch, %zu (no validation)%s; model written to %s\n", report.best_epoch + 1,
+                extra.c_str(), out.c_str());
+  } else {
+    std::printf("best validation PCA %.4f at epoch %zu (on %zu held-out training task%s)%s; model written to %s\n",
+                report.validation_pca[report.best_epoch], report.best_epoch + 1, validation_tasks,
+                validation_tasks == 1 ? "" : "s", extra.c_str(), out.c_str());
+  }
+}
+
+/// "validating on N records of K held-out training tasks", or that there is no validation.
+inline std::string validation_text(std::size_t records, std::size_t tasks) {
+  if (records == 0) return "no validation: the last epoch is kept";
+  return "validating on " + std::to_string(records) + " records of " + std::to_string(tasks) +
+         " held-out training task" + (tasks == 1 ? "" : "s");
+}
+
+/// What a training command learns from and chooses its epoch on: of the `training` records, a `share` of
+/// the tasks held out whole for validation (data::split_validation_tasks), none when `share` is 0. The
+/// test records of --split are never among them: model selection does not look at what eval --holdout
+/// scores.
+struct TrainingRecords {
+  std::vector<data::RecordRef> train, validation;
+  std::size_t validation_tasks = 0;
+};
+
+inline TrainingRecords validation_for(const std::vector<data::RecordRef>& training, double share, Rng& rng) {
+  if (share <= 0) return {training, {}, 0};
+  const std::set<std::size_t> training_tasks = [&] {
+    std::set<std::size_t> t;
+    for (const auto& r : training)
+      t.insert(r.task);
+    return t;
+  }();
+  if (training_tasks.size() == 1) {
+    note("one training task: no task to hold out for validation, so the last epoch is kept (as with --validate 0)");
+    return {training, {}, 0};
+  }
+  auto split = data::split_validation_tasks(training, share, rng);
+  if (!split) {
+    auto e = std::move(split).error();
+    e.hint = "pass --validate 0 to train every epoch and keep the last";
+    fail(e);
+  }
+  std::set<std::size_t> tasks;
+  for (const auto& r : split->test)
+    tasks.insert(r.task);
+  return {std::move(split->train), std::move(split->test), tasks.size()};
 }
 
 /// The shipped GPU model (models/pretrained-gpu.bin): in $CROSSTUNE_MODELS, the source tree of this
@@ -194,18 +248,17 @@ inline data::Dataset load_model_dataset(const ModelOptions& o, const std::vector
 
 /// Trains a baseline (the MLP or XGBoost) on the split and writes it.
 template <class Model>
-void run_train_baseline(const ModelOptions& o, Model model, const char* what, const data::Dataset& ds,
-                        const data::Split& split, const ExtractedSet& train_set, const ExtractedSet& val_set,
-                        Rng& rng) {
+void run_train_baseline(const ModelOptions& o, Model model, const char* what, const TrainingRecords& records,
+                        const ExtractedSet& train_set, const ExtractedSet& val_set, Rng& rng) {
   auto options = train_options(o);
-  note("training %s on %zu records of %zu tasks, validating on %zu", what, split.train.size(),
-       ds.tasks().size(), split.test.size());
+  note("training %s on %zu records, %s", what, records.train.size(),
+       validation_text(records.validation.size(), records.validation_tasks).c_str());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
-  auto report = model.fit(train_data, &val_data, options, rng);
+  auto report = model.fit(train_data, records.validation.empty() ? nullptr : &val_data, options, rng);
   if (!report) fail_training(report.error(), o);
   if (auto ok = model.save(o.out); !ok) fail(ok.error());
-  print_trained(*report, 0.0, o.out);
+  print_trained(*report, records.validation_tasks, "", o.out);
 }
 
 #ifdef CROSSTUNE_WITH_XGBOOST
@@ -300,33 +353,33 @@ inline void run_train(const ModelOptions& o) {
   if (auto ok = model::validate(train_options(o)); !ok) fail(ok.error());  // before the logs are read
   const auto ds = load_model_dataset(o, files);
   Rng rng(o.seed);
-  auto split = split_for(o, ds, rng);
-  auto [train_set, val_set] = extract_split(ds, split, extractor);
+  const auto split = split_for(o, ds, rng);  // drawn first: eval --holdout draws it again
+  const auto records = validation_for(split.train, o.validate.value_or(0.1), rng);
+  auto [train_set, val_set] = extract_split(ds, {records.train, records.validation}, extractor);
   report_unreplayed(train_set.unreplayed + val_set.unreplayed, train_set.batch.size() + val_set.batch.size());
   if (o.model == "mlp") {
     auto mlp = model::MlpModel::make(extractor.layout(), o.hidden, o.seed);
     if (!mlp) fail(mlp.error());
     const std::string what =
         "the MLP baseline (" + std::to_string(mlp->network().parameter_count()) + " parameters)";
-    return run_train_baseline(o, std::move(*mlp), what.c_str(), ds, split, train_set, val_set, rng);
+    return run_train_baseline(o, std::move(*mlp), what.c_str(), records, train_set, val_set, rng);
   }
 #ifdef CROSSTUNE_WITH_XGBOOST
   if (o.model == "xgb") {
     return run_train_baseline(o, model::XgbModel(extractor.layout()),
-                              "the XGBoost baseline (10 rounds an epoch)", ds, split, train_set, val_set,
-                              rng);
+                              "the XGBoost baseline (10 rounds an epoch)", records, train_set, val_set, rng);
   }
 #endif
   model::BiLstmAttentionNet<float> net(config, rng);
   auto options = train_options(o);
-  note("training on %zu records of %zu tasks, validating on %zu (%zu parameters)", split.train.size(),
-       ds.tasks().size(), split.test.size(), net.parameter_count());
+  note("training on %zu records, %s (%zu parameters)", records.train.size(),
+       validation_text(records.validation.size(), records.validation_tasks).c_str(), net.parameter_count());
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
-  auto report = model::train(net, train_data, &val_data, options, rng);
+  auto report = model::train(net, train_data, records.validation.empty() ? nullptr : &val_data, options, rng);
   if (!report) fail_training(report.error(), o);
   if (auto ok = model::save_model(o.out, net, extractor.layout()); !ok) fail(ok.error());
-  print_trained(*report, 0.0, o.out);
+  print_trained(*report, records.validation_tasks, "", o.out);
 }
 
 inline void run_eval(const ModelOptions& o) {
@@ -339,7 +392,20 @@ inline void run_eval(const ModelOptions& o) {
   std::vector<data::RecordRef> all;
   if (o.holdout) {
     Rng rng(o.seed);
-    all = split_for(o, ds, rng).test;
+    const auto split = split_for(o, ds, rng);
+    all = split.test;
+    if (o.split == "within_task" && o.validate.value_or(0.1) > 0) {
+      // The tasks `train` held out for validation were not trained on: their records are not within-task
+      // test records. Drawn again as train drew them (after the split, from the same Rng).
+      if (auto v = data::split_validation_tasks(split.train, o.validate.value_or(0.1), rng)) {
+        std::set<std::size_t> validation_tasks;
+        for (const auto& r : v->test)
+          validation_tasks.insert(r.task);
+        std::erase_if(all, [&](const data::RecordRef& r) { return validation_tasks.contains(r.task); });
+        note("scoring the held-out records of the %zu tasks trained on (left out: the %zu validated on)",
+             ds.tasks().size() - validation_tasks.size(), validation_tasks.size());
+      }
+    }
     std::sort(all.begin(), all.end(), [](const data::RecordRef& a, const data::RecordRef& b) {
       return a.task != b.task ? a.task < b.task : a.record < b.record;
     });
@@ -397,37 +463,51 @@ inline void run_finetune(const ModelOptions& o) {
   auto split = data::split_within_task(ds, o.ratio, true, rng);
   if (!split) fail(split.error());
   if (split->test.empty()) {
-    fail(Error(ErrorKind::invalid_argument, "no records left to validate on", {}, 0, 0, "lower --ratio"));
+    fail(Error(ErrorKind::invalid_argument, "no records left to score on", {}, 0, 0, "lower --ratio"));
   }
-  auto [train_set, val_set] = extract_split(ds, *split, extractor);
-  report_unreplayed(train_set.unreplayed + val_set.unreplayed, train_set.batch.size() + val_set.batch.size());
+  const auto records = validation_for(split->train, o.validate.value_or(0.0), rng);
+  auto [train_set, val_set] = extract_split(ds, {records.train, records.validation}, extractor);
+  auto test_set = extract_set(ds, split->test, extractor);
+  if (!test_set) fail(test_set.error());
+  report_unreplayed(train_set.unreplayed + val_set.unreplayed + test_set->unreplayed,
+                    train_set.batch.size() + val_set.batch.size() + test_set->batch.size());
   auto options = train_options(o);
   const model::LabelledBatch train_data{&train_set.batch, train_set.labels, train_set.tasks};
   const model::LabelledBatch val_data{&val_set.batch, val_set.labels, val_set.tasks};
-  std::vector<float> scores(val_set.labels.size());
+  const model::LabelledBatch* validation = records.validation.empty() ? nullptr : &val_data;
+  // The held-out records (the other 1 - --ratio of every task) are scored before and after, for the
+  // report only: the epoch is chosen on the validation tasks, if any.
   loaded.set_threads(o.threads);
-  loaded.predict(val_set.batch, scores);
-  const auto before_pca = model::task_pca(scores, val_set.labels, val_set.tasks);
-  if (!before_pca) fail(before_pca.error());
-  const double before = *before_pca;
-  note("fine-tuning on %zu records (%zu frozen blocks), validating on %zu; validation PCA before: %.4f",
-       split->train.size(), frozen.size(), split->test.size(), before);
+  auto held_out_pca = [&] {
+    std::vector<float> scores(test_set->labels.size());
+    loaded.predict(test_set->batch, scores);
+    auto pca = model::task_pca(scores, test_set->labels, test_set->tasks);
+    if (!pca) fail(pca.error());
+    return *pca;
+  };
+  const double before = held_out_pca();
+  note("fine-tuning on %zu records (%zu frozen blocks), %s; PCA on the %zu held-out records before: %.4f",
+       records.train.size(), frozen.size(), validation_text(records.validation.size(), records.validation_tasks).c_str(),
+       split->test.size(), before);
   auto report = std::visit(
       [&](auto& m) {
         if constexpr (std::is_same_v<std::decay_t<decltype(m)>, model::BiLstmAttentionModel>) {
-          return m.fine_tune(train_data, &val_data, options, frozen, rng);
+          return m.fine_tune(train_data, validation, options, frozen, rng);
         } else {
-          return m.fit(train_data, &val_data, options, rng);
+          return m.fit(train_data, validation, options, rng);
         }
       },
       loaded.model);
   if (!report) fail_training(report.error(), o);
+  const double after = held_out_pca();
   std::visit(
       [&](auto& m) {
         if (auto ok = m.save(o.out); !ok) fail(ok.error());
       },
       loaded.model);
-  print_trained(*report, before, o.out);
+  char extra[128];
+  std::snprintf(extra, sizeof extra, "; held-out PCA %.4f before, %.4f after", before, after);
+  print_trained(*report, records.validation_tasks, extra, o.out);
 }
 
 inline void add_model_commands(CLI::App& app) {
@@ -455,9 +535,16 @@ inline void add_model_commands(CLI::App& app) {
                   "Epochs without a better validation PCA before stopping (default 5; 0: never stop early)")
         ->check(count_in(0, 1u << 20));
   };
+  auto validate = [o](CLI::App* c, const char* default_text) {
+    c->add_option("--validate", o->validate,
+                  std::string("Share of the training tasks held out whole to choose the epoch on; the records "
+                              "--ratio holds out are never used (0: no validation, keep the last epoch; default ") +
+                      default_text + ")")
+        ->check(real_in(0, 1, Ends::open_high));
+  };
   auto* train = app.add_subcommand("train",
                                    "Train a cost model: BiLSTM-attention, or the MLP or XGBoost baseline "
-                                   "(validating on 10% of each task)");
+                                   "(choosing the epoch on 10% of the training tasks, held out)");
   common(train);
   train
       ->add_option(
@@ -474,6 +561,7 @@ inline void add_model_commands(CLI::App& app) {
                    "Threads (default 0: every core); results are reproducible for a seed and thread count")
       ->check(count_in(0, 4096));
   optimisation(train);
+  validate(train, "0.1");
   train->add_option("--hidden", o->hidden, "LSTM hidden size, or the MLP's first layer width (default 128)")
       ->check(count_in(2, 4096));
   train->add_option("--layers", o->layers, "BiLSTM layers (default 3)")->check(count_in(1, 16));
@@ -495,8 +583,8 @@ inline void add_model_commands(CLI::App& app) {
       ->check(real_in(0, 1, Ends::open));
   train
       ->add_option("--split", o->split,
-                   "Validation split: within_task (default: held-out records of every task) or by_task "
-                   "(held-out tasks)")
+                   "Test split, kept out of training and validation for eval --holdout: within_task "
+                   "(default: held-out records of every task) or by_task (held-out tasks)")
       ->check(CLI::IsMember({"within_task", "by_task"}));
   train->add_option("--out", o->out, "Model file to write")->required();
   train->callback([o] { run_train(*o); });
@@ -507,14 +595,18 @@ inline void add_model_commands(CLI::App& app) {
   eval->add_flag("--json", o->json, "Print one JSON object");
   eval->add_flag(
       "--holdout", o->holdout,
-      "Score only the records `train` held out for validation with the same --split, --ratio, --seed "
-      "and logs");
+      "Score only the records `train` held out with the same --split, --ratio, --seed and logs (never "
+      "trained or validated on)");
   eval->add_option("--split", o->split, "With --holdout: within_task (default) or by_task")
       ->check(CLI::IsMember({"within_task", "by_task"}));
   eval->add_option("--ratio", o->ratio, "With --holdout: the training share (default 0.9)")
       ->check(real_in(0, 1, Ends::open));
   eval->add_option("--seed", o->seed, "With --holdout: the training seed (default 0)")
       ->check(count_in(0, UINT64_MAX));
+  eval->add_option("--validate", o->validate,
+                   "With --holdout --split within_task: train's --validate (default 0.1; 0 for a model from "
+                   "finetune), whose validation tasks are left out, since they were not trained on")
+      ->check(real_in(0, 1, Ends::open_high));
   eval->add_option("--threads", o->threads, "Threads (default 0: every core)")->check(count_in(0, 4096));
   eval->callback([o] { run_eval(*o); });
   auto* finetune =
@@ -530,10 +622,11 @@ inline void add_model_commands(CLI::App& app) {
   finetune->add_option("--epochs", o->epochs, "Epochs (default 30)")->check(count_in(1, 1u << 20));
   finetune->add_option("--batch", o->batch, "Mini-batch size (default 16)")->check(count_in(1, 1u << 16));
   optimisation(finetune);
+  validate(finetune, "0: the few records of every task are all fine-tuned on");
   finetune->add_option("--seed", o->seed, "Random seed (default 0)")->check(count_in(0, UINT64_MAX));
   finetune->add_option("--threads", o->threads, "Threads (default 0: every core)")->check(count_in(0, 4096));
   finetune
-      ->add_option("--ratio", o->ratio, "Share of each task fine-tuned on; the rest validates (default 0.9)")
+      ->add_option("--ratio", o->ratio, "Share of each task fine-tuned on; the rest is scored before and after (default 0.9)")
       ->check(real_in(0, 1, Ends::open));
   finetune->add_option("--out", o->out, "Model file to write")->required();
   finetune->callback([o] { run_finetune(*o); });

@@ -101,6 +101,9 @@ expect 2 '--loss' "$cli" train --loss nope --out m.bin "$one_log"
 expect 2 '--rank-weight' "$cli" train --rank-weight nan --out m.bin "$one_log"
 expect 2 '--patience' "$cli" finetune --patience -1 --out m.bin "$one_log"
 expect 2 '--min-records: 0 is out of range' "$cli" train --min-records 0 --out m.bin "$one_log"
+for bad in 1 -0.1 nan; do
+  expect 2 "--validate" "$cli" train --validate "$bad" --out m.bin "$one_log"
+done
 expect 2 '--hardware: unknown hardware preset "nope"' "$cli" eval --hardware nope "$one_log"
 for bad in -1 2 nan 0; do
   expect 2 '--fraction' "$cli" data sample --sampler uniform --fraction "$bad" --out s.json "$one_log"
@@ -129,6 +132,7 @@ expect 1 'empty_folder: no \.json or \.json\.gz log' "$cli" logs stats empty_fol
 mkdir -p loops && ln -sf self.json loops/self.json && ln -sf missing loops/dangling.json && cp "$one_log" loops/
 expect 0 'loops/self\.json: skipped' "$cli" logs stats loops
 expect 1 'no task has enough records' "$cli" train $tiny --min-records 100000 --out m.bin "$one_log"
+expect 0 'one training task: no task to hold out for validation, so the last epoch is kept' "$cli" train $tiny --min-records 10 --out one-task.bin "$one_log"
 printf '{"i": [["[\\"k\\"]", "llvm"], [[], []]], "r": [[1e10], 4, 1, 1]}\n' >only_errors.json
 expect 1 'no task has enough records' "$cli" train $tiny --min-records 1 --out m.bin only_errors.json
 expect 1 '--target nope: no task of these logs was measured on it' "$cli" data sample --target nope --min-records 10 --out s.json "$one_log"

@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -64,6 +67,54 @@ TEST_CASE("by_task holds whole tasks out") {
     CHECK(train_tasks.count(t) == 0);
   CHECK_FALSE(test_tasks.empty());
   CHECK_FALSE(train_tasks.empty());
+}
+
+TEST_CASE("validation tasks come out of the training records only, whole, never all of them") {
+  const auto& ds = split_sample();
+  Rng rng(5);
+  auto outer = split_within_task(ds, 0.9, true, rng);
+  REQUIRE(outer);
+  auto v = split_validation_tasks(outer->train, 0.25, rng);
+  REQUIRE(v);
+  // A partition of the training records, in their order; no test record is used.
+  CHECK(v->train.size() + v->test.size() == outer->train.size());
+  std::set<RecordRef> training(outer->train.begin(), outer->train.end());
+  for (const auto& r : v->test)
+    CHECK(training.count(r) == 1);
+  CHECK(std::is_sorted(v->test.begin(), v->test.end(), [&](const RecordRef& a, const RecordRef& b) {
+    return std::find(outer->train.begin(), outer->train.end(), a) <
+           std::find(outer->train.begin(), outer->train.end(), b);
+  }));
+  std::set<std::size_t> train_tasks, val_tasks;
+  for (const auto& r : v->train)
+    train_tasks.insert(r.task);
+  for (const auto& r : v->test)
+    val_tasks.insert(r.task);
+  for (auto t : val_tasks)
+    CHECK(train_tasks.count(t) == 0);
+  const std::size_t n = ds.tasks().size();
+  CHECK(val_tasks.size() == static_cast<std::size_t>(std::ceil(0.25 * static_cast<double>(n))));
+  // The same seed draws the same tasks; a tiny share still holds one task out, a large one keeps one in.
+  Rng a(9), b(9);
+  CHECK(split_validation_tasks(outer->train, 0.1, a)->test == split_validation_tasks(outer->train, 0.1, b)->test);
+  auto one = split_validation_tasks(outer->train, 1e-9, a);
+  REQUIRE(one);
+  std::set<std::size_t> one_tasks;
+  for (const auto& r : one->test)
+    one_tasks.insert(r.task);
+  CHECK(one_tasks.size() == 1);
+  auto most = split_validation_tasks(outer->train, 0.999999, a);
+  REQUIRE(most);
+  CHECK_FALSE(most->train.empty());
+  // Bad shares and a single task are refused.
+  CHECK_FALSE(split_validation_tasks(outer->train, 0.0, a));
+  CHECK_FALSE(split_validation_tasks(outer->train, 1.0, a));
+  std::vector<RecordRef> single;
+  for (const auto& r : outer->train)
+    if (r.task == 0) single.push_back(r);
+  auto refused = split_validation_tasks(single, 0.1, a);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("at least 2 training tasks") != std::string::npos);
 }
 
 TEST_CASE("by_target holds a whole hardware out") {

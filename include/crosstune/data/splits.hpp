@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,38 @@ inline Expected<void> check_ratio(double ratio, std::string_view name) {
   for (std::size_t t = 0; t < ds.tasks().size(); ++t)
     for (std::size_t r = 0; r < ds.tasks()[t].size(); ++r)
       (is_test[t] ? s.test : s.train).push_back({t, r});
+  return s;
+}
+
+/// Model selection without the test set: a shuffled `share` of the tasks of `train` (at least one, never
+/// all) is held out whole for validation, so early stopping and hyper-parameters are chosen on tasks the
+/// model does not train on (by_task validation). The result's train holds the other tasks' records and
+/// its test the held-out tasks' records, each in the order of `train`.
+[[nodiscard]] inline Expected<Split> split_validation_tasks(std::span<const RecordRef> train, double share,
+                                                            Rng& rng) {
+  if (!(share > 0.0 && share < 1.0)) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "validation: task share " + std::to_string(share) + " is not in (0, 1)"));
+  }
+  std::vector<std::size_t> tasks;
+  for (const auto& r : train)
+    tasks.push_back(r.task);
+  std::sort(tasks.begin(), tasks.end());
+  tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
+  if (tasks.size() < 2) {
+    return unexpected(Error(ErrorKind::invalid_argument,
+                            "validation on held-out tasks needs at least 2 training tasks, there " +
+                                std::string(tasks.size() == 1 ? "is 1" : "are 0")));
+  }
+  rng.shuffle(std::span<std::size_t>(tasks));
+  auto n_val = static_cast<std::size_t>(std::ceil(share * static_cast<double>(tasks.size())));
+  n_val = std::clamp<std::size_t>(n_val, 1, tasks.size() - 1);
+  std::sort(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(n_val));
+  Split s;
+  for (const auto& r : train) {
+    const bool held = std::binary_search(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(n_val), r.task);
+    (held ? s.test : s.train).push_back(r);
+  }
   return s;
 }
 
