@@ -115,6 +115,11 @@ add_test(NAME cli.features_steps_loops COMMAND ${_cli} features --extractor step
          --out ${CMAKE_CURRENT_BINARY_DIR}/xl.npy --workload-out ${CMAKE_CURRENT_BINARY_DIR}/wl.npy ${_logs}/k80)
 set_tests_properties(cli.features_steps_loops PROPERTIES PASS_REGULAR_EXPRESSION "records -> .*xl\\.npy \\[[0-9]+, 32, 44\\] float32 \\(steps\\+loops v211"
   FAIL_REGULAR_EXPRESSION "no loop features")
+# The launch columns read off the steps: W = 27 + 20, layout version 111 * 10 + 1; per-step hardware too.
+add_test(NAME cli.features_steps_launch COMMAND ${_cli} features --extractor steps+launch --max-steps 32 --hardware-join per_step
+         --out ${CMAKE_CURRENT_BINARY_DIR}/xa.npy --workload-out ${CMAKE_CURRENT_BINARY_DIR}/wa.npy ${_logs})
+set_tests_properties(cli.features_steps_launch PROPERTIES PASS_REGULAR_EXPRESSION
+  "10541 records -> .*xa\\.npy \\[10541, 32, 64\\] float32 \\(steps\\+launch v1111.*wa\\.npy \\[10541, 47\\]")
 add_test(NAME cli.features_bad_join_fails COMMAND ${_cli} features --hardware-join diagonal --out ${CMAKE_CURRENT_BINARY_DIR}/y.npy ${_logs})
 set_tests_properties(cli.features_bad_join_fails PROPERTIES WILL_FAIL TRUE)
 
@@ -159,6 +164,13 @@ add_test(NAME cli.finetune_steps_loops COMMAND ${_cli} finetune --model ${CMAKE_
          --ratio 0.05 --min-records 10 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-sl-v100.bin ${_logs}/v100)
 set_tests_properties(cli.finetune_steps_loops PROPERTIES DEPENDS cli.train_steps_loops PASS_REGULAR_EXPRESSION
   "held-out records before: 0\\.[0-9]+.*held-out PCA 0\\.[0-9]+ before, 0\\.[0-9]+ after; model written to")
+add_test(NAME cli.train_mlp_launch COMMAND ${_cli} train --model mlp --features steps+launch --epochs 1 --hidden 16
+         --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-launch.bin ${_logs}/k80)
+set_tests_properties(cli.train_mlp_launch PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 1/1 .*model written to")
+add_test(NAME cli.eval_mlp_launch COMMAND ${_cli} eval --json --min-records 10 --model ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-launch.bin
+         ${_logs}/v100)
+set_tests_properties(cli.eval_mlp_launch PROPERTIES DEPENDS cli.train_mlp_launch PASS_REGULAR_EXPRESSION
+  "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
 add_test(NAME cli.train_mlp_loops COMMAND ${_cli} train --model mlp --features loops --max-steps 4 --epochs 1 --hidden 16
          --min-records 10 --threads 2 --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp-loops.bin ${_logs}/k80)
 set_tests_properties(cli.train_mlp_loops PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 1/1 .*model written to")
@@ -168,7 +180,7 @@ set_tests_properties(cli.eval_mlp_loops PROPERTIES DEPENDS cli.train_mlp_loops P
   "^\\{\"pca\": 0\\.[0-9]+, .*\"records\": 4011, \"tasks\": 5\\}")
 add_test(NAME cli.train_unknown_features COMMAND ${_cli} train --features pixels --out x.bin ${_logs}/k80)
 set_tests_properties(cli.train_unknown_features PROPERTIES PASS_REGULAR_EXPRESSION
-  "usage error: --features: pixels not in \\{steps,loops,steps\\+loops\\}")
+  "usage error: --features: pixels not in \\{steps,loops,steps\\+loops,steps\\+launch\\}")
 add_test(NAME cli.train_mlp COMMAND ${_cli} train --model mlp --epochs 2 --hidden 16 --min-records 10 --threads 2
          --out ${CMAKE_CURRENT_BINARY_DIR}/tiny-mlp.bin ${_logs}/k80)
 set_tests_properties(cli.train_mlp PROPERTIES PASS_REGULAR_EXPRESSION "MLP baseline.*epoch 2/2 .*model written to")
@@ -222,7 +234,7 @@ if(TARGET crosstune::xgboost)
   set_tests_properties(cli.tune_matmul_annealing PROPERTIES TIMEOUT 600 PASS_REGULAR_EXPRESSION
     "\"trials\": 16, \"resumed\": 0, \"failures\": 0, \"rounds\": [23], .*\"best_gflops\": [0-9.]*[1-9][0-9.]*")
   # Trees reading the loop statistics of each candidate's lowered program (--features loops), and both.
-  foreach(_features loops steps+loops)
+  foreach(_features loops steps+loops steps+launch)
     string(REPLACE "+" "_" _name ${_features})
     add_test(NAME cli.tune_matmul_${_name} COMMAND ${_cli} tune --op matmul --shape 48,40,56 --trials 16 --per-round 8
              --population 128 --threads 2 --cost-model xgb --features ${_features} --no-reference

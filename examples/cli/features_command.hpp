@@ -34,15 +34,16 @@ inline void run_features(const FeaturesOptions& o) {
   features::AnyExtractor extractor = [&] {
     if (o.hardware_join != "separate" && o.hardware_join != "per_step")
       fail(Error(ErrorKind::invalid_argument, "--hardware-join must be separate or per_step"));
-    if (o.extractor == "steps") {
+    if (o.extractor == "steps" || o.extractor == "steps+launch") {
       features::StepSequenceOptions options;
       options.max_steps = o.max_steps;
+      options.launch = o.extractor == "steps+launch";
       if (o.hardware_join == "per_step") options.hardware_join = features::HardwareJoin::per_step;
       return features::AnyExtractor(features::StepSequenceExtractor(options));
     }
     if (o.hardware_join != "separate") {
-      fail(Error(ErrorKind::invalid_argument, "--hardware-join per_step applies to the steps extractor only", {}, 0, 0,
-                 "drop --hardware-join, or use --extractor steps"));
+      fail(Error(ErrorKind::invalid_argument, "--hardware-join per_step applies to the steps extractors only", {}, 0, 0,
+                 "drop --hardware-join, or use --extractor steps or steps+launch"));
     }
     auto chosen = features::AnyExtractor::named(o.extractor, o.max_steps);
     if (!chosen) fail(chosen.error());
@@ -163,9 +164,10 @@ inline void add_features_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("features", "Write the model input of every record as .npy files");
   cmd->add_option("logs", o->logs, "Log files or folders")->required()->check(CLI::ExistingPath);
   cmd->add_option("--extractor", o->extractor,
-                  "Feature extractor: steps (default), loops (loop statistics, one vector per store) or steps+loops (the steps, "
-                  "with the largest store's and the GPU kernel's vectors in the workload vector); docs/features.md")
-      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
+                  "Feature extractor: steps (default), loops (loop statistics, one vector per store), steps+loops (the steps, "
+                  "with the largest store's and the GPU kernel's vectors in the workload vector) or steps+launch (the steps, "
+                  "with the launch configuration read off them in the workload vector); docs/features.md")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops", "steps+launch"}));
   cmd->add_option("--max-steps", o->max_steps, "Steps (loops: stores) per record after padding / truncation (default 64)")
       ->check(count_in(1, features::max_steps_limit));
   cmd->add_option("--hardware-join", o->hardware_join, "separate (default) or per_step")

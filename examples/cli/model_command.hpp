@@ -571,9 +571,11 @@ inline void add_model_commands(CLI::App& app) {
   train
       ->add_option("--features", o->features,
                    "What the model reads: steps (the schedule's step sequence, default), loops (loop statistics of the lowered "
-                   "program, one vector per store) or steps+loops (the steps, with the largest store's loop statistics and the "
-                   "GPU kernel's launch configuration against the device joined in the workload vector)")
-      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
+                   "program, one vector per store), steps+loops (the steps, with the largest store's loop statistics and the "
+                   "GPU kernel's launch configuration against the device joined in the workload vector; needs workloads "
+                   "crosstune can rebuild) or steps+launch (the steps, with the launch configuration read off the steps "
+                   "alone joined in the workload vector; every record has it)")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops", "steps+launch"}));
   train->add_option("--max-steps", o->max_steps, "Steps (or, with --features loops, store statements) per candidate (default 64)")
       ->check(count_in(1, features::max_steps_limit));
   train

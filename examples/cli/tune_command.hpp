@@ -73,7 +73,7 @@ struct TuneOptions {
 #else
   std::string cost_model = "bilstm";
 #endif
-  std::string features = "steps";  ///< what the models read: steps, loops (loop statistics) or steps+loops
+  std::string features = "steps";  ///< what the models read: steps, loops (loop statistics), steps+loops or steps+launch
   std::string tree_objective = "rank";  ///< the fresh trees' objective: rank (pairwise) or weighted (throughput-weighted squared error)
   std::size_t trials = 64, per_round = 64, population = 2048, iterations = 4, threads = 0, repeat = 3;
   double time_budget = 0, min_repeat_ms = 20, timeout = 10, slow_cutoff = 10;
@@ -640,8 +640,9 @@ inline void add_tune_command(CLI::App& app) {
   cmd->add_option("--features", o->features,
                   "What the cost models read: steps (the schedule's step sequence, default; what the shipped models read) or loops "
                   "(loop statistics of the lowered program: strides, footprints, reuse, vector and parallel extents against the hardware) or "
-                  "steps+loops (the step sequence, with the loop statistics of the largest store)")
-      ->check(CLI::IsMember({"steps", "loops", "steps+loops"}));
+                  "steps+loops (the step sequence, with the loop statistics of the largest store) or steps+launch (the step "
+                  "sequence, with the launch configuration read off it)")
+      ->check(CLI::IsMember({"steps", "loops", "steps+loops", "steps+launch"}));
   cmd->add_option("--search", o->search,
                   "evolutionary (Ansor's, default), annealing (simulated annealing over the model's scores: 128 chains, 80 steps) or random")
       ->check(CLI::IsMember({"evolutionary", "annealing", "random"}));

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <vector>
 
 #include "crosstune/hw/presets.hpp"
@@ -73,6 +74,40 @@ TEST_CASE("each name gives its extractor: the same layout and the same batch") {
   REQUIRE(joined_extractor.extract(records, hardware, expected));
   check_same(got, expected);
   CHECK(joined->unreplayed() == 0);
+}
+
+TEST_CASE("steps+launch: the steps extractor's batch with the launch columns after the workload vector") {
+  const auto records = sample_records(24);
+  auto launch = features::AnyExtractor::named("steps+launch", 32);
+  REQUIRE(launch);
+  const auto layout = launch->layout();
+  CHECK(layout.name == "steps+launch");
+  CHECK(layout.workload_dims == features::workload_dims + features::launch_dims);
+  CHECK(layout.version == features::StepSequenceExtractor::version * 10 + features::launch_features_version);
+  features::FeatureBatch got, plain;
+  std::vector<hw::HardwareParams> hardware(records.size(), hw::presets::v100);
+  hardware[1] = hw::presets::k80;
+  REQUIRE(launch->extract(records, hardware, got));
+  features::StepSequenceExtractor steps({.max_steps = 32});
+  REQUIRE(steps.extract(records, hardware, plain));
+  CHECK(got.steps == plain.steps);
+  CHECK(got.hardware == plain.hardware);
+  const std::size_t W = layout.workload_dims;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    CAPTURE(i);
+    for (std::size_t d = 0; d < features::workload_dims; ++d)
+      CHECK(got.workload(i, d) == plain.workload(i, d));
+    std::array<float, features::launch_dims> row{};
+    features::launch_features(records[i].steps, hardware[i], row);
+    for (std::size_t d = 0; d < features::launch_dims; ++d)
+      CHECK(got.workload.data()[i * W + features::workload_dims + d] == row[d]);
+    CHECK(row[features::launch_column::gpu] == 1.0f);
+  }
+  // The K80 record's device columns differ from the same schedule's on the V100.
+  std::array<float, features::launch_dims> k80{}, v100{};
+  features::launch_features(records[1].steps, hw::presets::k80, k80);
+  features::launch_features(records[1].steps, hw::presets::v100, v100);
+  CHECK(k80[features::launch_column::blocks_per_unit] > v100[features::launch_column::blocks_per_unit]);
 }
 
 TEST_CASE("a model's layout gives back the extractor that produced it") {

@@ -7,6 +7,8 @@
 //   "loops"        LoopFeatureExtractor: the lowered nest's store statements (features/loop_features.hpp)
 //   "steps+loops"  LoopFeatureExtractor: the steps, with the largest store's and the kernel's vectors
 //                  joined in the workload vector
+//   "steps+launch" StepSequenceExtractor: the steps, with the launch columns read off them joined in the
+//                  workload vector (features/launch_features.hpp; no compute DAG needed)
 //
 //   auto extractor = crosstune::features::AnyExtractor::for_layout(model.layout()).value();
 //   extractor.extract(records, hardware, batch).value();
@@ -29,7 +31,7 @@
 namespace crosstune::features {
 
 /// The names AnyExtractor::named() takes, which are also the layouts' names.
-inline constexpr std::array<std::string_view, 3> extractor_names = {"steps", "loops", "steps+loops"};
+inline constexpr std::array<std::string_view, 4> extractor_names = {"steps", "loops", "steps+loops", "steps+launch"};
 
 class AnyExtractor {
  public:
@@ -45,15 +47,16 @@ class AnyExtractor {
                                   std::to_string(max_steps_limit) + "]"));
     }
     if (name == "steps") return AnyExtractor(StepSequenceExtractor({.max_steps = max_steps}));
+    if (name == "steps+launch") return AnyExtractor(StepSequenceExtractor({.max_steps = max_steps, .launch = true}));
     if (name == "loops") return AnyExtractor(LoopFeatureExtractor({.max_stores = max_steps}));
     if (name == "steps+loops") return AnyExtractor(LoopFeatureExtractor({.with_steps = true, .max_steps = max_steps}));
     return unexpected(Error(ErrorKind::invalid_argument, "unknown feature extractor \"" + std::string(name) + "\"", {}, 0, 0,
-                            "use steps, loops or steps+loops"));
+                            "use steps, loops, steps+loops or steps+launch"));
   }
 
   /// The extractor that produces `layout` (a model's stored layout), or an error naming the difference.
   [[nodiscard]] static Expected<AnyExtractor> for_layout(const FeatureLayout& layout) {
-    if (layout.name == "steps") {
+    if (layout.name == "steps" || layout.name == "steps+launch") {
       auto steps = StepSequenceExtractor::for_layout(layout);
       if (!steps) return unexpected(std::move(steps).error());
       return AnyExtractor(std::move(*steps));
@@ -62,7 +65,7 @@ class AnyExtractor {
     if (!chosen) {
       return unexpected(Error(ErrorKind::invalid_argument, "the model was trained with features \"" + layout.name +
                                                                "\", which this crosstune does not extract",
-                              {}, 0, 0, "use a model trained with steps, loops or steps+loops features"));
+                              {}, 0, 0, "use a model trained with steps, loops, steps+loops or steps+launch features"));
     }
     if (auto ok = check_compatible(layout, chosen->layout()); !ok) return unexpected(std::move(ok).error());
     return chosen;

@@ -28,6 +28,7 @@
 #include "crosstune/core/record.hpp"
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/step_encoding.hpp"
+#include "crosstune/features/launch_features.hpp"
 #include "crosstune/features/workload_features.hpp"
 #include "crosstune/hw/hardware_params.hpp"
 
@@ -46,6 +47,10 @@ struct StepSequenceOptions {
   std::size_t max_steps =
       64;  ///< longer sequences keep their first max_steps steps (the public logs have <= 70)
   HardwareJoin hardware_join = HardwareJoin::separate;
+  /// Layout "steps+launch": the launch columns read off each record's steps (features/launch_features.hpp:
+  /// grid, block, tiles, vector lanes, unroll, and the same against the device) joined after the workload
+  /// vector. Needs no compute DAG, so every record has them.
+  bool launch = false;
   bool parallel = true;  ///< TBB over records; the result is bit-identical to a serial run
 };
 
@@ -67,7 +72,8 @@ class StepSequenceExtractor {
   [[nodiscard]] static Expected<StepSequenceExtractor> for_layout(const FeatureLayout& layout) {
     StepSequenceExtractor extractor(
         {.max_steps = layout.max_steps,
-         .hardware_join = layout.hardware_dims == 0 ? HardwareJoin::per_step : HardwareJoin::separate});
+         .hardware_join = layout.hardware_dims == 0 ? HardwareJoin::per_step : HardwareJoin::separate,
+         .launch = layout.name == "steps+launch"});
     if (auto ok = check_options(extractor.options()); !ok) return unexpected(std::move(ok).error());
     if (auto ok = check_compatible(layout, extractor.layout()); !ok) return unexpected(std::move(ok).error());
     return extractor;
@@ -77,15 +83,17 @@ class StepSequenceExtractor {
 
   [[nodiscard]] FeatureLayout layout() const {
     const bool joined = options_.hardware_join == HardwareJoin::per_step;
-    return {"steps",
-            version,
+    return {options_.launch ? "steps+launch" : "steps",
+            options_.launch ? version * 10 + launch_features_version : version,
             step_dims + (joined ? hw::HardwareParams::feature_count : 0),
             options_.max_steps,
-            workload_dims,
+            workload_width(),
             joined ? 0 : hw::HardwareParams::feature_count};
   }
   /// Features per step (D).
   [[nodiscard]] std::size_t dims() const { return layout().step_dims; }
+  /// Workload columns (W): the workload vector, and the launch columns with options().launch.
+  [[nodiscard]] std::size_t workload_width() const noexcept { return workload_dims + (options_.launch ? launch_dims : 0); }
 
   /// All records measured on one hardware.
   [[nodiscard]] Expected<void> extract(std::span<const Record> records, const hw::HardwareParams& hardware,
@@ -139,7 +147,8 @@ class StepSequenceExtractor {
 
     const FeatureLayout shape = layout();
     out.reshape(records.size(), shape);
-    const std::size_t S = shape.max_steps, D = shape.step_dims, H = hw::HardwareParams::feature_count;
+    const std::size_t S = shape.max_steps, D = shape.step_dims, W = shape.workload_dims,
+                      H = hw::HardwareParams::feature_count;
     const bool joined = options_.hardware_join == HardwareJoin::per_step;
     auto fill = [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
@@ -157,7 +166,9 @@ class StepSequenceExtractor {
         std::fill(steps + kept * D, steps + S * D, 0.0f);
         std::fill(mask + kept, mask + S, 0.0f);
         std::copy_n(workload_rows_.data() + task_rows_[i] * workload_dims, workload_dims,
-                    out.workload.data() + i * workload_dims);
+                    out.workload.data() + i * W);
+        if (options_.launch)
+          launch_features(r.steps, hardware_of(i), std::span<float, launch_dims>(out.workload.data() + i * W + workload_dims, launch_dims));
         if (!joined) std::copy(hw_features.begin(), hw_features.end(), out.hardware.data() + i * H);
         out.lengths[i] = static_cast<std::uint32_t>(kept);
         out.truncated[i] = static_cast<std::uint32_t>(n - kept);
