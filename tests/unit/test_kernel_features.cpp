@@ -14,6 +14,7 @@
 #include "crosstune/io/log_reader.hpp"
 #include "crosstune/ir/operators.hpp"
 #include "crosstune/schedule/replay.hpp"
+#include "gpu_samples.hpp"
 #include "test_support.hpp"
 
 using namespace crosstune;
@@ -125,41 +126,22 @@ TEST_CASE("a CPU schedule has no kernel vector") {
 }
 
 TEST_CASE("every GPU schedule of the sample logs: finite columns within their ranges") {
-  schedule::Replayer replayer;
   std::size_t checked = 0;
-  for (const char* device : {"k80", "v100"}) {
-    const auto& hardware = std::string_view(device) == "k80" ? hw::presets::k80 : hw::presets::v100;
-    for (const auto& entry : std::filesystem::directory_iterator(test::sample_logs() / device)) {
-      if (entry.path().extension() != ".gz") continue;
-      auto reader = io::LogReader::open(entry.path());
-      REQUIRE(reader);
-      Record record;
-      for (int n = 0; n < 40; ++n) {
-        auto more = reader->next(record);
-        REQUIRE(more);
-        if (!*more) break;
-        auto state = replayer.replay(record);
-        REQUIRE(state);
-        auto nest = codegen::lower(*state);
-        REQUIRE(nest);
-        const auto f = features::kernel_features(*nest, hardware);
-        CAPTURE(entry.path().filename().string());
-        CAPTURE(n);
-        for (float v : f) REQUIRE(std::isfinite(v));
-        CHECK(f[kc::gpu] == 1.0f);
-        CHECK(unlog(f[kc::threads]) <= 1024.5);
-        CHECK(f[kc::warp_fill] > 0.0f);
-        CHECK(f[kc::warp_fill] <= 1.0f);
-        CHECK(f[kc::occupancy] > 0.0f);
-        CHECK(f[kc::occupancy] <= 1.0f);
-        CHECK(f[kc::wave_efficiency] > 0.0f);
-        CHECK(f[kc::wave_efficiency] <= 1.0f);
-        CHECK(f[kc::compute_share] >= 0.0f);
-        CHECK(f[kc::compute_share] <= 1.0f);
-        ++checked;
-      }
-    }
-  }
+  test::for_each_gpu_sample(40, [&](const hw::HardwareParams& hardware, const Record&, const codegen::LoopNest& nest) {
+    const auto f = features::kernel_features(nest, hardware);
+    for (float v : f) REQUIRE(std::isfinite(v));
+    CHECK(f[kc::gpu] == 1.0f);
+    CHECK(unlog(f[kc::threads]) <= 1024.5);
+    CHECK(f[kc::warp_fill] > 0.0f);
+    CHECK(f[kc::warp_fill] <= 1.0f);
+    CHECK(f[kc::occupancy] > 0.0f);
+    CHECK(f[kc::occupancy] <= 1.0f);
+    CHECK(f[kc::wave_efficiency] > 0.0f);
+    CHECK(f[kc::wave_efficiency] <= 1.0f);
+    CHECK(f[kc::compute_share] >= 0.0f);
+    CHECK(f[kc::compute_share] <= 1.0f);
+    ++checked;
+  });
   CHECK(checked >= 200);
 }
 

@@ -10,12 +10,12 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
-#include "crosstune/codegen/lower.hpp"
 #include "crosstune/features/kernel_features.hpp"
 #include "crosstune/hw/presets.hpp"
 #include "crosstune/io/log_reader.hpp"
-#include "crosstune/schedule/replay.hpp"
+#include "gpu_samples.hpp"
 #include "test_support.hpp"
 
 using namespace crosstune;
@@ -23,10 +23,10 @@ namespace lc = features::launch_column;
 namespace kc = features::kernel_column;
 
 namespace {
-double unlog(float v) { return std::exp2(static_cast<double>(v)) - 1.0; }
-float lg(double x, double scale) { return static_cast<float>(std::log2(1.0 + x) / scale); }
+double launch_unlog(float v) { return std::exp2(static_cast<double>(v)) - 1.0; }
+float launch_lg(double x, double scale) { return static_cast<float>(std::log2(1.0 + x) / scale); }
 
-Record first_record(const std::filesystem::path& log) {
+Record first_launch_record(const std::filesystem::path& log) {
   auto reader = io::LogReader::open(log);
   REQUIRE(reader);
   Record record;
@@ -41,7 +41,7 @@ Record first_record(const std::filesystem::path& log) {
 // outer), y split [1, 10, 2, 2] (25 outer), k split [2, 24] (84 outer); blockIdx = x.0 y.0, vthread =
 // x.1 y.1, threadIdx = x.2 y.2; auto_unroll_max_step 512.
 TEST_CASE("a K80 matmul schedule: the launch configuration read off its steps") {
-  const auto record = first_record(test::sample_logs() / "k80" / "ansor_matmul_128_4032_1000.json.gz");
+  const auto record = first_launch_record(test::sample_logs() / "k80" / "ansor_matmul_128_4032_1000.json.gz");
   const auto s = features::launch_summary(record.steps);
   CHECK(s.gpu);
   CHECK(s.grid == 16 * 25);
@@ -57,19 +57,19 @@ TEST_CASE("a K80 matmul schedule: the launch configuration read off its steps") 
   features::launch_features(record.steps, hw::presets::k80, f);
   CHECK(f[lc::gpu] == 1.0f);
   CHECK(f[lc::launch_known] == 1.0f);
-  CHECK(f[lc::grid] == doctest::Approx(lg(400, 24)));
-  CHECK(f[lc::threads] == doctest::Approx(lg(40, 11)));
+  CHECK(f[lc::grid] == doctest::Approx(launch_lg(400, 24)));
+  CHECK(f[lc::threads] == doctest::Approx(launch_lg(40, 11)));
   CHECK(f[lc::threads_fill] == doctest::Approx(40.0 / 1024));
   CHECK(f[lc::warp_fill] == doctest::Approx(40.0 / 64));
-  CHECK(f[lc::blocks_per_unit] == doctest::Approx(lg(400.0 / 13, 4)));
+  CHECK(f[lc::blocks_per_unit] == doctest::Approx(launch_lg(400.0 / 13, 4)));
   // K80: 2048 resident threads per SM, so 32 blocks of 40 threads (the block limit) a SM, 13 SMs.
   const double wave = 32.0 * 13;
   CHECK(f[lc::wave_efficiency] == doctest::Approx(400 / (std::ceil(400 / wave) * wave)));
   CHECK(f[lc::vthread_fill] == doctest::Approx(1.0 / 8));
-  CHECK(f[lc::unroll] == doctest::Approx(lg(512, 11)));
-  CHECK(f[lc::register_tile] == doctest::Approx(lg(8, 10)));
-  CHECK(f[lc::reduction_outer] == doctest::Approx(lg(84, 16)));
-  CHECK(f[lc::reduction_inner] == doctest::Approx(lg(48, 10)));
+  CHECK(f[lc::unroll] == doctest::Approx(launch_lg(512, 11)));
+  CHECK(f[lc::register_tile] == doctest::Approx(launch_lg(8, 10)));
+  CHECK(f[lc::reduction_outer] == doctest::Approx(launch_lg(84, 16)));
+  CHECK(f[lc::reduction_inner] == doctest::Approx(launch_lg(48, 10)));
   CHECK(f[lc::tiling_known] == 1.0f);
   CHECK(f[lc::parallel] == 0.0f);
 
@@ -78,49 +78,31 @@ TEST_CASE("a K80 matmul schedule: the launch configuration read off its steps") 
   features::launch_features(record.steps, hw::presets::v100, g);
   CHECK(g[lc::grid] == f[lc::grid]);
   CHECK(g[lc::register_tile] == f[lc::register_tile]);
-  CHECK(g[lc::blocks_per_unit] == doctest::Approx(lg(400.0 / 80, 4)));
+  CHECK(g[lc::blocks_per_unit] == doctest::Approx(launch_lg(400.0 / 80, 4)));
   CHECK(g[lc::blocks_per_unit] < f[lc::blocks_per_unit]);
 }
 
 TEST_CASE("grid and block agree with the lowered nest's kernel vector over the sample logs") {
-  schedule::Replayer replayer;
   std::size_t checked = 0, grid_unknown = 0, grid_equal = 0, threads_equal = 0, vthreads_equal = 0;
-  for (const char* device : {"k80", "v100"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(test::sample_logs() / device)) {
-      if (entry.path().extension() != ".gz") continue;
-      auto reader = io::LogReader::open(entry.path());
-      REQUIRE(reader);
-      Record record;
-      for (int n = 0; n < 40; ++n) {
-        auto more = reader->next(record);
-        REQUIRE(more);
-        if (!*more) break;
-        auto state = replayer.replay(record);
-        REQUIRE(state);
-        auto nest = codegen::lower(*state);
-        REQUIRE(nest);
-        const auto k = features::kernel_features(*nest, hw::presets::v100);
-        const auto s = features::launch_summary(record.steps);
-        std::array<float, features::launch_dims> f{};
-        features::launch_features(record.steps, hw::presets::v100, f);
-        CAPTURE(entry.path().filename().string());
-        CAPTURE(n);
-        for (float v : f)
-          REQUIRE(std::isfinite(v));
-        CHECK(s.gpu);
-        ++checked;
-        // The kernel vector stores log2(1 + x) as a float: equal within its rounding.
-        auto same = [](double steps, float nest) { return std::abs(steps - unlog(nest)) <= 0.5 + 1e-5 * steps; };
-        if (s.grid == 0) {
-          ++grid_unknown;  // a fused loop the steps never sized
-        } else {
-          grid_equal += same(s.grid, k[kc::grid]);
-        }
-        threads_equal += same(s.threads, k[kc::threads]);
-        vthreads_equal += same(s.vthreads, k[kc::vthreads]);
-      }
+  test::for_each_gpu_sample(40, [&](const hw::HardwareParams& hardware, const Record& record, const codegen::LoopNest& nest) {
+    const auto k = features::kernel_features(nest, hardware);
+    const auto s = features::launch_summary(record.steps);
+    std::array<float, features::launch_dims> f{};
+    features::launch_features(record.steps, hardware, f);
+    for (float v : f)
+      REQUIRE(std::isfinite(v));
+    CHECK(s.gpu);
+    ++checked;
+    // The kernel vector stores log2(1 + x) as a float: equal within its rounding.
+    auto same = [](double steps, float from_nest) { return std::abs(steps - launch_unlog(from_nest)) <= 0.5 + 1e-5 * steps; };
+    if (s.grid == 0) {
+      ++grid_unknown;  // a fused loop the steps never sized
+    } else {
+      grid_equal += same(s.grid, k[kc::grid]);
     }
-  }
+    threads_equal += same(s.threads, k[kc::threads]);
+    vthreads_equal += same(s.vthreads, k[kc::vthreads]);
+  });
   MESSAGE("launch vs kernel vector over ", checked, " records: grid ", grid_equal, " equal and ", grid_unknown,
           " unknown, threads ", threads_equal, ", vthreads ", vthreads_equal, " equal");
   CHECK(checked >= 200);
@@ -156,10 +138,10 @@ TEST_CASE("a CPU schedule: parallel extent, vector lanes and its tiling against 
   features::launch_features(steps, cpu, f);
   CHECK(f[lc::gpu] == 0.0f);
   CHECK(f[lc::grid] == 0.0f);
-  CHECK(f[lc::parallel] == doctest::Approx(lg(32, 16)));
-  CHECK(f[lc::parallel_per_core] == doctest::Approx(lg(32.0 / 6, 4)));
+  CHECK(f[lc::parallel] == doctest::Approx(launch_lg(32, 16)));
+  CHECK(f[lc::parallel_per_core] == doctest::Approx(launch_lg(32.0 / 6, 4)));
   CHECK(f[lc::parallel_balance] == doctest::Approx(32.0 / 36));
-  CHECK(f[lc::vector_fill] == doctest::Approx(lg(4.0 * 16 / 64, 4)));
+  CHECK(f[lc::vector_fill] == doctest::Approx(launch_lg(4.0 * 16 / 64, 4)));
 }
 
 TEST_CASE("unknown extents leave their columns unknown; malformed steps do not crash") {
