@@ -50,6 +50,7 @@
 #include "crosstune/features/feature_batch.hpp"
 #include "crosstune/features/feature_extractor.hpp"
 #include "crosstune/features/kernel_features.hpp"
+#include "crosstune/features/launch_features.hpp"
 #include "crosstune/features/loop_analysis.hpp"
 #include "crosstune/features/loop_features.hpp"
 #include "crosstune/features/step_encoding.hpp"
