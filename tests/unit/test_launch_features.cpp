@@ -165,6 +165,8 @@ TEST_CASE("unknown extents leave their columns unknown; malformed steps do not c
   bad.add_cache_write(8, "local");
   bad.add_rfactor(0, 3, 1);
   bad.add_annotation(-1, -3, IteratorAnnotation::thread_x);
+  bad.add_split(1000000000000, 2, 64, std::array<std::int64_t, 1>{8}, true);  // ids far past any stage
+  bad.add_fuse(0, std::array<std::int64_t, 2>{0, 1000000000000});
   features::launch_features(bad, hw::presets::v100, f);
   for (float v : f)
     CHECK(std::isfinite(v));

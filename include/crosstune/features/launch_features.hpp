@@ -98,7 +98,7 @@ class LaunchReplay {
 
   [[nodiscard]] LaunchSummary summary() const {
     LaunchSummary s;
-    // The stage with the largest grid (a kernel's output stage) gives grid, threads and vthreads.
+    // The kernel's stage (before()) gives grid, threads and vthreads.
     const Binding* main = nullptr;
     for (const auto& b : bindings_) {
       if (b.blocks_bound || b.threads_bound) s.gpu = true;
@@ -208,8 +208,22 @@ class LaunchReplay {
     return out;
   }
 
+  /// Stage and iterator ids beyond this are malformed (Ansor's largest have a few dozen): such a step is
+  /// skipped rather than growing the tables to its size.
+  static constexpr std::int64_t max_id = 4096;
+
+  [[nodiscard]] static bool ids_in_range(const StepView& step) {
+    const auto& d = step.data();
+    if (d.stage_id > max_id || d.iter_id > max_id) return false;
+    if (d.kind == StepKind::fuse || d.kind == StepKind::reorder)
+      for (auto id : step.list())
+        if (id > max_id) return false;
+    return true;
+  }
+
   void apply(const StepView& step) {
     const auto& d = step.data();
+    if (!ids_in_range(step)) return;
     switch (d.kind) {
       case StepKind::split: {
         const auto lengths = as_doubles(step.lengths());
