@@ -138,7 +138,7 @@ expect 1 'no task has enough records' "$cli" train $tiny --min-records 1 --out m
 expect 1 '--target nope: no task of these logs was measured on it' "$cli" data sample --target nope --min-records 10 --out s.json "$one_log"
 expect 2 '--freeze: nope not in' "$cli" finetune --freeze nope --out m2.bin "$one_log"
 expect 2 '--extractor: pixels not in' "$cli" features --extractor pixels --out x.npy "$one_log"
-expect 1 '--hardware-join per_step applies to the steps extractor only' "$cli" features --extractor loops --hardware-join per_step --out x.npy "$one_log"
+expect 1 '--hardware-join per_step applies to the steps extractors only' "$cli" features --extractor loops --hardware-join per_step --out x.npy "$one_log"
 expect 2 '--split by_target needs --test-target' "$cli" data split --split by_target --train a.json --test b.json "$one_log"
 expect 2 '--source is written by --split few_shot only' "$cli" data split --split within_task --train a.json --test b.json --source c.json "$one_log"
 expect 2 '--lr: 1e-46 is out of range' "$cli" train --lr 1e-46 --out m.bin "$one_log"
