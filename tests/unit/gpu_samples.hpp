@@ -17,6 +17,17 @@
 
 namespace crosstune::test {
 
+/// The first record of a sample log.
+inline Record first_record(const std::filesystem::path& log) {
+  auto reader = io::LogReader::open(log);
+  REQUIRE(reader);
+  Record record;
+  auto more = reader->next(record);
+  REQUIRE(more);
+  REQUIRE(*more);
+  return record;
+}
+
 /// Calls visit(hardware, record, nest) for the first `per_file` records of every K80 and V100 sample log,
 /// with the file and the record's index captured for the checks `visit` makes.
 template <class Visit>

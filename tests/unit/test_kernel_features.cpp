@@ -27,12 +27,7 @@ double unlog(float v) { return std::exp2(static_cast<double>(v)) - 1.0; }
 
 /// The first record of a sample log, replayed and lowered.
 codegen::LoopNest first_nest(const std::filesystem::path& log) {
-  auto reader = io::LogReader::open(log);
-  REQUIRE(reader);
-  Record record;
-  auto more = reader->next(record);
-  REQUIRE(more);
-  REQUIRE(*more);
+  const Record record = test::first_record(log);
   schedule::Replayer replayer;
   auto state = replayer.replay(record);
   REQUIRE(state);

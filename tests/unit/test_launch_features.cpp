@@ -26,22 +26,13 @@ namespace {
 double launch_unlog(float v) { return std::exp2(static_cast<double>(v)) - 1.0; }
 float launch_lg(double x, double scale) { return static_cast<float>(std::log2(1.0 + x) / scale); }
 
-Record first_launch_record(const std::filesystem::path& log) {
-  auto reader = io::LogReader::open(log);
-  REQUIRE(reader);
-  Record record;
-  auto more = reader->next(record);
-  REQUIRE(more);
-  REQUIRE(*more);
-  return record;
-}
 }  // namespace
 
 // The record of test_kernel_features: matmul 128x4032 by 4032x1000 on a K80, x split [1, 4, 1, 2] (16
 // outer), y split [1, 10, 2, 2] (25 outer), k split [2, 24] (84 outer); blockIdx = x.0 y.0, vthread =
 // x.1 y.1, threadIdx = x.2 y.2; auto_unroll_max_step 512.
 TEST_CASE("a K80 matmul schedule: the launch configuration read off its steps") {
-  const auto record = first_launch_record(test::sample_logs() / "k80" / "ansor_matmul_128_4032_1000.json.gz");
+  const auto record = test::first_record(test::sample_logs() / "k80" / "ansor_matmul_128_4032_1000.json.gz");
   const auto s = features::launch_summary(record.steps);
   CHECK(s.gpu);
   CHECK(s.grid == 16 * 25);
