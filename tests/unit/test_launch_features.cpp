@@ -25,7 +25,6 @@ namespace kc = features::kernel_column;
 namespace {
 double launch_unlog(float v) { return std::exp2(static_cast<double>(v)) - 1.0; }
 float launch_lg(double x, double scale) { return static_cast<float>(std::log2(1.0 + x) / scale); }
-
 }  // namespace
 
 // The record of test_kernel_features: matmul 128x4032 by 4032x1000 on a K80, x split [1, 4, 1, 2] (16
